@@ -1,0 +1,333 @@
+//! S3 object keys of a CloudTrail trail: what an object is and whose activity it holds.
+//!
+//! A trail writes under `[prefix/]AWSLogs/[o-org/]ACCOUNT/<folder>/REGION/YYYY/MM/DD/FILE`, where
+//! `<folder>` is `CloudTrail` (logs), `CloudTrail-Digest` (digests) or `CloudTrail-Insight`
+//! (Insights events), and `FILE` repeats the account, the folder and the region
+//! ("Finding your CloudTrail log files",
+//! <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-find-log-files.html>).
+//! The prefix may itself contain `/`, so parsing anchors on the last `AWSLogs` segment and reads
+//! rightwards. A key that does not follow the layout exactly is [`ObjectKind::Other`]: it is
+//! classified, never guessed at.
+//!
+//! Keys in S3 event notifications are form-encoded (a space arrives as `+`); [`form_decode`]
+//! turns them back into the key S3 stores, and [`TrailKey::parse`] takes decoded keys only.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What a trail object holds, read from its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// A log file of management, data or network-activity events (`CloudTrail/`).
+    Log,
+    /// An hourly digest file for log file integrity validation (`CloudTrail-Digest/`).
+    Digest,
+    /// A log file of Insights events (`CloudTrail-Insight/`).
+    Insight,
+    /// Anything else: outside the layout, or inconsistent with it.
+    Other,
+}
+
+impl ObjectKind {
+    /// The lower-case name used in summaries and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Digest => "digest",
+            Self::Insight => "insight",
+            Self::Other => "other",
+        }
+    }
+
+    fn from_folder(folder: &str) -> Option<Self> {
+        match folder {
+            "CloudTrail" => Some(Self::Log),
+            "CloudTrail-Digest" => Some(Self::Digest),
+            "CloudTrail-Insight" => Some(Self::Insight),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A UTC calendar date taken from a key's `YYYY/MM/DD` folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyDate {
+    /// Four-digit year.
+    pub year: u16,
+    /// Month, 1 to 12.
+    pub month: u8,
+    /// Day of the month, valid for that month and year.
+    pub day: u8,
+}
+
+impl fmt::Display for KeyDate {
+    /// Formats as `YYYY-MM-DD`, the archive's `date=` partition value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// A key parsed against the trail layout. Fields are `None` exactly when `kind` is `Other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailKey {
+    /// What the object holds.
+    pub kind: ObjectKind,
+    /// The organization id (`o-...`) of an organization trail; `None` for a single-account trail.
+    pub org_id: Option<String>,
+    /// The account whose activity the object records (for organization trails, the member).
+    pub account_id: Option<String>,
+    /// The region whose events the object holds.
+    pub region: Option<String>,
+    /// The UTC delivery date from the key's folders.
+    pub date: Option<KeyDate>,
+    /// The last path segment of the key.
+    pub file_name: String,
+}
+
+impl TrailKey {
+    /// Parses a decoded S3 key. Never fails: a key outside the layout is `ObjectKind::Other`.
+    pub fn parse(key: &str) -> Self {
+        let file_name = key.rsplit('/').next().unwrap_or(key).to_owned();
+        Self::parse_layout(key).unwrap_or(Self {
+            kind: ObjectKind::Other,
+            org_id: None,
+            account_id: None,
+            region: None,
+            date: None,
+            file_name,
+        })
+    }
+
+    fn parse_layout(key: &str) -> Option<Self> {
+        let rest = match key.rfind("/AWSLogs/") {
+            Some(i) => &key[i + "/AWSLogs/".len()..],
+            None => key.strip_prefix("AWSLogs/")?,
+        };
+        let mut segments: Vec<&str> = rest.split('/').collect();
+        let org_id = match segments.first() {
+            Some(s) if is_org_id(s) => Some(segments.remove(0).to_owned()),
+            _ => None,
+        };
+        let [account, folder, region, year, month, day, file] = segments[..] else {
+            return None;
+        };
+        let kind = ObjectKind::from_folder(folder)?;
+        if !is_account_id(account) || !is_region_like(region) {
+            return None;
+        }
+        let date = parse_date(year, month, day)?;
+        // The file name repeats account, folder and region; a mismatch means the object was not
+        // written by CloudTrail, whatever folder it sits in.
+        let expected = format!("{account}_{folder}_{region}_");
+        if !file.starts_with(&expected) || !has_json_suffix(file) {
+            return None;
+        }
+        Some(Self {
+            kind,
+            org_id,
+            account_id: Some(account.to_owned()),
+            region: Some(region.to_owned()),
+            date: Some(date),
+            file_name: file.to_owned(),
+        })
+    }
+
+    /// The file name without its `.json.gz` or `.json` suffix: the stem of the archive object.
+    pub fn stem(&self) -> &str {
+        strip_json_suffix(&self.file_name)
+    }
+}
+
+/// True if `name` ends in `.json.gz` or `.json`, the encodings a trail writes.
+pub fn has_json_suffix(name: &str) -> bool {
+    strip_json_suffix(name).len() != name.len()
+}
+
+fn strip_json_suffix(name: &str) -> &str {
+    name.strip_suffix(".json.gz")
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(name)
+}
+
+/// `o-` then 10 to 32 lower-case letters or digits (AWS Organizations `Organization.Id`,
+/// <https://docs.aws.amazon.com/organizations/latest/APIReference/API_Organization.html>).
+fn is_org_id(s: &str) -> bool {
+    s.strip_prefix("o-").is_some_and(|id| {
+        (10..=32).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Region names are lower-case letters, digits and `-`. Not checked against a list: new regions
+/// appear, and anonymised public data rewrites them.
+fn is_region_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn parse_date(year: &str, month: &str, day: &str) -> Option<KeyDate> {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
+        return None;
+    }
+    let (y, m, d) = (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
+    // jiff knows month lengths and leap years.
+    jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?)
+        .ok()?;
+    Some(KeyDate {
+        year: y,
+        month: m,
+        day: d,
+    })
+}
+
+/// A key in an S3 event notification that does not decode to UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("object key {raw:?} does not form-decode to UTF-8")]
+pub struct KeyDecodeError {
+    /// The key as it arrived.
+    pub raw: String,
+}
+
+/// Decodes a key as S3 event notifications carry it (`application/x-www-form-urlencoded`,
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html>):
+/// `+` becomes a space first, then `%XX` escapes are decoded, so a real `+` (sent as `%2B`)
+/// survives.
+pub fn form_decode(raw: &str) -> Result<Cow<'_, str>, KeyDecodeError> {
+    if !raw.contains(['+', '%']) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|s| Cow::Owned(s.into_owned()))
+        .map_err(|_| KeyDecodeError {
+            raw: raw.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG_LOG: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
+                           111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678.json.gz";
+
+    fn parsed(key: &str) -> TrailKey {
+        TrailKey::parse(key)
+    }
+
+    #[test]
+    fn organization_log_file() {
+        let k = parsed(ORG_LOG);
+        assert_eq!(k.kind, ObjectKind::Log);
+        assert_eq!(k.org_id.as_deref(), Some("o-exampleorg1"));
+        assert_eq!(k.account_id.as_deref(), Some("111122223333"));
+        assert_eq!(k.region.as_deref(), Some("us-east-1"));
+        assert_eq!(k.date.map(|d| d.to_string()).as_deref(), Some("2026-11-01"));
+        assert_eq!(
+            k.stem(),
+            "111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678"
+        );
+    }
+
+    #[test]
+    fn single_account_log_file_with_prefix_containing_slashes_and_awslogs() {
+        let key = "team/AWSLogs/archive/AWSLogs/123456789012/CloudTrail/eu-central-1/2017/12/11/\
+                   123456789012_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json.gz";
+        let k = parsed(key);
+        assert_eq!(k.kind, ObjectKind::Log);
+        assert_eq!(k.org_id, None);
+        assert_eq!(k.account_id.as_deref(), Some("123456789012"));
+        assert_eq!(k.region.as_deref(), Some("eu-central-1"));
+    }
+
+    #[test]
+    fn digest_and_insight_files() {
+        let digest = "p/AWSLogs/o-aaaaaaaaaa/327878933619/CloudTrail-Digest/ap-northeast-1/2023/10/15/\
+                      327878933619_CloudTrail-Digest_ap-northeast-1_llm-guard-trail_us-west-2_20231015T230404Z.json.gz";
+        assert_eq!(parsed(digest).kind, ObjectKind::Digest);
+        let insight = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2026/01/31/\
+                       111122223333_CloudTrail-Insight_us-east-1_20260131T2355Z_0123456789abcdef.json.gz";
+        let k = parsed(insight);
+        assert_eq!(k.kind, ObjectKind::Insight);
+        assert_eq!(k.date.map(|d| d.to_string()).as_deref(), Some("2026-01-31"));
+    }
+
+    #[test]
+    fn plain_json_suffix_is_a_log_file() {
+        let key = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/\
+                   218007301253_CloudTrail_us-east-1_20230710T1230Z_04rtp9DpvIpSZzMr.json";
+        let k = parsed(key);
+        assert_eq!(k.kind, ObjectKind::Log);
+        assert_eq!(
+            k.stem(),
+            "218007301253_CloudTrail_us-east-1_20230710T1230Z_04rtp9DpvIpSZzMr"
+        );
+    }
+
+    #[test]
+    fn keys_outside_the_layout_are_other() {
+        for key in [
+            "",
+            "README.md",
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/",
+            // CloudTrail's own write check object.
+            "AWSLogs/111122223333/CloudTrail/ConfigWritabilityCheckFile",
+            // File name disagrees with the folder's account.
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/999999999999_CloudTrail_us-east-1_x.json.gz",
+            // File name disagrees with the region.
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_eu-west-1_x.json.gz",
+            // Not a date.
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/02/30/111122223333_CloudTrail_us-east-1_x.json.gz",
+            "AWSLogs/111122223333/CloudTrail/us-east-1/26/11/01/111122223333_CloudTrail_us-east-1_x.json.gz",
+            // Account id of 11 digits.
+            "AWSLogs/11112222333/CloudTrail/us-east-1/2026/11/01/11112222333_CloudTrail_us-east-1_x.json.gz",
+            // Unknown folder.
+            "AWSLogs/111122223333/Config/us-east-1/2026/11/01/111122223333_Config_us-east-1_x.json.gz",
+            // Not a JSON object.
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_x.txt",
+            // Org id too short: then "o-short" is read as the account and fails.
+            "AWSLogs/o-short/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_x.json.gz",
+        ] {
+            let k = parsed(key);
+            assert_eq!(k.kind, ObjectKind::Other, "{key}");
+            assert_eq!((k.account_id, k.region, k.date), (None, None, None), "{key}");
+        }
+    }
+
+    #[test]
+    fn leap_day_is_a_date() {
+        let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2028/02/29/\
+                   111122223333_CloudTrail_us-east-1_20280229T0000Z_x.json.gz";
+        assert_eq!(parsed(key).kind, ObjectKind::Log);
+    }
+
+    #[test]
+    fn form_decoding_turns_plus_into_space_before_percent_decoding() {
+        assert_eq!(form_decode("a+b%2Bc").unwrap(), "a b+c");
+        assert_eq!(form_decode("dir%2Fa+b").unwrap(), "dir/a b");
+        assert_eq!(form_decode("plain/key.json.gz").unwrap(), "plain/key.json.gz");
+        assert!(matches!(form_decode("plain"), Ok(Cow::Borrowed(_))));
+        assert_eq!(form_decode("caf%C3%A9").unwrap(), "café");
+        assert_eq!(form_decode("%ff").unwrap_err().raw, "%ff");
+    }
+
+    #[test]
+    fn decoded_moto_style_key_parses() {
+        let raw = "AWSLogs%2Fo-exampleorg1%2F111122223333%2FCloudTrail%2Fus-east-1%2F2026%2F11%2F01%2F\
+                   111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678.json.gz";
+        assert_eq!(parsed(&form_decode(raw).unwrap()), parsed(ORG_LOG));
+    }
+}
