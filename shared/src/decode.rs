@@ -131,14 +131,21 @@ pub struct RawRecord<'a> {
 #[error("{0}")]
 struct SourceReadError(io::Error);
 
+/// The object's own reader, counting its bytes and marking its errors.
 #[derive(Debug)]
-struct MarkedSource<R>(R);
+struct MarkedSource<R> {
+    inner: R,
+    bytes: u64,
+}
 
 impl<R: Read> Read for MarkedSource<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0
+        let n = self
+            .inner
             .read(buf)
-            .map_err(|e| io::Error::new(e.kind(), SourceReadError(e)))
+            .map_err(|e| io::Error::new(e.kind(), SourceReadError(e)))?;
+        self.bytes += n as u64;
+        Ok(n)
     }
 }
 
@@ -152,9 +159,20 @@ pub struct Decompressed<R>(Stream<R>);
 #[derive(Debug)]
 enum Stream<R> {
     /// A gzip stream of one or more members.
-    Gzip(MultiGzDecoder<Head<R>>),
+    Gzip(Box<MultiGzDecoder<Head<R>>>),
     /// Plain bytes.
     Plain(Head<R>),
+}
+
+impl<R> Decompressed<R> {
+    /// Bytes read from the object so far (compressed, if it is gzip).
+    pub fn source_bytes(&self) -> u64 {
+        let chain = match &self.0 {
+            Stream::Gzip(r) => r.get_ref(),
+            Stream::Plain(r) => r,
+        };
+        chain.get_ref().1.bytes
+    }
 }
 
 impl<R: Read> Read for Decompressed<R> {
@@ -168,7 +186,10 @@ impl<R: Read> Read for Decompressed<R> {
 
 /// Starts decoding an object from `src` (gzip or plain JSON).
 pub fn open<R: Read>(src: R, limits: Limits) -> Result<RecordReader<Decompressed<R>>, DecodeError> {
-    let mut src = MarkedSource(src);
+    let mut src = MarkedSource {
+        inner: src,
+        bytes: 0,
+    };
     let mut head = [0u8; 2];
     let mut filled = 0;
     while filled < head.len() {
@@ -182,7 +203,7 @@ pub fn open<R: Read>(src: R, limits: Limits) -> Result<RecordReader<Decompressed
     let is_gzip = head[..filled] == [0x1f, 0x8b];
     let chained = Cursor::new(head).take(filled as u64).chain(src);
     let stream = if is_gzip {
-        Decompressed(Stream::Gzip(MultiGzDecoder::new(chained)))
+        Decompressed(Stream::Gzip(Box::new(MultiGzDecoder::new(chained))))
     } else {
         Decompressed(Stream::Plain(chained))
     };
@@ -194,9 +215,13 @@ enum State {
     /// Before the document's opening brace.
     Start,
     /// Inside the top-level object, before a member (`first`: no member read yet).
-    Members { first: bool },
+    Members {
+        first: bool,
+    },
     /// Inside `Records`, before an element.
-    Records { first: bool },
+    Records {
+        first: bool,
+    },
     /// After the top-level object: only whitespace may follow.
     End,
     Done,
@@ -266,6 +291,11 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// The decompressed stream.
+    pub fn stream(&self) -> &R {
+        &self.src
+    }
+
     /// Decompressed bytes consumed so far.
     pub fn bytes_decoded(&self) -> u64 {
         self.base + self.pos as u64
@@ -300,12 +330,17 @@ impl<R: Read> RecordReader<R> {
     fn root_cause(&mut self, e: DecodeError) -> DecodeError {
         let structural = matches!(
             e,
-            DecodeError::Syntax { .. } | DecodeError::NoRecords { .. } | DecodeError::RecordNotObject { .. }
+            DecodeError::Syntax { .. }
+                | DecodeError::NoRecords { .. }
+                | DecodeError::RecordNotObject { .. }
         );
         if !(self.is_gzip && structural) {
             return e;
         }
-        let left = self.limits.max_object_bytes.saturating_sub(self.base + self.end as u64);
+        let left = self
+            .limits
+            .max_object_bytes
+            .saturating_sub(self.base + self.end as u64);
         match io::copy(&mut (&mut self.src).take(left), &mut io::sink()) {
             Err(read) => self.read_error(read),
             Ok(_) => e,
@@ -321,7 +356,7 @@ impl<R: Read> RecordReader<R> {
                     match self.peek_token()? {
                         None => return Err(self.syntax("empty document")),
                         Some(b'{') => self.pos += 1,
-                        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                        Some(b'[' | b'"' | b'-' | b'0'..=b'9') => {
                             return Err(DecodeError::NoRecords {
                                 what: "the top-level value is not an object",
                             });
@@ -705,12 +740,16 @@ mod tests {
     #[test]
     fn pretty_printed_records_come_out_compact_with_strings_untouched() {
         let doc = "{\n  \"Records\" : [\n    {\n      \"a\" : \"two  spaces\\n\",\n      \"b\" : [ 1, 2 ]\n    }\n  ]\n}\n";
-        assert_eq!(records(doc.as_bytes()), [r#"{"a":"two  spaces\n","b":[1,2]}"#]);
+        assert_eq!(
+            records(doc.as_bytes()),
+            [r#"{"a":"two  spaces\n","b":[1,2]}"#]
+        );
     }
 
     #[test]
     fn other_top_level_members_are_skipped() {
-        let doc = r#"{"v":1,"x":{"Records":[{"no":1}]},"s":"Records","Records":[{"yes":1}],"t":true}"#;
+        let doc =
+            r#"{"v":1,"x":{"Records":[{"no":1}]},"s":"Records","Records":[{"yes":1}],"t":true}"#;
         assert_eq!(records(doc.as_bytes()), [r#"{"yes":1}"#]);
     }
 
@@ -755,7 +794,12 @@ mod tests {
         ];
         for (bytes, cause) in cases {
             let e = error(bytes);
-            assert_eq!(e.cause(), *cause, "{:?}: {e}", String::from_utf8_lossy(bytes));
+            assert_eq!(
+                e.cause(),
+                *cause,
+                "{:?}: {e}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 
@@ -784,12 +828,18 @@ mod tests {
             max_record_bytes: 10_000_000,
         };
         let e = collect(&gzip(&doc), limits).unwrap_err();
-        assert!(matches!(e, DecodeError::ObjectTooLarge { limit: 1_000_000 }), "{e}");
+        assert!(
+            matches!(e, DecodeError::ObjectTooLarge { limit: 1_000_000 }),
+            "{e}"
+        );
     }
 
     #[test]
     fn oversized_record_is_refused_without_growing_past_the_cap() {
-        let big = format!(r#"{{"Records":[{{"a":1}},{{"pad":"{}"}}]}}"#, "x".repeat(3000));
+        let big = format!(
+            r#"{{"Records":[{{"a":1}},{{"pad":"{}"}}]}}"#,
+            "x".repeat(3000)
+        );
         let limits = Limits {
             max_object_bytes: u64::MAX,
             max_record_bytes: 1000,
@@ -797,7 +847,16 @@ mod tests {
         let mut reader = RecordReader::with_chunk(big.as_bytes(), limits, false, 64);
         assert!(reader.next_record().unwrap().is_some());
         let e = reader.next_record().unwrap_err();
-        assert!(matches!(e, DecodeError::RecordTooLarge { index: 1, limit: 1000 }), "{e}");
+        assert!(
+            matches!(
+                e,
+                DecodeError::RecordTooLarge {
+                    index: 1,
+                    limit: 1000
+                }
+            ),
+            "{e}"
+        );
         assert!(reader.buf.len() <= 1000 + CHUNK_BYTES);
     }
 

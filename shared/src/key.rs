@@ -160,7 +160,9 @@ fn strip_json_suffix(name: &str) -> &str {
 fn is_org_id(s: &str) -> bool {
     s.strip_prefix("o-").is_some_and(|id| {
         (10..=32).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
 }
 
@@ -183,8 +185,12 @@ fn parse_date(year: &str, month: &str, day: &str) -> Option<KeyDate> {
     }
     let (y, m, d) = (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
     // jiff knows month lengths and leap years.
-    jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?)
-        .ok()?;
+    jiff::civil::Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    )
+    .ok()?;
     Some(KeyDate {
         year: y,
         month: m,
@@ -303,7 +309,11 @@ mod tests {
         ] {
             let k = parsed(key);
             assert_eq!(k.kind, ObjectKind::Other, "{key}");
-            assert_eq!((k.account_id, k.region, k.date), (None, None, None), "{key}");
+            assert_eq!(
+                (k.account_id, k.region, k.date),
+                (None, None, None),
+                "{key}"
+            );
         }
     }
 
@@ -318,7 +328,10 @@ mod tests {
     fn form_decoding_turns_plus_into_space_before_percent_decoding() {
         assert_eq!(form_decode("a+b%2Bc").unwrap(), "a b+c");
         assert_eq!(form_decode("dir%2Fa+b").unwrap(), "dir/a b");
-        assert_eq!(form_decode("plain/key.json.gz").unwrap(), "plain/key.json.gz");
+        assert_eq!(
+            form_decode("plain/key.json.gz").unwrap(),
+            "plain/key.json.gz"
+        );
         assert!(matches!(form_decode("plain"), Ok(Cow::Borrowed(_))));
         assert_eq!(form_decode("caf%C3%A9").unwrap(), "café");
         assert_eq!(form_decode("%ff").unwrap_err().raw, "%ff");

@@ -24,6 +24,7 @@ pub mod local;
 pub mod normalize;
 pub mod pipeline;
 pub mod ports;
+pub mod template;
 
 #[cfg(test)]
 mod testing;

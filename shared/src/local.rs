@@ -1,1 +1,384 @@
-//! placeholder
+//! The ports on the local file system: a folder stands for the trail bucket, files stand for
+//! CloudWatch Logs and for the archive bucket.
+//!
+//! - [`list_objects`] lists the objects of input files and folders, in a stable order;
+//! - [`LocalSource`] opens them;
+//! - [`LocalLogSink`] appends each batch to `ROOT/<log group without leading '/'>/<stream>.ndjson`,
+//!   one `{"timestamp":<ms>,"message":"<record>"}` line per event, in batch order;
+//! - [`LocalArchive`] writes `ROOT/<archive key>`, through a temporary file renamed into place on
+//!   commit, so a failed object never leaves a partial archive object behind.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::batch::LogBatch;
+use crate::ports::{
+    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError, PutReport,
+    Store,
+};
+
+/// An input path that cannot be listed.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct ListError {
+    /// The path.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: io::Error,
+}
+
+/// The objects under `inputs`: a file is one object; a folder is every file below it, its key
+/// the path relative to the folder. Sorted by key within each folder.
+pub fn list_objects(inputs: &[PathBuf]) -> Result<Vec<ObjectRef>, ListError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let meta = fs::metadata(input).map_err(|source| ListError {
+            path: input.clone(),
+            source,
+        })?;
+        if meta.is_file() {
+            out.push(ObjectRef {
+                store: Store::Local(PathBuf::new()),
+                key: utf8(input)?.to_owned(),
+                size: Some(meta.len()),
+            });
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
+            let entry = entry.map_err(|e| ListError {
+                path: e.path().unwrap_or(input).to_path_buf(),
+                source: e.into(),
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let relative = entry.path().strip_prefix(input).unwrap_or(entry.path());
+            let key = relative
+                .components()
+                .map(|c| c.as_os_str().to_str())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| not_utf8(entry.path()))?
+                .join("/");
+            let size = entry.metadata().ok().map(|m| m.len());
+            out.push(ObjectRef {
+                store: Store::Local(input.clone()),
+                key,
+                size,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn utf8(path: &Path) -> Result<&str, ListError> {
+    path.to_str().ok_or_else(|| not_utf8(path))
+}
+
+fn not_utf8(path: &Path) -> ListError {
+    ListError {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "path is not UTF-8"),
+    }
+}
+
+fn io_error(e: io::Error) -> PortError {
+    let (class, cause) = match e.kind() {
+        io::ErrorKind::NotFound => (ErrorClass::Poison, "not-found"),
+        io::ErrorKind::PermissionDenied => (ErrorClass::Poison, "access-denied"),
+        _ => (ErrorClass::Retry, "io"),
+    };
+    PortError::new(class, cause, e)
+}
+
+/// Opens local objects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalSource;
+
+impl ObjectSource for LocalSource {
+    type Reader = File;
+
+    fn open(&self, object: &ObjectRef) -> Result<File, PortError> {
+        let path = match &object.store {
+            Store::Local(root) => root.join(&object.key),
+            Store::S3(bucket) => {
+                return Err(PortError::new(
+                    ErrorClass::Poison,
+                    "unsupported-store",
+                    format!("s3://{bucket}/{} is not a local file", object.key),
+                ));
+            }
+        };
+        File::open(path).map_err(io_error)
+    }
+}
+
+/// Writes log batches as NDJSON files, one per log stream.
+#[derive(Debug)]
+pub struct LocalLogSink {
+    root: PathBuf,
+    files: Mutex<HashMap<PathBuf, File>>,
+}
+
+impl LocalLogSink {
+    /// Log files go under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            files: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The file that holds `group`/`stream`.
+    pub fn stream_path(&self, group: &str, stream: &str) -> PathBuf {
+        let mut path = self.root.clone();
+        for segment in group.split('/').filter(|s| !s.is_empty()) {
+            path.push(escape_segment(segment));
+        }
+        path.push(format!("{}.ndjson", escape_segment(stream)));
+        path
+    }
+}
+
+/// Makes a name usable as one path segment: `%` and `/` are percent-encoded, and `.`/`..`
+/// cannot climb out of the folder.
+fn escape_segment(name: &str) -> String {
+    let escaped = name.replace('%', "%25").replace('/', "%2F");
+    match Path::new(&escaped).components().next() {
+        Some(Component::CurDir | Component::ParentDir) => escaped.replace('.', "%2E"),
+        _ => escaped,
+    }
+}
+
+impl LogSink for LocalLogSink {
+    fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
+        let mut text = Vec::with_capacity(batch.batch_bytes() + batch.events.len() * 32);
+        for event in &batch.events {
+            text.extend_from_slice(b"{\"timestamp\":");
+            text.extend_from_slice(event.timestamp_ms.to_string().as_bytes());
+            text.extend_from_slice(b",\"message\":");
+            serde_json::to_writer(&mut text, &*event.message)
+                .map_err(|e| PortError::new(ErrorClass::Poison, "encode", e))?;
+            text.extend_from_slice(b"}\n");
+        }
+        let path = self.stream_path(&batch.group, &batch.stream);
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| PortError::new(ErrorClass::Retry, "io", "log file table poisoned"))?;
+        let file = match files.get_mut(&path) {
+            Some(f) => f,
+            None => {
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent).map_err(io_error)?;
+                }
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io_error)?;
+                files.entry(path).or_insert(f)
+            }
+        };
+        file.write_all(&text).map_err(io_error)?;
+        Ok(PutReport::default())
+    }
+}
+
+/// Writes archive objects as files.
+#[derive(Debug)]
+pub struct LocalArchive {
+    root: PathBuf,
+    uploads: AtomicU64,
+}
+
+impl LocalArchive {
+    /// Archive objects go under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            uploads: AtomicU64::new(0),
+        }
+    }
+}
+
+/// An archive file being written; renamed into place on commit, removed if dropped.
+#[derive(Debug)]
+pub struct LocalUpload {
+    file: Option<BufWriter<File>>,
+    partial: PathBuf,
+    target: PathBuf,
+}
+
+impl ArchiveSink for LocalArchive {
+    type Upload = LocalUpload;
+
+    fn begin(&self, key: &str) -> Result<LocalUpload, PortError> {
+        let target = self.root.join(key);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io_error)?;
+        }
+        let n = self.uploads.fetch_add(1, Ordering::Relaxed);
+        let mut partial = target.clone().into_os_string();
+        partial.push(format!(".partial-{}-{n}", std::process::id()));
+        let partial = PathBuf::from(partial);
+        let file = File::create(&partial).map_err(io_error)?;
+        Ok(LocalUpload {
+            file: Some(BufWriter::with_capacity(256 * 1024, file)),
+            partial,
+            target,
+        })
+    }
+}
+
+impl Write for LocalUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("upload already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ArchiveUpload for LocalUpload {
+    fn commit(mut self) -> Result<(), PortError> {
+        if let Some(file) = self.file.take() {
+            file.into_inner()
+                .map_err(|e| io_error(e.into_error()))?
+                .sync_data()
+                .map_err(io_error)?;
+        }
+        fs::rename(&self.partial, &self.target).map_err(io_error)
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            // Abandoned: the partial file must not linger. Nothing useful to do if this fails.
+            let _ = fs::remove_file(&self.partial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::LogEvent;
+
+    #[test]
+    fn lists_folders_recursively_in_key_order_and_files_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("bucket");
+        fs::create_dir_all(root.join("AWSLogs/b")).unwrap();
+        fs::create_dir_all(root.join("AWSLogs/a")).unwrap();
+        fs::write(root.join("AWSLogs/b/2.json.gz"), b"x").unwrap();
+        fs::write(root.join("AWSLogs/a/1.json.gz"), b"xy").unwrap();
+        let single = dir.path().join("one.json");
+        fs::write(&single, b"{}").unwrap();
+        let objects = list_objects(&[root.clone(), single.clone()]).unwrap();
+        let keys: Vec<_> = objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "AWSLogs/a/1.json.gz",
+                "AWSLogs/b/2.json.gz",
+                single.to_str().unwrap()
+            ]
+        );
+        assert_eq!(objects[0].store, Store::Local(root.clone()));
+        assert_eq!(objects[0].size, Some(2));
+        assert_eq!(objects[2].store, Store::Local(PathBuf::new()));
+        assert_eq!(
+            objects[0].to_string(),
+            root.join("AWSLogs/a/1.json.gz").display().to_string()
+        );
+        let e = list_objects(&[dir.path().join("missing")]).unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_poison_not_found() {
+        let obj = ObjectRef {
+            store: Store::Local(PathBuf::from("/nonexistent-dir")),
+            key: "x.json.gz".into(),
+            size: None,
+        };
+        let e = LocalSource.open(&obj).unwrap_err();
+        assert_eq!((e.class, e.cause), (ErrorClass::Poison, "not-found"));
+    }
+
+    #[test]
+    fn log_sink_appends_json_lines_per_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = LocalLogSink::new(dir.path());
+        let batch = |msgs: &[&str]| LogBatch {
+            group: "/trailrelay/cloudtrail".into(),
+            stream: "o-x_1_CloudTrail_us-east-1".into(),
+            events: msgs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| LogEvent {
+                    timestamp_ms: i as i64,
+                    message: (*m).into(),
+                })
+                .collect(),
+        };
+        sink.put(&batch(&[r#"{"a":"q\"uote"}"#])).unwrap();
+        sink.put(&batch(&["two", "three"])).unwrap();
+        let path = dir
+            .path()
+            .join("trailrelay/cloudtrail/o-x_1_CloudTrail_us-east-1.ndjson");
+        assert_eq!(
+            sink.stream_path(&batch(&[]).group, &batch(&[]).stream),
+            path
+        );
+        let text = fs::read_to_string(path).unwrap();
+        assert_eq!(
+            text,
+            "{\"timestamp\":0,\"message\":\"{\\\"a\\\":\\\"q\\\\\\\"uote\\\"}\"}\n\
+             {\"timestamp\":0,\"message\":\"two\"}\n{\"timestamp\":1,\"message\":\"three\"}\n"
+        );
+    }
+
+    #[test]
+    fn stream_and_group_names_cannot_escape_the_folder() {
+        let sink = LocalLogSink::new("/out");
+        assert_eq!(
+            sink.stream_path("../../etc", "a/b%"),
+            PathBuf::from("/out/%2E%2E/%2E%2E/etc/a%2Fb%25.ndjson")
+        );
+        assert_eq!(
+            sink.stream_path("/g", ".."),
+            PathBuf::from("/out/g/%2E%2E.ndjson")
+        );
+    }
+
+    #[test]
+    fn archive_objects_appear_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = LocalArchive::new(dir.path());
+        let target = dir.path().join("org=o/x.ndjson.gz");
+        let mut upload = archive.begin("org=o/x.ndjson.gz").unwrap();
+        upload.write_all(b"partial").unwrap();
+        drop(upload);
+        assert!(!target.exists());
+        assert_eq!(fs::read_dir(dir.path().join("org=o")).unwrap().count(), 0);
+        let mut upload = archive.begin("org=o/x.ndjson.gz").unwrap();
+        upload.write_all(b"whole").unwrap();
+        upload.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"whole");
+        assert_eq!(fs::read_dir(dir.path().join("org=o")).unwrap().count(), 1);
+    }
+}

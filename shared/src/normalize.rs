@@ -147,7 +147,11 @@ pub struct Normalized<'a> {
 }
 
 /// Parses one record (`index` is its position, for errors) and derives its fields.
-pub fn parse<'a>(json: &'a [u8], index: u64, origin: &Origin<'_>) -> Result<Normalized<'a>, RecordError> {
+pub fn parse<'a>(
+    json: &'a [u8],
+    index: u64,
+    origin: &Origin<'_>,
+) -> Result<Normalized<'a>, RecordError> {
     let text = std::str::from_utf8(json).map_err(|e| RecordError::Utf8 {
         index,
         valid_up_to: e.valid_up_to(),
@@ -250,7 +254,10 @@ fn principal<'a>(id: RawIdentity<'a>, mfa_used: Option<bool>) -> Principal<'a> {
 fn parse_time(text: &str) -> Option<jiff::Timestamp> {
     text.parse::<jiff::Timestamp>().ok().or_else(|| {
         let civil: jiff::civil::DateTime = text.parse().ok()?;
-        civil.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+        civil
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
     })
 }
 
@@ -258,7 +265,10 @@ fn parse_time(text: &str) -> Option<jiff::Timestamp> {
 /// `session`. `None` when the resource has no path.
 fn last_path_segment(arn: &str) -> Option<&str> {
     let resource = arn.splitn(6, ':').nth(5)?;
-    resource.rsplit_once('/').map(|(_, name)| name).filter(|n| !n.is_empty())
+    resource
+        .rsplit_once('/')
+        .map(|(_, name)| name)
+        .filter(|n| !n.is_empty())
 }
 
 /// Service first (a service acted, whatever agent it reports), then the console, the CLI, SDKs.
@@ -545,7 +555,8 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Object<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeObject<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjectVisitor(PhantomData)).map(MaybeObject)
+        d.deserialize_any(ObjectVisitor(PhantomData))
+            .map(MaybeObject)
     }
 }
 

@@ -1,1 +1,158 @@
-//! placeholder
+//! The seams between the pipeline and the world: where objects come from, where log events and
+//! archive objects go, and what time it is.
+//!
+//! The traits are synchronous: decoding, normalising and compressing are CPU work on a byte
+//! stream, and one synchronous pipeline serves the local CLI and the Lambda functions alike.
+//! Adapters over async clients run the pipeline on a blocking thread and bridge each call.
+//! [`crate::local`] implements every port on the file system.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::batch::LogBatch;
+
+/// Where an object lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Store {
+    /// An S3 bucket, by name.
+    S3(String),
+    /// A local folder standing for a bucket; empty for files given by their own path.
+    Local(PathBuf),
+}
+
+/// An object to forward.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// Where it lives.
+    pub store: Store,
+    /// The decoded object key, or the path under the local folder (with `/` separators).
+    pub key: String,
+    /// Size in bytes, when known beforehand.
+    pub size: Option<u64>,
+}
+
+impl ObjectRef {
+    /// The bucket name, or the local folder as text: the archive's `source.bucket`.
+    pub fn bucket(&self) -> Cow<'_, str> {
+        match &self.store {
+            Store::S3(bucket) => Cow::Borrowed(bucket),
+            Store::Local(root) => root.to_string_lossy(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    /// `s3://bucket/key`, or the local path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.store {
+            Store::S3(bucket) => write!(f, "s3://{bucket}/{}", self.key),
+            Store::Local(root) => write!(f, "{}", root.join(&self.key).display()),
+        }
+    }
+}
+
+/// What to do about a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorClass {
+    /// Transient (throttling, 5xx, timeouts, network): the same work may succeed later.
+    Retry,
+    /// A property of the input (corrupt, oversized, refused): retrying gives the same result.
+    Poison,
+}
+
+impl ErrorClass {
+    /// `retry` or `poison`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Poison => "poison",
+        }
+    }
+}
+
+/// A failure of an adapter, classified by the adapter, which knows its service's errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct PortError {
+    /// Retry or poison.
+    pub class: ErrorClass,
+    /// A short, stable name for the cause (`not-found`, `throttled`, `io`, ...).
+    pub cause: &'static str,
+    /// The underlying error.
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+impl PortError {
+    /// A failure of class `class` with cause `cause`.
+    pub fn new(
+        class: ErrorClass,
+        cause: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self {
+            class,
+            cause,
+            source: source.into(),
+        }
+    }
+}
+
+/// Where objects are read from.
+pub trait ObjectSource: Sync {
+    /// The object's byte stream.
+    type Reader: Read;
+
+    /// Opens `object` for streaming. Implementations never read it whole.
+    fn open(&self, object: &ObjectRef) -> Result<Self::Reader, PortError>;
+}
+
+/// What a sink did with a batch whose call succeeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutReport {
+    /// Events the service refused one by one (too old, too new, older than retention). They
+    /// are kept in the archive and counted, never resent.
+    pub rejected: u64,
+}
+
+/// Where log events go: one call per batch, each batch already within every service limit.
+pub trait LogSink: Sync {
+    /// Delivers `batch`. `Ok` means every event not counted in the report was accepted.
+    fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError>;
+}
+
+/// One archive object being written. Dropping it without [`ArchiveUpload::commit`] abandons it:
+/// no partial object is ever visible under the key.
+pub trait ArchiveUpload: Write {
+    /// Makes the object visible under its key, replacing any earlier one.
+    fn commit(self) -> Result<(), PortError>;
+}
+
+/// Where archive objects go.
+pub trait ArchiveSink: Sync {
+    /// The writer of one object.
+    type Upload: ArchiveUpload;
+
+    /// Starts the object at `key`.
+    fn begin(&self, key: &str) -> Result<Self::Upload, PortError>;
+}
+
+/// The time, injected so that pure logic never reads a clock.
+pub trait Clock: Sync {
+    /// Now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}

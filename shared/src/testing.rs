@@ -41,7 +41,8 @@ pub(crate) fn cloudtrail_records() -> Vec<FixtureRecord> {
             .iter()
             .find(|b| !b.is_ascii_whitespace())
             .is_some_and(|&b| b == b'{' || b == 0x1f)
-            && (name.ends_with(".gz") || String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).contains("\"Records\""));
+            && (name.ends_with(".gz")
+                || String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).contains("\"Records\""));
         if starts_records {
             let mut reader = decode::open(&bytes[..], Limits::default()).expect("open fixture");
             while let Some(r) = reader.next_record().expect("decode fixture") {
@@ -69,4 +70,125 @@ pub(crate) fn cloudtrail_records() -> Vec<FixtureRecord> {
         }
     }
     out
+}
+
+/// In-memory fakes of the ports, for pipeline tests.
+pub(crate) mod fakes {
+    use std::collections::HashMap;
+    use std::io::{self, Write};
+    use std::sync::Mutex;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use crate::batch::LogBatch;
+    use crate::ports::{
+        ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
+        PutReport, Store,
+    };
+
+    pub(crate) fn object(key: &str) -> ObjectRef {
+        ObjectRef {
+            store: Store::S3("trail-bucket".into()),
+            key: key.into(),
+            size: None,
+        }
+    }
+
+    /// Objects by key.
+    #[derive(Debug, Default)]
+    pub(crate) struct MemorySource {
+        pub(crate) objects: HashMap<String, Vec<u8>>,
+    }
+
+    impl ObjectSource for MemorySource {
+        type Reader = io::Cursor<Vec<u8>>;
+
+        fn open(&self, object: &ObjectRef) -> Result<Self::Reader, PortError> {
+            self.objects
+                .get(&object.key)
+                .map(|b| io::Cursor::new(b.clone()))
+                .ok_or_else(|| PortError::new(ErrorClass::Poison, "not-found", "no such key"))
+        }
+    }
+
+    /// Records every batch; fails calls whose number (from 1) is listed in `fail_calls`.
+    #[derive(Debug, Default)]
+    pub(crate) struct RecordingLogSink {
+        pub(crate) batches: Mutex<Vec<LogBatch>>,
+        pub(crate) calls: Mutex<u32>,
+        pub(crate) fail_calls: Vec<u32>,
+        /// Events with a timestamp below this are rejected one by one.
+        pub(crate) reject_before_ms: Option<i64>,
+    }
+
+    impl LogSink for RecordingLogSink {
+        fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if self.fail_calls.contains(&calls) {
+                return Err(PortError::new(ErrorClass::Retry, "throttled", "slow down"));
+            }
+            let rejected = self.reject_before_ms.map_or(0, |t| {
+                batch.events.iter().filter(|e| e.timestamp_ms < t).count() as u64
+            });
+            self.batches.lock().unwrap().push(batch.clone());
+            Ok(PutReport { rejected })
+        }
+    }
+
+    /// Committed objects by key.
+    #[derive(Debug, Default)]
+    pub(crate) struct MemoryArchive {
+        pub(crate) committed: Mutex<HashMap<String, Vec<u8>>>,
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct MemoryUpload<'a> {
+        key: String,
+        bytes: Vec<u8>,
+        archive: &'a MemoryArchive,
+    }
+
+    impl Write for MemoryUpload<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl ArchiveUpload for MemoryUpload<'_> {
+        fn commit(self) -> Result<(), PortError> {
+            self.archive
+                .committed
+                .lock()
+                .unwrap()
+                .insert(self.key, self.bytes);
+            Ok(())
+        }
+    }
+
+    impl<'a> ArchiveSink for &'a MemoryArchive {
+        type Upload = MemoryUpload<'a>;
+
+        fn begin(&self, key: &str) -> Result<Self::Upload, PortError> {
+            Ok(MemoryUpload {
+                key: key.into(),
+                bytes: Vec::new(),
+                archive: self,
+            })
+        }
+    }
+
+    /// A clock stopped at a given Unix time in seconds.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct FixedClock(pub(crate) u64);
+
+    impl Clock for FixedClock {
+        fn now(&self) -> SystemTime {
+            UNIX_EPOCH + Duration::from_secs(self.0)
+        }
+    }
 }

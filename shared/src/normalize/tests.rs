@@ -44,7 +44,11 @@ fn into_owned(e: Event<'_>) -> Event<'static> {
         source_ip: own(e.source_ip),
         user_agent: own(e.user_agent),
         via: e.via,
-        resources: e.resources.into_iter().map(|r| Cow::Owned(r.into_owned())).collect(),
+        resources: e
+            .resources
+            .into_iter()
+            .map(|r| Cow::Owned(r.into_owned()))
+            .collect(),
         event_id: own(e.event_id),
     }
 }
@@ -57,7 +61,11 @@ fn s<'a>(e: &'a Option<Cow<'_, str>>) -> Option<&'a str> {
 fn every_fixture_record_normalises_and_agrees_with_its_fields() {
     let records = cloudtrail_records();
     // All the real records of the fixture set: a drop here means a fixture went missing.
-    assert!(records.len() >= 3800, "only {} fixture records", records.len());
+    assert!(
+        records.len() >= 3800,
+        "only {} fixture records",
+        records.len()
+    );
     let key = TrailKey::parse(ORG_KEY);
     let origin = Origin {
         bucket: "b",
@@ -75,8 +83,15 @@ fn every_fixture_record_normalises_and_agrees_with_its_fields() {
         assert_eq!(s(&e.event_id), value["eventID"].as_str(), "{}", at());
         assert_eq!(s(&e.error_code), value["errorCode"].as_str(), "{}", at());
         assert_eq!(s(&e.user_agent), value["userAgent"].as_str(), "{}", at());
-        assert_eq!(s(&e.source_ip), value["sourceIPAddress"].as_str(), "{}", at());
-        let want_account = value["recipientAccountId"].as_str().unwrap_or("111122223333");
+        assert_eq!(
+            s(&e.source_ip),
+            value["sourceIPAddress"].as_str(),
+            "{}",
+            at()
+        );
+        let want_account = value["recipientAccountId"]
+            .as_str()
+            .unwrap_or("111122223333");
         assert_eq!(s(&e.account_id), Some(want_account), "{}", at());
         let want_region = value["awsRegion"].as_str().unwrap_or("eu-west-1");
         assert_eq!(s(&e.region), Some(want_region), "{}", at());
@@ -92,17 +107,27 @@ fn every_fixture_record_normalises_and_agrees_with_its_fields() {
             .as_str()
             .or(value["insightDetails"]["eventSource"].as_str());
         assert_eq!(s(&e.service), want_service, "{}", at());
-        assert_eq!(e.principal.is_some(), value["userIdentity"].is_object(), "{}", at());
+        assert_eq!(
+            e.principal.is_some(),
+            value["userIdentity"].is_object(),
+            "{}",
+            at()
+        );
         if let Some(p) = &e.principal {
-            assert_eq!(s(&p.kind), value["userIdentity"]["type"].as_str(), "{}", at());
+            assert_eq!(
+                s(&p.kind),
+                value["userIdentity"]["type"].as_str(),
+                "{}",
+                at()
+            );
             assert_eq!(s(&p.arn), value["userIdentity"]["arn"].as_str(), "{}", at());
         }
-        if let Some(t) = value["eventTime"].as_str() {
-            if t.ends_with('Z') {
-                let ts = e.time.unwrap_or_else(|| panic!("{}: time {t}", at()));
-                assert_eq!(ts.to_string().get(..19), t.get(..19), "{}", at());
-                with_time += 1;
-            }
+        if let Some(t) = value["eventTime"].as_str()
+            && t.ends_with('Z')
+        {
+            let ts = e.time.unwrap_or_else(|| panic!("{}: time {t}", at()));
+            assert_eq!(ts.to_string().get(..19), t.get(..19), "{}", at());
+            with_time += 1;
         }
         let mut line = Vec::new();
         write_archive_line(&mut line, &n, i as u64, &origin, &["r1"]);
@@ -149,10 +174,16 @@ fn management_call_by_an_assumed_role_from_the_cli() {
     assert_eq!(e.read_only, Some(false));
     assert_eq!(e.via, Some(Via::Cli));
     assert_eq!(s(&e.action), Some("AttachRolePolicy"));
-    assert_eq!(e.resources, ["arn:aws:iam::111122223333:role/x", "arn:aws:s3:::b/"]);
+    assert_eq!(
+        e.resources,
+        ["arn:aws:iam::111122223333:role/x", "arn:aws:s3:::b/"]
+    );
     let p = e.principal.unwrap();
     assert_eq!(s(&p.name), Some("alice"));
-    assert_eq!(s(&p.session_issuer), Some("arn:aws:iam::111122223333:role/Admin"));
+    assert_eq!(
+        s(&p.session_issuer),
+        Some("arn:aws:iam::111122223333:role/Admin")
+    );
     assert_eq!(p.mfa, Some(true));
     assert_eq!(p.invoked_by, None);
 }
@@ -219,7 +250,10 @@ fn empty_record_is_all_nulls_but_the_key_fallbacks() {
 #[test]
 fn times_without_offset_are_utc() {
     let e = normalize(&json!({"eventTime": "2025-01-21 17:49:47.000000000"}));
-    assert_eq!(e.time.map(|t| t.to_string()).as_deref(), Some("2025-01-21T17:49:47Z"));
+    assert_eq!(
+        e.time.map(|t| t.to_string()).as_deref(),
+        Some("2025-01-21T17:49:47Z")
+    );
     assert_eq!(normalize(&json!({"eventTime": "yesterday"})).time, None);
 }
 
@@ -232,24 +266,48 @@ fn escaped_strings_are_decoded() {
 #[test]
 fn category_is_derived_when_absent() {
     let cat = |v: Value| normalize(&v).category.map(Cow::into_owned);
-    assert_eq!(cat(json!({"eventType": "AwsCloudTrailInsight"})).as_deref(), Some("Insight"));
-    assert_eq!(cat(json!({"eventType": "AwsVpceEvent"})).as_deref(), Some("NetworkActivity"));
-    assert_eq!(cat(json!({"managementEvent": true})).as_deref(), Some("Management"));
-    assert_eq!(cat(json!({"managementEvent": false})).as_deref(), Some("Data"));
+    assert_eq!(
+        cat(json!({"eventType": "AwsCloudTrailInsight"})).as_deref(),
+        Some("Insight")
+    );
+    assert_eq!(
+        cat(json!({"eventType": "AwsVpceEvent"})).as_deref(),
+        Some("NetworkActivity")
+    );
+    assert_eq!(
+        cat(json!({"managementEvent": true})).as_deref(),
+        Some("Management")
+    );
+    assert_eq!(
+        cat(json!({"managementEvent": false})).as_deref(),
+        Some("Data")
+    );
     assert_eq!(cat(json!({"eventType": "AwsApiCall"})), None);
 }
 
 #[test]
 fn via_classification() {
     let via = |v: Value| normalize(&v).via;
-    assert_eq!(via(json!({"userAgent": "console.amazonaws.com"})), Some(Via::Console));
-    assert_eq!(via(json!({"userAgent": "signin.amazonaws.com"})), Some(Via::Console));
+    assert_eq!(
+        via(json!({"userAgent": "console.amazonaws.com"})),
+        Some(Via::Console)
+    );
+    assert_eq!(
+        via(json!({"userAgent": "signin.amazonaws.com"})),
+        Some(Via::Console)
+    );
     assert_eq!(
         via(json!({"userAgent": "Mozilla/5.0", "sessionCredentialFromConsole": "true"})),
         Some(Via::Console)
     );
-    assert_eq!(via(json!({"userAgent": "[aws-cli/1.18.69 Python/3.8]"})), Some(Via::Cli));
-    assert_eq!(via(json!({"userAgent": "Boto3/1.17.80 Python/3.9.5 Botocore/1.20.80"})), Some(Via::Sdk));
+    assert_eq!(
+        via(json!({"userAgent": "[aws-cli/1.18.69 Python/3.8]"})),
+        Some(Via::Cli)
+    );
+    assert_eq!(
+        via(json!({"userAgent": "Boto3/1.17.80 Python/3.9.5 Botocore/1.20.80"})),
+        Some(Via::Sdk)
+    );
     assert_eq!(
         via(json!({"userAgent": "APN/1.0 HashiCorp/1.0 Terraform/1.5.7 aws-sdk-go-v2/1.21.0"})),
         Some(Via::Sdk)
@@ -259,11 +317,19 @@ fn via_classification() {
         Some(Via::Service)
     );
     assert_eq!(
-        via(json!({"userAgent": "aws-cli/2", "userIdentity": {"type": "AssumedRole", "invokedBy": "cloudformation.amazonaws.com"}})),
+        via(
+            json!({"userAgent": "aws-cli/2", "userIdentity": {"type": "AssumedRole", "invokedBy": "cloudformation.amazonaws.com"}})
+        ),
         Some(Via::Service)
     );
-    assert_eq!(via(json!({"userIdentity": {"type": "AWSService"}})), Some(Via::Service));
-    assert_eq!(via(json!({"sourceIPAddress": "AWS Internal"})), Some(Via::Service));
+    assert_eq!(
+        via(json!({"userIdentity": {"type": "AWSService"}})),
+        Some(Via::Service)
+    );
+    assert_eq!(
+        via(json!({"sourceIPAddress": "AWS Internal"})),
+        Some(Via::Service)
+    );
     assert_eq!(via(json!({"userAgent": "curl/8.0"})), Some(Via::Other));
 }
 
@@ -282,7 +348,9 @@ fn console_sign_in_mfa_comes_from_additional_event_data() {
 
 #[test]
 fn root_principal_has_no_path_name() {
-    let e = normalize(&json!({"userIdentity": {"type": "Root", "arn": "arn:aws:iam::111122223333:root"}}));
+    let e = normalize(
+        &json!({"userIdentity": {"type": "Root", "arn": "arn:aws:iam::111122223333:root"}}),
+    );
     assert_eq!(e.principal.unwrap().name, None);
 }
 
@@ -297,7 +365,16 @@ fn invalid_records_fail_with_their_index() {
     let e = parse(br#"{"a":tru}"#, 4, &origin).unwrap_err();
     assert!(matches!(e, RecordError::Json { index: 4, .. }), "{e}");
     let e = parse(b"{\"a\":\"\xff\"}", 5, &origin).unwrap_err();
-    assert!(matches!(e, RecordError::Utf8 { index: 5, valid_up_to: 6 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            RecordError::Utf8 {
+                index: 5,
+                valid_up_to: 6
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -313,13 +390,31 @@ fn archive_line_has_the_documented_shape() {
     let mut line = Vec::new();
     write_archive_line(&mut line, &n, 17, &origin, &["cis-4.4"]);
     let text = std::str::from_utf8(&line).unwrap();
-    assert!(text.ends_with(&format!(",\"record\":{}}}\n", std::str::from_utf8(record).unwrap())));
+    assert!(text.ends_with(&format!(
+        ",\"record\":{}}}\n",
+        std::str::from_utf8(record).unwrap()
+    )));
     let v: Value = serde_json::from_str(text).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut expected = vec![
-        "time", "org_id", "account_id", "region", "category", "read_only", "service", "action",
-        "error_code", "principal", "source_ip", "user_agent", "via", "resources", "event_id",
-        "rules", "source", "record",
+        "time",
+        "org_id",
+        "account_id",
+        "region",
+        "category",
+        "read_only",
+        "service",
+        "action",
+        "error_code",
+        "principal",
+        "source_ip",
+        "user_agent",
+        "via",
+        "resources",
+        "event_id",
+        "rules",
+        "source",
+        "record",
     ];
     expected.sort_unstable();
     let mut sorted = keys.clone();
@@ -333,5 +428,8 @@ fn archive_line_has_the_documented_shape() {
     assert_eq!(v["principal"]["name"], "alice");
     assert_eq!(v["principal"]["mfa"], Value::Null);
     assert_eq!(v["rules"], json!(["cis-4.4"]));
-    assert_eq!(v["source"], json!({"bucket": "trail-bucket", "key": ORG_KEY, "index": 17}));
+    assert_eq!(
+        v["source"],
+        json!({"bucket": "trail-bucket", "key": ORG_KEY, "index": 17})
+    );
 }
