@@ -1,1 +1,276 @@
-fn main() {}
+//! `trailrelay`: the forwarding pipeline from one machine.
+//!
+//! Wiring only: arguments in, the library's pipeline over its local ports, a summary out.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use trailrelay::config::parse_bytes;
+use trailrelay::decode::Limits;
+use trailrelay::demo::{self, DemoSpec, Findings};
+use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, list_objects};
+use trailrelay::pipeline::{
+    DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, ObjectReport, Outcome,
+    Pipeline, Settings, Totals,
+};
+use trailrelay::ports::SystemClock;
+
+/// Forward CloudTrail logs to CloudWatch Logs and a partitioned archive.
+#[derive(Debug, Parser)]
+#[command(name = "trailrelay", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Forward CloudTrail log files from local files and folders laid out like a trail bucket.
+    ///
+    /// Writes OUT/archive/ (the archive, one .ndjson.gz per log file, Hive-partitioned) and
+    /// OUT/logs/<log group>/<log stream>.ndjson (one {"timestamp","message"} line per event, in
+    /// PutLogEvents batches). Log files are appended to, as CloudWatch Logs would be; archive
+    /// objects are replaced. Exits 0 only if every object was forwarded or skipped on purpose.
+    Forward(ForwardArgs),
+    /// Generate a small organization trail, forward it, and show what it holds.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct ForwardArgs {
+    /// Files or folders to forward (a folder stands for the trail bucket).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// Where the logs and the archive are written.
+    #[arg(long, value_name = "DIR", default_value = "trailrelay-out")]
+    out: PathBuf,
+    #[command(flatten)]
+    options: PipelineOptions,
+}
+
+#[derive(Debug, Args)]
+struct PipelineOptions {
+    /// Log group name; may use {org_id} {account_id} {region} {category}.
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_LOG_GROUP)]
+    log_group: String,
+    /// Log stream name; may use {org_id} {account_id} {region} {category}.
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_LOG_STREAM)]
+    log_stream: String,
+    /// Key prefix of archive objects.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    archive_prefix: String,
+    /// Largest decompressed object (gzip bomb guard), e.g. 4GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value = "4GiB")]
+    max_object_bytes: u64,
+    /// Largest single record, e.g. 2MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value = "2MiB")]
+    max_record_bytes: u64,
+    /// gzip level of archive objects, 0 (none) to 9 (smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = DEFAULT_ARCHIVE_GZIP_LEVEL,
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    archive_gzip_level: u32,
+    /// Objects forwarded in parallel [default: the number of CPUs].
+    #[arg(long, short, value_name = "N")]
+    jobs: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Folder for the generated trail bucket (DIR/bucket) and the output (DIR/out).
+    #[arg(long, value_name = "DIR", default_value = "trailrelay-demo")]
+    dir: PathBuf,
+    #[command(flatten)]
+    options: PipelineOptions,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Forward(args) => forward(&args.inputs, &args.out, &args.options),
+        Command::Demo(args) => run_demo(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+impl PipelineOptions {
+    fn settings(&self) -> Result<Settings, String> {
+        let mut settings = Settings::new(&self.log_group, &self.log_stream)
+            .map_err(|e| format!("--log-group/--log-stream: {e}"))?;
+        settings.limits = Limits {
+            max_object_bytes: self.max_object_bytes,
+            max_record_bytes: usize::try_from(self.max_record_bytes)
+                .map_err(|_| "--max-record-bytes is too large".to_owned())?,
+        };
+        settings.archive_prefix = self.archive_prefix.clone();
+        settings.archive_gzip_level = self.archive_gzip_level;
+        Ok(settings)
+    }
+}
+
+fn forward(inputs: &[PathBuf], out: &Path, options: &PipelineOptions) -> Result<ExitCode, String> {
+    let settings = options.settings()?;
+    let objects = list_objects(inputs).map_err(|e| e.to_string())?;
+    let logs_dir = out.join("logs");
+    let archive_dir = out.join("archive");
+    let (source, logs, archive) = (
+        LocalSource,
+        LocalLogSink::new(&logs_dir),
+        LocalArchive::new(&archive_dir),
+    );
+    let pipeline = Pipeline {
+        source: &source,
+        logs: &logs,
+        archive: &archive,
+        clock: &SystemClock,
+        settings: &settings,
+    };
+    let jobs = options
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = progress_bar(&objects, options.quiet);
+    let started = Instant::now();
+    let totals = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
+        progress.inc(report.object.size.unwrap_or(report.counts.bytes_read));
+        if let Outcome::Failed(e) = &report.outcome {
+            progress.suspend(|| {
+                eprintln!(
+                    "error: {}: {e} [{}, {}]",
+                    report.object,
+                    e.cause(),
+                    e.class().as_str()
+                )
+            });
+        }
+    });
+    progress.finish_and_clear();
+    print_summary(&totals, started.elapsed(), &logs_dir, &archive_dir);
+    Ok(if totals.failed_objects() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn progress_bar(objects: &[trailrelay::ports::ObjectRef], quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let total = objects.iter().filter_map(|o| o.size).sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn print_summary(totals: &Totals, elapsed: Duration, logs_dir: &Path, archive_dir: &Path) {
+    let c = &totals.counts;
+    let seconds = elapsed.as_secs_f64().max(1e-9);
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    println!(
+        "{} objects: {} forwarded, {} skipped, {} failed",
+        totals.forwarded + totals.skipped_objects() + totals.failed_objects(),
+        totals.forwarded,
+        totals.skipped_objects(),
+        totals.failed_objects()
+    );
+    println!(
+        "  read      {:.1} MB ({:.1} MB decompressed) in {seconds:.2} s: {:.1} MB/s, {:.0} events/s",
+        mb(c.bytes_read),
+        mb(c.bytes_decoded),
+        mb(c.bytes_decoded) / seconds,
+        c.records as f64 / seconds
+    );
+    println!(
+        "  logs      {} events in {} batches ({} rejected, {} too large for CloudWatch Logs) -> {}",
+        c.events_logged,
+        c.log_batches,
+        c.events_rejected,
+        c.events_too_large,
+        logs_dir.display()
+    );
+    println!(
+        "  archive   {} events in {} objects -> {}",
+        c.events_archived,
+        totals.forwarded,
+        archive_dir.display()
+    );
+    if !totals.skipped.is_empty() {
+        let skipped: Vec<String> = totals
+            .skipped
+            .iter()
+            .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+            .collect();
+        println!("  skipped   {}", skipped.join(", "));
+    }
+    if !totals.failed.is_empty() {
+        let failed: Vec<String> = totals
+            .failed
+            .iter()
+            .map(|(cause, class, n)| format!("{cause} ({}) {n}", class.as_str()))
+            .collect();
+        println!("  failed    {}", failed.join(", "));
+    }
+}
+
+fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
+    let bucket = args.dir.join("bucket");
+    let out = args.dir.join("out");
+    for owned in [&bucket, &out] {
+        if owned.exists() {
+            std::fs::remove_dir_all(owned)
+                .map_err(|e| format!("clearing {}: {e}", owned.display()))?;
+        }
+    }
+    let corpus = demo::write_corpus(&bucket, &DemoSpec::default())
+        .map_err(|e| format!("writing the demo trail to {}: {e}", bucket.display()))?;
+    println!(
+        "Generated an organization trail ({}): {} log files and {} digest files, {} records, under {}",
+        demo::DEMO_ORG_ID,
+        corpus.log_files,
+        corpus.digest_files,
+        corpus.records,
+        bucket.display()
+    );
+    println!();
+    let code = forward(std::slice::from_ref(&bucket), &out, &args.options)?;
+    let archive_dir = out.join("archive");
+    let findings = Findings::from_archive(&archive_dir).map_err(|e| {
+        format!(
+            "reading the archive back from {}: {e}",
+            archive_dir.display()
+        )
+    })?;
+    println!();
+    println!("What the archive holds:");
+    print!("{}", findings.render());
+    println!();
+    println!("Look at:");
+    println!(
+        "  {}  CloudWatch Logs, one file per log stream",
+        out.join("logs").display()
+    );
+    println!(
+        "  {}  the archive, partitioned by org/account/region/date",
+        archive_dir.display()
+    );
+    println!(
+        "  zcat $(find {} -name '*.ndjson.gz' | head -1) | head -1",
+        archive_dir.display()
+    );
+    Ok(code)
+}

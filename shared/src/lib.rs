@@ -17,6 +17,7 @@
 
 pub mod archive;
 pub mod batch;
+pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod key;

@@ -191,6 +191,7 @@ fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
             _ => None,
         });
     let via = classify_via(
+        raw.event_source.0.as_deref(),
         raw.user_agent.0.as_deref(),
         raw.source_ip.0.as_deref(),
         identity.as_ref(),
@@ -271,8 +272,10 @@ fn last_path_segment(arn: &str) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-/// Service first (a service acted, whatever agent it reports), then the console, the CLI, SDKs.
+/// Service first (a service acted, whatever agent it reports), then the console (its sign-in
+/// events too, whose agent is the browser's), the CLI, SDKs.
 fn classify_via(
+    event_source: Option<&str>,
     user_agent: Option<&str>,
     source_ip: Option<&str>,
     identity: Option<&RawIdentity<'_>>,
@@ -288,6 +291,7 @@ fn classify_via(
     let ua = user_agent.unwrap_or("");
     let ua_lower = ua.to_ascii_lowercase();
     if from_console
+        || event_source == Some("signin.amazonaws.com")
         || ua_lower.contains("console.amazonaws.com")
         || ua_lower.contains("signin.amazonaws.com")
         || ua_lower.starts_with("console.")

@@ -331,6 +331,10 @@ fn via_classification() {
         Some(Via::Service)
     );
     assert_eq!(via(json!({"userAgent": "curl/8.0"})), Some(Via::Other));
+    assert_eq!(
+        via(json!({"eventSource": "signin.amazonaws.com", "userAgent": "Mozilla/5.0 (X11)"})),
+        Some(Via::Console)
+    );
 }
 
 #[test]
