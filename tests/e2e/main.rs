@@ -1,1 +1,7 @@
-fn main() {}
+//! End-to-end tests: the real `trailrelay` binary on real files.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod forward;
+mod support;

@@ -1,0 +1,119 @@
+//! Shared set-up: the binary, generated trails, and readers for what the binary writes.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flate2::read::MultiGzDecoder;
+use serde_json::Value;
+
+/// The `trailrelay` binary of this build. `cargo test --workspace` builds it before any test
+/// runs (the CLI package's own tests need it); `TRAILRELAY_BIN` overrides the location.
+pub(crate) fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TRAILRELAY_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/trailrelay
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let bin = dir.join(format!("trailrelay{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or set TRAILRELAY_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the binary; returns its output.
+pub(crate) fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run trailrelay")
+}
+
+pub(crate) fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every `Records` element of every log file under `bucket`, by eventID.
+pub(crate) fn input_events(bucket: &Path) -> BTreeMap<String, Value> {
+    let mut events = BTreeMap::new();
+    for path in files(bucket, "") {
+        let key = path.to_string_lossy();
+        if key.contains("CloudTrail-Digest") {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&gunzip(&path)).expect("input document");
+        for r in doc["Records"].as_array().expect("Records") {
+            let id = r["eventID"].as_str().expect("eventID").to_owned();
+            assert!(
+                events.insert(id, r.clone()).is_none(),
+                "duplicate eventID in input"
+            );
+        }
+    }
+    events
+}
+
+/// The files under `root` whose names end in `suffix`, sorted.
+pub(crate) fn files(root: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(suffix))
+        .map(|e| e.into_path())
+        .collect();
+    out.sort();
+    out
+}
+
+pub(crate) fn gunzip(path: &Path) -> String {
+    let mut text = String::new();
+    MultiGzDecoder::new(std::fs::File::open(path).expect("open"))
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    text
+}
+
+/// (stream file, timestamp, record) for every line of every log stream file under `logs`.
+pub(crate) fn logged_events(logs: &Path) -> Vec<(PathBuf, i64, Value)> {
+    let mut out = Vec::new();
+    for path in files(logs, ".ndjson") {
+        for line in std::fs::read_to_string(&path).expect("read").lines() {
+            let v: Value = serde_json::from_str(line).expect("log line");
+            let message: Value =
+                serde_json::from_str(v["message"].as_str().expect("message")).expect("record");
+            out.push((
+                path.clone(),
+                v["timestamp"].as_i64().expect("timestamp"),
+                message,
+            ));
+        }
+    }
+    out
+}
+
+/// (archive object, line) for every line of every archive object under `archive`.
+pub(crate) fn archived_lines(archive: &Path) -> Vec<(PathBuf, Value)> {
+    let mut out = Vec::new();
+    for path in files(archive, ".ndjson.gz") {
+        for line in gunzip(&path).lines() {
+            out.push((
+                path.clone(),
+                serde_json::from_str(line).expect("archive line"),
+            ));
+        }
+    }
+    out
+}
