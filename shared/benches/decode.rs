@@ -1,1 +1,201 @@
-fn main() {}
+//! Throughput of decoding, normalising and forwarding, on real record shapes.
+//!
+//! The input is one compact `{"Records":[...]}` document of about 16 MB built by repeating the
+//! real delivered records of `testdata/cloudtrail/invictus-ir-aws-dataset` (as the benchmark
+//! corpus generator does). Throughput is reported in bytes of uncompressed JSON.
+//!
+//! `cargo bench -p trailrelay --bench decode`
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use trailrelay::batch::LogBatch;
+use trailrelay::decode::{self, Limits};
+use trailrelay::key::TrailKey;
+use trailrelay::normalize::{self, Origin};
+use trailrelay::pipeline::{Outcome, Pipeline, Settings};
+use trailrelay::ports::{
+    ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
+    PutReport, Store,
+};
+
+const TARGET_BYTES: usize = 16 << 20;
+const KEY: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
+                   111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678.json.gz";
+
+fn real_records() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/cloudtrail/invictus-ir-aws-dataset/CloudTrail");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    paths.sort();
+    let mut records = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).expect("fixture");
+        let mut reader = decode::open(&bytes[..], Limits::default()).expect("open");
+        while let Some(r) = reader.next_record().expect("decode") {
+            records.push(r.json.to_vec());
+        }
+    }
+    records
+}
+
+fn document() -> Vec<u8> {
+    let records = real_records();
+    let mut doc = b"{\"Records\":[".to_vec();
+    for (i, r) in records.iter().cycle().enumerate() {
+        if doc.len() >= TARGET_BYTES {
+            break;
+        }
+        if i > 0 {
+            doc.push(b',');
+        }
+        doc.extend_from_slice(r);
+    }
+    doc.extend_from_slice(b"]}");
+    doc
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::new(6));
+    enc.write_all(bytes).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+struct Memory(Vec<u8>);
+
+impl ObjectSource for Memory {
+    type Reader = io::Cursor<Vec<u8>>;
+    fn open(&self, _: &ObjectRef) -> Result<Self::Reader, PortError> {
+        Ok(io::Cursor::new(self.0.clone()))
+    }
+}
+
+struct Discard;
+
+impl LogSink for Discard {
+    fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
+        if batch.events.is_empty() {
+            return Err(PortError::new(ErrorClass::Poison, "empty", "empty batch"));
+        }
+        Ok(PutReport::default())
+    }
+}
+
+struct DiscardUpload;
+
+impl Write for DiscardUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ArchiveUpload for DiscardUpload {
+    fn commit(self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+impl ArchiveSink for Discard {
+    type Upload = DiscardUpload;
+    fn begin(&self, _: &str) -> Result<DiscardUpload, PortError> {
+        Ok(DiscardUpload)
+    }
+}
+
+struct Now;
+
+impl Clock for Now {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let doc = document();
+    let gz = gzip(&doc);
+    let trail_key = TrailKey::parse(KEY);
+    let origin = Origin {
+        bucket: "b",
+        key: KEY,
+        trail_key: &trail_key,
+    };
+    let mut group = c.benchmark_group("cloudtrail");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(doc.len() as u64));
+
+    group.bench_function("gunzip only", |b| {
+        b.iter(|| {
+            io::copy(
+                &mut flate2::read::MultiGzDecoder::new(&gz[..]),
+                &mut io::sink(),
+            )
+        })
+    });
+    group.bench_function("decode plain", |b| {
+        b.iter(|| {
+            let mut reader = decode::open(&doc[..], Limits::default()).expect("open");
+            let mut n = 0usize;
+            while let Some(r) = reader.next_record().expect("decode") {
+                n += r.json.len();
+            }
+            n
+        })
+    });
+    group.bench_function("decode + normalize plain", |b| {
+        b.iter(|| {
+            let mut reader = decode::open(&doc[..], Limits::default()).expect("open");
+            let mut n = 0usize;
+            while let Some(r) = reader.next_record().expect("decode") {
+                let e = normalize::parse(r.json, r.index, &origin).expect("normalize");
+                n += usize::from(e.event.time.is_some());
+            }
+            n
+        })
+    });
+    group.bench_function("decode + normalize gzip", |b| {
+        b.iter(|| {
+            let mut reader = decode::open(&gz[..], Limits::default()).expect("open");
+            let mut n = 0usize;
+            while let Some(r) = reader.next_record().expect("decode") {
+                let e = normalize::parse(r.json, r.index, &origin).expect("normalize");
+                n += usize::from(e.event.time.is_some());
+            }
+            n
+        })
+    });
+    let settings = Settings::default();
+    let source = Memory(gz.clone());
+    let object = ObjectRef {
+        store: Store::S3("b".into()),
+        key: KEY.into(),
+        size: None,
+    };
+    group.bench_function("forward (gzip in, batches + gzip archive out)", |b| {
+        b.iter(|| {
+            let report = Pipeline {
+                source: &source,
+                logs: &Discard,
+                archive: &Discard,
+                clock: &Now,
+                settings: &settings,
+            }
+            .forward(&object);
+            assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
+            report.counts.records
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(decode_benches, benches);
+criterion_main!(decode_benches);
