@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p trailrelay --bench decode`
 
+// Benchmark set-up: a failure is a broken benchmark, reported at once.
+#![allow(clippy::expect_used)]
+
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::SystemTime;
