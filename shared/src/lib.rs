@@ -25,6 +25,7 @@ pub mod local;
 pub mod normalize;
 pub mod pipeline;
 pub mod ports;
+pub mod rules;
 pub mod template;
 
 #[cfg(test)]
