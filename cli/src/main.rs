@@ -17,6 +17,10 @@ use trailrelay::pipeline::{
     Pipeline, Settings, Totals,
 };
 use trailrelay::ports::SystemClock;
+use trailrelay::rules::pattern::PatternOptions;
+use trailrelay::rules::{
+    CIS_PACK_JSON, RuleSet, RuleStats, RulesFile, test_metric_filter as test_metric_filter_api,
+};
 
 /// Forward CloudTrail logs to CloudWatch Logs and a partitioned archive.
 #[derive(Debug, Parser)]
@@ -37,6 +41,30 @@ enum Command {
     Forward(ForwardArgs),
     /// Generate a small organization trail, forward it, and show what it holds.
     Demo(DemoArgs),
+    /// Test a filter pattern on messages, as `aws logs test-metric-filter` does.
+    ///
+    /// Prints the TestMetricFilter response: the matching messages only, each with its
+    /// zero-based eventNumber and, for space-delimited patterns, the extracted values.
+    TestMetricFilter(TestMetricFilterArgs),
+}
+
+#[derive(Debug, Args)]
+struct TestMetricFilterArgs {
+    /// The filter pattern.
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        allow_hyphen_values = true,
+        required_unless_present = "cli_input_json"
+    )]
+    filter_pattern: Option<String>,
+    /// The messages to test (1 to 50).
+    #[arg(long, value_name = "MESSAGE", num_args = 1.., allow_hyphen_values = true, required_unless_present = "cli_input_json")]
+    log_event_messages: Vec<String>,
+    /// The request as JSON, `{"filterPattern": ..., "logEventMessages": [...]}`: inline, or
+    /// `file://PATH`.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["filter_pattern", "log_event_messages"])]
+    cli_input_json: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -51,7 +79,7 @@ struct ForwardArgs {
     options: PipelineOptions,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct PipelineOptions {
     /// Log group name; may use {org_id} {account_id} {region} {category}.
     #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_LOG_GROUP)]
@@ -75,6 +103,10 @@ struct PipelineOptions {
     /// Objects forwarded in parallel [default: the number of CPUs].
     #[arg(long, short, value_name = "N")]
     jobs: Option<usize>,
+    /// Metric filters and routes: a JSON or YAML rules file, inline JSON, or `cis` for the
+    /// built-in CIS / Security Hub pack (infra/rules/cis.json).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<String>,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -94,6 +126,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Forward(args) => forward(&args.inputs, &args.out, &args.options),
         Command::Demo(args) => run_demo(&args),
+        Command::TestMetricFilter(args) => test_metric_filter(&args),
     };
     match result {
         Ok(code) => code,
@@ -115,6 +148,26 @@ impl PipelineOptions {
         };
         settings.archive_prefix = self.archive_prefix.clone();
         settings.archive_gzip_level = self.archive_gzip_level;
+        if let Some(source) = &self.rules {
+            let file = if source == "cis" {
+                RulesFile::from_json(CIS_PACK_JSON, "the built-in CIS pack")
+            } else {
+                RulesFile::load(source)
+            }
+            .map_err(|e| format!("--rules: {e}"))?;
+            settings.rules = RuleSet::compile(&file, PatternOptions::default())
+                .map_err(|e| format!("--rules {source}: {e}"))?;
+            for f in settings.rules.filters() {
+                for w in f.pattern.warnings() {
+                    eprintln!("warning: rule {}: {w}", f.name);
+                }
+            }
+            for r in settings.rules.routes() {
+                for w in r.pattern.warnings() {
+                    eprintln!("warning: rule {}: {w}", r.name);
+                }
+            }
+        }
         Ok(settings)
     }
 }
@@ -156,6 +209,11 @@ fn forward(inputs: &[PathBuf], out: &Path, options: &PipelineOptions) -> Result<
     });
     progress.finish_and_clear();
     print_summary(&totals, started.elapsed(), &logs_dir, &archive_dir);
+    if !settings.rules.is_empty() {
+        print_rules(&settings.rules, &totals.rule_stats);
+        let metrics = out.join("metrics.ndjson");
+        write_metrics(&settings.rules, &totals.rule_stats, &metrics)?;
+    }
     Ok(if totals.failed_objects() == 0 {
         ExitCode::SUCCESS
     } else {
@@ -227,6 +285,109 @@ fn print_summary(totals: &Totals, elapsed: Duration, logs_dir: &Path, archive_di
     }
 }
 
+fn print_rules(rules: &RuleSet, stats: &RuleStats) {
+    let counts: Vec<(&str, u64)> = rules
+        .filters()
+        .iter()
+        .map(|f| f.name.as_str())
+        .zip(stats.filter_matches.iter().copied())
+        .chain(
+            rules
+                .routes()
+                .iter()
+                .map(|r| r.name.as_str())
+                .zip(stats.route_matches.iter().copied()),
+        )
+        .collect();
+    let silent = counts.iter().filter(|(_, n)| *n == 0).count();
+    println!(
+        "  rules     {} metric filters, {} routes; {} matched nothing",
+        rules.filters().len(),
+        rules.routes().len(),
+        silent
+    );
+    let width = counts.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, n) in counts.iter().filter(|(_, n)| *n > 0) {
+        println!("            {name:<width$} {n:>8}");
+    }
+    println!(
+        "            {} events kept out of CloudWatch Logs, {} out of the archive; {} metric values missing",
+        stats.dropped_from_logs, stats.dropped_from_archive, stats.values_missing
+    );
+}
+
+/// Appends the flush's metrics, as Embedded Metric Format lines, to `path`.
+fn write_metrics(rules: &RuleSet, stats: &RuleStats, path: &Path) -> Result<(), String> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let lines = rules.emf_lines(stats, now_ms);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    println!(
+        "  metrics   {} Embedded Metric Format documents -> {}",
+        lines.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    #[serde(rename = "filterPattern")]
+    filter_pattern: String,
+    #[serde(rename = "logEventMessages")]
+    log_event_messages: Vec<String>,
+}
+
+fn test_metric_filter(args: &TestMetricFilterArgs) -> Result<ExitCode, String> {
+    let request = match &args.cli_input_json {
+        Some(input) => {
+            let text = match input.strip_prefix("file://") {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| format!("--cli-input-json {path}: {e}"))?,
+                None => input.clone(),
+            };
+            serde_json::from_str(&text).map_err(|e| format!("--cli-input-json: {e}"))?
+        }
+        None => TestRequest {
+            filter_pattern: args.filter_pattern.clone().unwrap_or_default(),
+            log_event_messages: args.log_event_messages.clone(),
+        },
+    };
+    match test_metric_filter_api(&request.filter_pattern, &request.log_event_messages) {
+        Ok(matches) => {
+            let mut out = Vec::new();
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+            #[derive(serde::Serialize)]
+            struct Response<T> {
+                matches: T,
+            }
+            serde::Serialize::serialize(&Response { matches }, &mut ser)
+                .map_err(|e| e.to_string())?;
+            println!("{}", String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "An error occurred (InvalidParameterException) when calling the TestMetricFilter operation: {e}"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
     let bucket = args.dir.join("bucket");
     let out = args.dir.join("out");
@@ -247,7 +408,12 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
         bucket.display()
     );
     println!();
-    let code = forward(std::slice::from_ref(&bucket), &out, &args.options)?;
+    let mut options = args.options.clone();
+    if options.rules.is_none() {
+        options.rules = Some("cis".into());
+        println!("Applying the CIS / Security Hub metric filter pack (--rules to use your own).");
+    }
+    let code = forward(std::slice::from_ref(&bucket), &out, &options)?;
     let archive_dir = out.join("archive");
     let findings = Findings::from_archive(&archive_dir).map_err(|e| {
         format!(

@@ -27,6 +27,7 @@ use crate::normalize::{self, Origin, RecordError};
 use crate::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
 };
+use crate::rules::{RuleSet, RuleStats};
 use crate::template::{Fields, NameKind, Template, TemplateError};
 
 /// The default log group.
@@ -50,6 +51,8 @@ pub struct Settings {
     pub archive_prefix: String,
     /// gzip level of archive objects, 0 to 9.
     pub archive_gzip_level: u32,
+    /// Metric filters and routes, evaluated on every event.
+    pub rules: RuleSet,
 }
 
 impl Settings {
@@ -61,6 +64,7 @@ impl Settings {
             log_stream: Template::parse(log_stream, NameKind::Stream)?,
             archive_prefix: String::new(),
             archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
+            rules: RuleSet::default(),
         })
     }
 }
@@ -75,6 +79,7 @@ impl Default for Settings {
                 .unwrap_or_else(|e| unreachable!("default log stream: {e}")),
             archive_prefix: String::new(),
             archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
+            rules: RuleSet::default(),
         }
     }
 }
@@ -197,6 +202,8 @@ pub struct ObjectReport {
     pub outcome: Outcome,
     /// What was read and sent, up to the end or the failure.
     pub counts: Counts,
+    /// Rule matches and metric values of its events.
+    pub rule_stats: RuleStats,
 }
 
 /// The ports and settings one run uses.
@@ -225,9 +232,10 @@ where
     pub fn forward(&self, object: &ObjectRef) -> ObjectReport {
         let trail_key = TrailKey::parse(&object.key);
         let mut counts = Counts::default();
+        let mut rule_stats = RuleStats::new(&self.settings.rules);
         let outcome = match skip_reason(&trail_key) {
             Some(reason) => Outcome::Skipped(reason),
-            None => match self.forward_records(object, &trail_key, &mut counts) {
+            None => match self.forward_records(object, &trail_key, &mut counts, &mut rule_stats) {
                 Ok(archive_key) => Outcome::Forwarded { archive_key },
                 Err(e) => Outcome::Failed(e),
             },
@@ -237,6 +245,7 @@ where
             kind: trail_key.kind,
             outcome,
             counts,
+            rule_stats,
         }
     }
 
@@ -245,6 +254,7 @@ where
         object: &ObjectRef,
         trail_key: &TrailKey,
         counts: &mut Counts,
+        rule_stats: &mut RuleStats,
     ) -> Result<String, ProcessError> {
         let settings = self.settings;
         let now_ms = self
@@ -272,11 +282,22 @@ where
             while let Some(raw) = records.next_record()? {
                 let record = normalize::parse(raw.json, raw.index, &origin)?;
                 counts.records += 1;
-                line.clear();
-                normalize::write_archive_line(&mut line, &record, raw.index, &origin, &[]);
-                gzip.write_all(&line).map_err(archive_io)?;
-                counts.events_archived += 1;
-
+                let decision = settings.rules.evaluate(record.json, rule_stats);
+                if decision.to_archive {
+                    line.clear();
+                    normalize::write_archive_line(
+                        &mut line,
+                        &record,
+                        raw.index,
+                        &origin,
+                        &decision.rules,
+                    );
+                    gzip.write_all(&line).map_err(archive_io)?;
+                    counts.events_archived += 1;
+                }
+                if !decision.to_logs {
+                    continue;
+                }
                 let event = &record.event;
                 let fields = Fields {
                     org_id: trail_key.org_id.as_deref(),
@@ -284,7 +305,10 @@ where
                     region: event.region.as_deref(),
                     category: event.category.as_deref(),
                 };
-                settings.log_group.render_into(&fields, &mut group);
+                decision
+                    .log_group
+                    .unwrap_or(&settings.log_group)
+                    .render_into(&fields, &mut group);
                 settings.log_stream.render_into(&fields, &mut stream);
                 let log_event = LogEvent {
                     timestamp_ms: event.timestamp_ms().unwrap_or(now_ms),
@@ -370,7 +394,7 @@ fn skip_reason(trail_key: &TrailKey) -> Option<SkipReason> {
 }
 
 /// Totals over many objects.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Totals {
     /// Objects forwarded.
     pub forwarded: u64,
@@ -380,12 +404,15 @@ pub struct Totals {
     pub failed: Vec<(&'static str, ErrorClass, u64)>,
     /// Counts summed over every object.
     pub counts: Counts,
+    /// Rule matches and metric values over every object.
+    pub rule_stats: RuleStats,
 }
 
 impl Totals {
     /// Adds one object's report.
     pub fn add(&mut self, report: &ObjectReport) {
         self.counts.add(&report.counts);
+        self.rule_stats.merge(&report.rule_stats);
         match &report.outcome {
             Outcome::Forwarded { .. } => self.forwarded += 1,
             Outcome::Skipped(reason) => bump(&mut self.skipped, *reason),

@@ -290,3 +290,69 @@ fn forward_all_totals_by_outcome_and_cause() {
         ]
     );
 }
+
+#[test]
+fn rules_route_events_and_name_themselves_in_the_archive() {
+    // GIVEN a metric filter on writes and routes: data reads to the archive only, one event
+    // nowhere, PutRolePolicy to its own log group
+    let rules = serde_json::json!({
+        "MetricFilters": [{"FilterName": "policy-changes", "FilterPattern": "{ $.eventName = PutRolePolicy }",
+                           "MetricTransformations": [{"MetricName": "PolicyChanges", "MetricNamespace": "Audit", "MetricValue": "1"}]}],
+        "Routes": [
+            {"Name": "reads-archive-only", "FilterPattern": "{ $.readOnly IS TRUE }", "Logs": "drop"},
+            {"Name": "noise", "FilterPattern": "\"id-drop\"", "Logs": "drop", "Archive": "drop"},
+            {"Name": "iam", "FilterPattern": "{ $.eventSource = iam.amazonaws.com }", "LogGroup": "/trailrelay/iam"}
+        ]
+    });
+    let file = crate::rules::RulesFile::from_json(&rules.to_string(), "test").unwrap();
+    let records = vec![
+        record(1, "2026-11-01T00:00:01Z"),
+        json!({"eventName": "PutRolePolicy", "eventSource": "iam.amazonaws.com", "eventID": "id-put", "eventTime": "2026-11-01T00:00:02Z"}),
+        json!({"eventName": "X", "eventID": "id-drop", "eventTime": "2026-11-01T00:00:03Z"}),
+    ];
+    let mut world = World::new(&[(KEY, document(&records))]);
+    world.settings.rules = crate::rules::RuleSet::compile(&file, Default::default()).unwrap();
+    // WHEN the object is forwarded
+    let report = world.forward(KEY);
+    // THEN the archive keeps two events, each naming the rules it matched
+    let Outcome::Forwarded { archive_key } = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    let lines = gunzip_lines(&world.archive.committed.lock().unwrap()[archive_key]);
+    let rules: Vec<(&str, Value)> = lines
+        .iter()
+        .map(|l| (l["event_id"].as_str().unwrap(), l["rules"].clone()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("id-1", json!(["reads-archive-only"])),
+            ("id-put", json!(["policy-changes", "iam"]))
+        ]
+    );
+    // AND CloudWatch Logs gets only the IAM event, in the route's log group
+    let logged = world.logged();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(
+        (logged[0].0.as_str(), logged[0].3["eventID"].as_str()),
+        ("/trailrelay/iam", Some("id-put"))
+    );
+    // AND the counts say what happened
+    assert_eq!(report.rule_stats.filter_matches, [1]);
+    assert_eq!(report.rule_stats.route_matches, [1, 1, 1]);
+    assert_eq!(
+        (
+            report.rule_stats.dropped_from_logs,
+            report.rule_stats.dropped_from_archive
+        ),
+        (2, 1)
+    );
+    assert_eq!(
+        (
+            report.counts.records,
+            report.counts.events_archived,
+            report.counts.events_logged
+        ),
+        (3, 2, 1)
+    );
+}

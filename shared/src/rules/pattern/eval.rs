@@ -162,12 +162,6 @@ impl SelectorTrie {
             at = child;
         }
     }
-
-    /// Whether any selector was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        let root = &self.nodes[0];
-        root.keys.is_empty() && root.indexes.is_empty() && !root.full
-    }
 }
 
 /// Deserialises a value, keeping what the trie node's children reach.
