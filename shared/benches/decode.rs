@@ -25,6 +25,8 @@ use trailrelay::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
     PutReport, Store,
 };
+use trailrelay::rules::pattern::PatternOptions;
+use trailrelay::rules::{CIS_PACK_JSON, RuleSet, RuleStats, RulesFile};
 
 const TARGET_BYTES: usize = 16 << 20;
 const KEY: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
@@ -176,7 +178,48 @@ fn benches(c: &mut Criterion) {
             n
         })
     });
-    let settings = Settings::default();
+    // The CIS / Security Hub pack (29 JSON patterns) on every record, records already split.
+    let rules = RuleSet::compile(
+        &RulesFile::from_json(CIS_PACK_JSON, "cis.json").expect("pack"),
+        PatternOptions::default(),
+    )
+    .expect("pack compiles");
+    let mut records: Vec<String> = Vec::new();
+    let mut reader = decode::open(&doc[..], Limits::default()).expect("open");
+    while let Some(r) = reader.next_record().expect("decode") {
+        records.push(String::from_utf8(r.json.to_vec()).expect("utf-8"));
+    }
+    group.bench_function("CIS pack: the one pruned parse per record", |b| {
+        b.iter(|| records.iter().filter(|r| rules.parse(r).is_some()).count())
+    });
+    let parsed: Vec<_> = records.iter().map(|r| rules.parse(r)).collect();
+    group.bench_function("CIS pack: evaluating 29 patterns on parsed records", |b| {
+        b.iter(|| {
+            let mut stats = RuleStats::new(&rules);
+            let mut matched = 0usize;
+            for (r, doc) in records.iter().zip(&parsed) {
+                matched += rules
+                    .evaluate_parsed(r, doc.as_ref(), &mut stats)
+                    .rules
+                    .len();
+            }
+            matched
+        })
+    });
+    group.bench_function(
+        "CIS pack evaluate (29 patterns, one parse per record)",
+        |b| {
+            b.iter(|| {
+                let mut stats = RuleStats::new(&rules);
+                let mut matched = 0usize;
+                for r in &records {
+                    matched += rules.evaluate(r, &mut stats).rules.len();
+                }
+                matched
+            })
+        },
+    );
+    let mut settings = Settings::default();
     let source = Memory(gz.clone());
     let object = ObjectRef {
         store: Store::S3("b".into()),
@@ -184,6 +227,22 @@ fn benches(c: &mut Criterion) {
         size: None,
     };
     group.bench_function("forward (gzip in, batches + gzip archive out)", |b| {
+        let settings = Settings::default();
+        b.iter(|| {
+            let report = Pipeline {
+                source: &source,
+                logs: &Discard,
+                archive: &Discard,
+                clock: &Now,
+                settings: &settings,
+            }
+            .forward(&object);
+            assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
+            report.counts.records
+        })
+    });
+    settings.rules = rules.clone();
+    group.bench_function("forward with the CIS pack", |b| {
         b.iter(|| {
             let report = Pipeline {
                 source: &source,

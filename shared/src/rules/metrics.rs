@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value as Json, json};
 
 use super::file::{NumberOrText, TransformationSpec};
-use super::pattern::{Document, Extracted, Node, PatternFamily, Selector, parse_number};
+use super::pattern::{
+    Document, Extracted, Node, PatternFamily, Selector, SelectorTrie, parse_number,
+};
 use super::{MAX_DIMENSIONS, MAX_METRIC_NAME_CHARS, MAX_METRIC_VALUE_CHARS, MetricFilter, RuleSet};
 
 /// The units a metric may have (CloudWatch `StandardUnit`,
@@ -70,7 +72,8 @@ pub const MAX_EMF_METRICS: usize = 100;
 #[derive(Debug, Clone)]
 pub(crate) enum ValueRef {
     Literal(f64),
-    Selector(Selector),
+    /// A selector and its slot once bound.
+    Selector(Selector, Option<usize>),
     /// `$name` or `$N` of a space-delimited pattern.
     Field(String),
 }
@@ -117,7 +120,7 @@ fn reference(
             ));
         }
         return Selector::parse(text)
-            .map(ValueRef::Selector)
+            .map(|s| ValueRef::Selector(s, None))
             .map_err(|e| (property, e.to_string()));
     }
     if let Some(field) = text.strip_prefix('$')
@@ -221,14 +224,14 @@ impl Metric {
         })
     }
 
-    /// The selectors the value and the dimensions read.
-    pub(crate) fn selectors(&self) -> impl Iterator<Item = &Selector> {
-        std::iter::once(&self.value)
-            .chain(self.dimensions.iter().map(|(_, v)| v))
-            .filter_map(|v| match v {
-                ValueRef::Selector(s) => Some(s),
-                _ => None,
-            })
+    /// Registers the selectors of the value and the dimensions in `trie`.
+    pub(crate) fn bind(&mut self, trie: &mut SelectorTrie) {
+        for v in std::iter::once(&mut self.value).chain(self.dimensions.iter_mut().map(|(_, v)| v))
+        {
+            if let ValueRef::Selector(s, slot) = v {
+                *slot = trie.insert(s);
+            }
+        }
     }
 }
 
@@ -236,7 +239,7 @@ impl ValueRef {
     fn number(&self, doc: Option<&Document<'_>>, extracted: &Extracted) -> Option<f64> {
         match self {
             Self::Literal(n) => Some(*n),
-            Self::Selector(s) => match doc?.first(s)? {
+            Self::Selector(s, slot) => match doc?.first(s, *slot)? {
                 Node::Number(n) => Some(*n),
                 _ => None,
             },
@@ -247,7 +250,7 @@ impl ValueRef {
     fn text(&self, doc: Option<&Document<'_>>, extracted: &Extracted) -> Option<String> {
         match self {
             Self::Literal(n) => Some(n.to_string()),
-            Self::Selector(s) => match doc?.first(s)? {
+            Self::Selector(s, slot) => match doc?.first(s, *slot)? {
                 Node::Str(v) => Some(v.to_string()),
                 Node::Number(n) => Some(n.to_string()),
                 _ => None,

@@ -218,15 +218,12 @@ impl RuleSet {
         if !problems.is_empty() {
             return Err(RulesError { problems });
         }
-        for f in &set.filters {
-            for s in f.pattern.selectors().iter().chain(f.metric.selectors()) {
-                set.trie.insert(s);
-            }
+        for f in &mut set.filters {
+            f.pattern.bind(&mut set.trie);
+            f.metric.bind(&mut set.trie);
         }
-        for r in &set.routes {
-            for s in r.pattern.selectors() {
-                set.trie.insert(s);
-            }
+        for r in &mut set.routes {
+            r.pattern.bind(&mut set.trie);
         }
         set.needs_document = set
             .filters
@@ -255,6 +252,27 @@ impl RuleSet {
     /// Evaluates every rule on one event whose message is `message`; counts matches and
     /// metric values into `stats`.
     pub fn evaluate<'r>(&'r self, message: &str, stats: &mut RuleStats) -> Decision<'r> {
+        let doc = self.parse(message);
+        self.evaluate_parsed(message, doc.as_ref(), stats)
+    }
+
+    /// Parses `message` once for every JSON pattern of the set, keeping only what their
+    /// selectors reach; `None` if the set has no JSON pattern or the message is not JSON.
+    pub fn parse<'m>(&self, message: &'m str) -> Option<Document<'m>> {
+        if self.needs_document {
+            Document::parse(message, &self.trie)
+        } else {
+            None
+        }
+    }
+
+    /// [`Self::evaluate`] on a message already parsed by [`Self::parse`].
+    pub fn evaluate_parsed<'r>(
+        &'r self,
+        message: &str,
+        doc: Option<&Document<'_>>,
+        stats: &mut RuleStats,
+    ) -> Decision<'r> {
         let mut decision = Decision {
             rules: Vec::new(),
             to_logs: true,
@@ -266,18 +284,12 @@ impl RuleSet {
         }
         stats.fit(self);
         stats.events += 1;
-        let doc = if self.needs_document {
-            let doc = Document::parse(message, &self.trie);
-            stats.not_json += u64::from(doc.is_none());
-            doc
-        } else {
-            None
-        };
+        stats.not_json += u64::from(self.needs_document && doc.is_none());
         for (i, f) in self.filters.iter().enumerate() {
-            match f.pattern.matches_extracting(message, doc.as_ref()) {
+            match f.pattern.matches_extracting(message, doc) {
                 Some(extracted) => {
                     decision.rules.push(&f.name);
-                    stats.record_match(i, &f.metric, doc.as_ref(), &extracted);
+                    stats.record_match(i, &f.metric, doc, &extracted);
                 }
                 None => stats.record_miss(i, &f.metric),
             }
@@ -286,7 +298,7 @@ impl RuleSet {
             .routes
             .iter()
             .enumerate()
-            .find(|(_, r)| r.pattern.matches(message, doc.as_ref()))
+            .find(|(_, r)| r.pattern.matches(message, doc))
         {
             stats.route_matches[i] += 1;
             decision.rules.push(&route.name);

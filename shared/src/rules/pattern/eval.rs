@@ -8,7 +8,6 @@
 //! if it holds for any selected node.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -51,42 +50,59 @@ pub(crate) enum Node<'a> {
     Object(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-/// A message parsed as JSON, once, for all the patterns of a rule set.
+/// A message parsed as JSON, once, for all the patterns of a rule set. Each plain selector of
+/// the set has a slot holding the node it reaches; subtrees below wildcard selectors are kept
+/// whole, with the path to them, for walking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document<'a> {
     root: Node<'a>,
+    slots: Vec<Option<Node<'a>>>,
 }
 
 impl<'a> Document<'a> {
     /// Parses `message`, keeping what `trie`'s selectors reach. `None` if the message is not
     /// a JSON document.
     pub(crate) fn parse(message: &'a str, trie: &SelectorTrie) -> Option<Self> {
+        let mut slots = vec![None; trie.slots];
         let mut de = serde_json::Deserializer::from_str(message);
-        let root = Pruned { trie, node: 0 }.deserialize(&mut de).ok()?;
+        let root = Pruned {
+            trie,
+            node: 0,
+            in_full: trie.nodes[0].full,
+            slots: &mut slots,
+        }
+        .deserialize(&mut de)
+        .ok()?;
         de.end().ok()?;
-        Some(Self { root })
+        Some(Self { root, slots })
     }
 
-    /// Parses `message` keeping everything (for one-off matching, where no trie is at hand).
+    /// Parses `message` keeping everything, for patterns not bound to a trie.
     pub fn parse_full(message: &'a str) -> Option<Self> {
         let mut trie = SelectorTrie::default();
         trie.nodes[0].full = true;
+        trie.nodes[0].keep = true;
         Self::parse(message, &trie)
     }
 
-    /// Calls `f` on each node `selector` reaches, until it returns true; returns whether it did.
+    /// Calls `f` on each node `selector` reaches (through its slot when it has one), until it
+    /// returns true; returns whether it did.
     pub(crate) fn any<'n>(
         &'n self,
         selector: &Selector,
+        slot: Option<usize>,
         f: &mut impl FnMut(&'n Node<'a>) -> bool,
     ) -> bool {
-        walk(&self.root, &selector.steps, f)
+        match slot {
+            Some(s) => self.slots.get(s).and_then(Option::as_ref).is_some_and(f),
+            None => walk(&self.root, &selector.steps, f),
+        }
     }
 
     /// The first node `selector` reaches.
-    pub(crate) fn first(&self, selector: &Selector) -> Option<&Node<'a>> {
+    pub(crate) fn first(&self, selector: &Selector, slot: Option<usize>) -> Option<&Node<'a>> {
         let mut found = None;
-        self.any(selector, &mut |n| {
+        self.any(selector, slot, &mut |n| {
             found = Some(n);
             true
         });
@@ -121,56 +137,133 @@ fn walk<'n, 'a>(
 #[derive(Debug, Clone)]
 pub(crate) struct SelectorTrie {
     nodes: Vec<TrieNode>,
+    slots: usize,
 }
 
 #[derive(Debug, Clone, Default)]
 struct TrieNode {
-    keys: HashMap<String, usize>,
-    indexes: HashMap<usize, usize>,
-    /// Keep the whole subtree (a wildcard is at or below this node).
+    /// Children by key. A node has few, so a scan beats hashing.
+    keys: Vec<(String, usize)>,
+    indexes: Vec<(usize, usize)>,
+    /// Keep the whole subtree (a wildcard step starts here).
     full: bool,
+    /// Keep this node in the tree: it is full, or a full node lies below it.
+    keep: bool,
+    /// The slot of the plain selector that ends here.
+    slot: Option<usize>,
 }
 
 impl Default for SelectorTrie {
     fn default() -> Self {
         Self {
             nodes: vec![TrieNode::default()],
+            slots: 0,
         }
     }
 }
 
 impl SelectorTrie {
-    /// Adds `selector`'s path.
-    pub(crate) fn insert(&mut self, selector: &Selector) {
+    /// Adds `selector`'s path. Returns its slot, or `None` for a selector with a wildcard,
+    /// which is resolved by walking the subtree kept for it.
+    pub(crate) fn insert(&mut self, selector: &Selector) -> Option<usize> {
+        let mut path = vec![0];
         let mut at = 0;
         for step in &selector.steps {
-            if self.nodes[at].full {
-                return;
-            }
             let next = self.nodes.len();
             let child = match step {
-                Step::Key(k) => *self.nodes[at].keys.entry(k.clone()).or_insert(next),
-                Step::Index(i) => *self.nodes[at].indexes.entry(*i).or_insert(next),
+                Step::Key(k) => match self.nodes[at].keys.iter().find(|(key, _)| key == k) {
+                    Some((_, c)) => *c,
+                    None => {
+                        self.nodes[at].keys.push((k.clone(), next));
+                        next
+                    }
+                },
+                Step::Index(i) => match self.nodes[at].indexes.iter().find(|(index, _)| index == i)
+                {
+                    Some((_, c)) => *c,
+                    None => {
+                        self.nodes[at].indexes.push((*i, next));
+                        next
+                    }
+                },
                 Step::AnyKey | Step::AnyIndex => {
                     self.nodes[at].full = true;
-                    return;
+                    for &n in &path {
+                        self.nodes[n].keep = true;
+                    }
+                    return None;
                 }
             };
             if child == next {
                 self.nodes.push(TrieNode::default());
             }
             at = child;
+            path.push(at);
+        }
+        let slots = &mut self.slots;
+        Some(*self.nodes[at].slot.get_or_insert_with(|| {
+            *slots += 1;
+            *slots - 1
+        }))
+    }
+
+    fn key_child(&self, node: usize, key: &str) -> Option<usize> {
+        self.nodes[node]
+            .keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, c)| *c)
+    }
+
+    fn index_child(&self, node: usize, index: usize) -> Option<usize> {
+        self.nodes[node]
+            .indexes
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, c)| *c)
+    }
+}
+
+/// Deserialises a value, filling the slots of the trie nodes it passes and keeping the
+/// subtrees wildcards need. `in_full`: inside a kept subtree, where slots no longer apply.
+struct Pruned<'t, 's, 'de> {
+    trie: &'t SelectorTrie,
+    node: usize,
+    in_full: bool,
+    slots: &'s mut Vec<Option<Node<'de>>>,
+}
+
+impl<'de> Pruned<'_, '_, 'de> {
+    /// Where the value of the child `child` goes: into its slot, into the tree, or both.
+    fn place(&mut self, child: usize, value: Node<'de>) -> Option<Node<'de>> {
+        let node = &self.trie.nodes[child];
+        if self.in_full || node.full && node.slot.is_none() {
+            return Some(value);
+        }
+        match (node.slot, node.keep) {
+            (Some(s), true) => {
+                self.slots[s] = Some(value.clone());
+                Some(value)
+            }
+            (Some(s), false) => {
+                self.slots[s] = Some(value);
+                None
+            }
+            (None, keep) => keep.then_some(value),
+        }
+    }
+
+    fn child(&mut self, child: usize) -> Pruned<'_, '_, 'de> {
+        Pruned {
+            trie: self.trie,
+            node: child,
+            in_full: self.in_full || self.trie.nodes[child].full,
+            slots: &mut *self.slots,
         }
     }
 }
 
-/// Deserialises a value, keeping what the trie node's children reach.
-struct Pruned<'t> {
-    trie: &'t SelectorTrie,
-    node: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Pruned<'_> {
+impl<'de> DeserializeSeed<'de> for Pruned<'_, '_, 'de> {
     type Value = Node<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -178,7 +271,7 @@ impl<'de> DeserializeSeed<'de> for Pruned<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Pruned<'_> {
+impl<'de> Visitor<'de> for Pruned<'_, '_, 'de> {
     type Value = Node<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,22 +306,20 @@ impl<'de> Visitor<'de> for Pruned<'_> {
         Ok(Node::Null)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let node = &self.trie.nodes[self.node];
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Node<'de>, A::Error> {
         let mut fields = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed(PhantomData))? {
-            let child = if node.full {
+            let child = if self.in_full {
                 Some(self.node)
             } else {
-                node.keys.get(key.as_ref()).copied()
+                self.trie.key_child(self.node, &key)
             };
             match child {
                 Some(child) => {
-                    let value = map.next_value_seed(Pruned {
-                        trie: self.trie,
-                        node: child,
-                    })?;
-                    fields.push((key, value));
+                    let value = map.next_value_seed(self.child(child))?;
+                    if let Some(value) = self.place(child, value) {
+                        fields.push((key, value));
+                    }
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -238,27 +329,29 @@ impl<'de> Visitor<'de> for Pruned<'_> {
         Ok(Node::Object(fields))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
-        let node = &self.trie.nodes[self.node];
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Node<'de>, A::Error> {
         let mut items = Vec::new();
         let mut index = 0;
         loop {
-            let child = if node.full {
+            let child = if self.in_full {
                 Some(self.node)
             } else {
-                node.indexes.get(&index).copied()
+                self.trie.index_child(self.node, index)
             };
-            let more = match child {
-                Some(child) => seq
-                    .next_element_seed(Pruned {
-                        trie: self.trie,
-                        node: child,
-                    })?
-                    .map(|v| items.push((index, v))),
-                None => seq.next_element::<IgnoredAny>()?.map(|_| ()),
-            };
-            if more.is_none() {
-                break;
+            match child {
+                Some(child) => match seq.next_element_seed(self.child(child))? {
+                    Some(value) => {
+                        if let Some(value) = self.place(child, value) {
+                            items.push((index, value));
+                        }
+                    }
+                    None => break,
+                },
+                None => {
+                    if seq.next_element::<IgnoredAny>()?.is_none() {
+                        break;
+                    }
+                }
             }
             index += 1;
         }
@@ -298,14 +391,19 @@ impl<'de> Visitor<'de> for KeySeed<'de> {
 pub(crate) fn match_json(p: &JsonPattern, doc: &Document<'_>, options: &PatternOptions) -> bool {
     p.expr.eval(&mut |c| {
         let selector = &p.selectors[c.selector];
+        let slot = p.slots.get(c.selector).copied().flatten();
         match &c.test {
-            Test::NotExists => !doc.any(selector, &mut |_| true),
-            Test::IsNull => doc.any(selector, &mut |n| matches!(n, Node::Null)),
-            Test::IsTrue => doc.any(selector, &mut |n| matches!(n, Node::Bool(true))),
-            Test::IsFalse => doc.any(selector, &mut |n| matches!(n, Node::Bool(false))),
-            Test::Compare(op, value) => {
-                doc.any(selector, &mut |n| compare_node(n, *op, value, options))
-            }
+            Test::NotExists => !doc.any(selector, slot, &mut |_| true),
+            Test::IsNull => doc.any(selector, slot, &mut |n| matches!(n, Node::Null)),
+            Test::IsTrue => doc.any(selector, slot, &mut |n| matches!(n, Node::Bool(true))),
+            Test::IsFalse => doc.any(selector, slot, &mut |n| matches!(n, Node::Bool(false))),
+            Test::Compare(op, value) => doc.any(selector, slot, &mut |n| {
+                compare_node(n, *op, value, options)
+            }),
+            Test::OneOf(list) => doc.any(selector, slot, &mut |n| match n {
+                Node::Str(s) => list.binary_search_by(|v| v.as_str().cmp(s)).is_ok(),
+                _ => false,
+            }),
         }
     })
 }

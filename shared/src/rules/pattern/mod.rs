@@ -133,6 +133,8 @@ impl<C> Expr<C> {
 pub(crate) struct JsonPattern {
     pub(crate) expr: Expr<JsonCondition>,
     pub(crate) selectors: Vec<Selector>,
+    /// Each selector's slot in the [`SelectorTrie`] the pattern is bound to; empty if unbound.
+    pub(crate) slots: Vec<Option<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +147,8 @@ pub(crate) struct JsonCondition {
 #[derive(Debug, Clone)]
 pub(crate) enum Test {
     Compare(Op, Value),
+    /// `(s = "a") || (s = "b") || ...` on one selector, compiled to one lookup in a sorted list.
+    OneOf(Vec<String>),
     IsNull,
     IsTrue,
     IsFalse,
@@ -301,6 +305,14 @@ impl FilterPattern {
         &self.warnings
     }
 
+    /// Registers the pattern's selectors in `trie`, so that matching reads each from its slot
+    /// of a [`Document`] parsed with that trie.
+    pub(crate) fn bind(&mut self, trie: &mut SelectorTrie) {
+        if let Body::Json(j) = &mut self.body {
+            j.slots = j.selectors.iter().map(|s| trie.insert(s)).collect();
+        }
+    }
+
     /// The selectors a JSON pattern reads; empty for other families.
     pub fn selectors(&self) -> &[Selector] {
         match &self.body {
@@ -310,7 +322,8 @@ impl FilterPattern {
     }
 
     /// Whether the pattern matches `message`. `doc` is the message parsed as JSON (for JSON
-    /// patterns; `None` when the message is not a JSON document, which no JSON pattern matches).
+    /// patterns; `None` when the message is not a JSON document, which no JSON pattern matches),
+    /// with the trie the pattern is bound to, or with [`Document::parse_full`] if it is unbound.
     pub fn matches(&self, message: &str, doc: Option<&Document<'_>>) -> bool {
         match &self.body {
             Body::All => true,

@@ -112,8 +112,15 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.pos + ahead).copied()
     }
 
-    fn rest(&self) -> &'a str {
-        &self.src[self.pos..]
+    /// The bytes from `pos` on. Bytes, not `str`: a bare value is scanned byte by byte, so
+    /// `pos` may sit inside a multi-byte character while looking ahead.
+    fn rest(&self) -> &'a [u8] {
+        &self.bytes[self.pos..]
+    }
+
+    /// The offset of the next `c` (ASCII) from `pos`.
+    fn find(&self, c: u8) -> Option<usize> {
+        memchr::memchr(c, self.rest())
     }
 
     fn skip_blanks(&mut self) {
@@ -123,7 +130,7 @@ impl<'a> Parser<'a> {
     }
 
     fn eat(&mut self, s: &str) -> bool {
-        if self.rest().starts_with(s) {
+        if self.rest().starts_with(s.as_bytes()) {
             self.pos += s.len();
             true
         } else {
@@ -256,7 +263,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         self.pos += 1;
         let body_start = self.pos;
-        let Some(len) = self.rest().find('%') else {
+        let Some(len) = self.find(b'%') else {
             return Err(self.error_at(start, K::UnclosedRegex));
         };
         let body = &self.src[body_start..body_start + len];
@@ -355,7 +362,7 @@ impl<'a> Parser<'a> {
     /// An operator and its value; numeric operators need a number.
     fn comparison(&mut self, stop: &dyn Fn(&Self) -> bool) -> Result<(Op, Value)> {
         let at = self.pos;
-        if self.rest().starts_with("==") {
+        if self.rest().starts_with(b"==") {
             return Err(self.error(K::UnsupportedOperator("==")));
         }
         let Some(op) = self.operator() else {
@@ -384,7 +391,12 @@ impl<'a> Parser<'a> {
             Some(_) => return Err(self.error(K::ExpectedOperator)),
         }
         self.end()?;
-        Ok(JsonPattern { expr, selectors })
+        let expr = merge_equalities(expr);
+        Ok(JsonPattern {
+            expr,
+            selectors,
+            slots: Vec::new(),
+        })
     }
 
     fn json_or(&mut self, selectors: &mut Vec<Selector>) -> Result<Expr<JsonCondition>> {
@@ -463,7 +475,7 @@ impl<'a> Parser<'a> {
                 Test::IsTrue
             } else if self.eat("FALSE") {
                 Test::IsFalse
-            } else if self.rest().starts_with("NOT") {
+            } else if self.rest().starts_with(b"NOT") {
                 return Err(self.error_at(keyword_at, K::UnsupportedOperator("IS NOT")));
             } else {
                 return Err(self.error_at(keyword_at, K::ExpectedOperator));
@@ -474,7 +486,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error_at(keyword_at, K::ExpectedOperator));
             }
             Test::NotExists
-        } else if self.rest().starts_with("EXISTS") {
+        } else if self.rest().starts_with(b"EXISTS") {
             return Err(self.error(K::UnsupportedOperator("EXISTS")));
         } else {
             let (op, value) = self.comparison(&|p: &Self| json_value_ends(p))?;
@@ -557,7 +569,7 @@ impl<'a> Parser<'a> {
             }
             Some(b'\'') => {
                 self.pos += 1;
-                let Some(len) = self.rest().find('\'') else {
+                let Some(len) = self.find(b'\'') else {
                     return Err(self.error_at(open, K::InvalidSelector("unclosed ['...']")));
                 };
                 let key = self.src[self.pos..self.pos + len].to_owned();
@@ -715,18 +727,72 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Rewrites each `||` of exact string equalities on one selector into a single `OneOf` test.
+/// `any node equals a || any node equals b` is `any node is in {a, b}`, so nothing changes but
+/// the cost: CloudTrail rule packs are mostly long lists of `$.eventName = X`.
+fn merge_equalities(expr: Expr<JsonCondition>) -> Expr<JsonCondition> {
+    fn exact(c: &JsonCondition) -> Option<&str> {
+        match &c.test {
+            Test::Compare(Op::Eq, Value::Text(m)) if !m.leading_star && !m.trailing_star => {
+                match &m.parts[..] {
+                    [only] => Some(only),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+    match expr {
+        Expr::And(items) => Expr::And(items.into_iter().map(merge_equalities).collect()),
+        Expr::Leaf(c) => Expr::Leaf(c),
+        Expr::Or(items) => {
+            let mut out: Vec<Expr<JsonCondition>> = Vec::new();
+            for item in items.into_iter().map(merge_equalities) {
+                if let Expr::Leaf(new) = &item
+                    && let Some(value) = exact(new)
+                    && let Some(existing) = out.iter_mut().find_map(|e| match e {
+                        Expr::Leaf(c)
+                            if c.selector == new.selector
+                                && (matches!(c.test, Test::OneOf(_)) || exact(c).is_some()) =>
+                        {
+                            Some(c)
+                        }
+                        _ => None,
+                    })
+                {
+                    let mut list = match &existing.test {
+                        Test::OneOf(list) => list.clone(),
+                        _ => exact(existing).map(str::to_owned).into_iter().collect(),
+                    };
+                    list.push(value.to_owned());
+                    list.sort();
+                    list.dedup();
+                    existing.test = Test::OneOf(list);
+                    continue;
+                }
+                out.push(item);
+            }
+            if out.len() == 1 {
+                out.remove(0)
+            } else {
+                Expr::Or(out)
+            }
+        }
+    }
+}
+
 /// A bare JSON value ends at a blank, `)`, `}`, `&&` or `||`.
 fn json_value_ends(p: &Parser<'_>) -> bool {
     matches!(p.peek(), Some(b')' | b'}') | None)
         || p.peek().is_some_and(|b| b.is_ascii_whitespace())
-        || p.rest().starts_with("&&")
-        || p.rest().starts_with("||")
+        || p.rest().starts_with(b"&&")
+        || p.rest().starts_with(b"||")
 }
 
 /// A bare space-delimited value ends at a blank, `,`, `]`, `&&` or `||`.
 fn space_value_ends(p: &Parser<'_>) -> bool {
     matches!(p.peek(), Some(b',' | b']') | None)
         || p.peek().is_some_and(|b| b.is_ascii_whitespace())
-        || p.rest().starts_with("&&")
-        || p.rest().starts_with("||")
+        || p.rest().starts_with(b"&&")
+        || p.rest().starts_with(b"||")
 }

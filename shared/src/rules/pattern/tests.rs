@@ -490,6 +490,37 @@ fn json_precedence() {
 }
 
 #[test]
+fn equality_lists_compile_to_one_lookup_with_the_same_meaning() {
+    let p = FilterPattern::parse(
+        "{ ($.a = x) || ($.b = y) || ($.a = \"z\") || ($.a = w*) || $.a = x }",
+    )
+    .unwrap();
+    let Body::Json(j) = &p.body else { panic!() };
+    let Expr::Or(items) = &j.expr else {
+        panic!("{:?}", j.expr)
+    };
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert!(
+        matches!(&items[0], Expr::Leaf(JsonCondition { test: Test::OneOf(list), .. }) if list == &["x", "z"])
+    );
+    check(
+        "{ ($.a = x) || ($.b = y) || ($.a = \"z\") || ($.a = w*) }",
+        &[
+            (r#"{"a":"x"}"#, true),
+            (r#"{"a":"z"}"#, true),
+            (r#"{"a":"wow"}"#, true),
+            (r#"{"b":"y"}"#, true),
+            (r#"{"a":"y"}"#, false),
+            (r#"{"a":["q","z"]}"#, false),
+        ],
+    );
+    check(
+        "{ $.a[*] = p || $.a[*] = q }",
+        &[(r#"{"a":["x","q"]}"#, true), (r#"{"a":["x"]}"#, false)],
+    );
+}
+
+#[test]
 fn json_patterns_need_json_messages() {
     check(
         "{ $.a = * }",
@@ -741,12 +772,32 @@ fn selectors_parse_alone_for_metric_values() {
 fn pruned_document_keeps_only_what_selectors_reach() {
     let a = Selector::parse("$.userIdentity.type").unwrap();
     let b = Selector::parse("$.arrayKey[1]").unwrap();
-    let trie: SelectorTrie = [&a, &b].into_iter().collect();
-    let message =
-        r#"{"userIdentity":{"type":"Root","arn":"x"},"arrayKey":["p","q"],"big":{"deep":[1,2,3]}}"#;
+    let w = Selector::parse("$.big.deep[*]").unwrap();
+    let mut trie = SelectorTrie::default();
+    let (sa, sb, sw) = (trie.insert(&a), trie.insert(&b), trie.insert(&w));
+    assert_eq!((sa, sb, sw), (Some(0), Some(1), None));
+    assert_eq!(trie.insert(&a), Some(0), "a selector has one slot");
+    let message = r#"{"userIdentity":{"type":"Root","arn":"x"},"arrayKey":["p","q"],"big":{"deep":[1,2,3]},"other":{"deep":[4]}}"#;
     let doc = Document::parse(message, &trie).unwrap();
-    assert_eq!(doc.first(&a), Some(&Node::Str("Root".into())));
-    assert_eq!(doc.first(&b), Some(&Node::Str("q".into())));
+    assert_eq!(doc.first(&a, sa), Some(&Node::Str("Root".into())));
+    assert_eq!(doc.first(&b, sb), Some(&Node::Str("q".into())));
+    let mut seen = Vec::new();
+    doc.any(&w, None, &mut |n| {
+        seen.push(n.clone());
+        false
+    });
+    assert_eq!(
+        seen,
+        [Node::Number(1.0), Node::Number(2.0), Node::Number(3.0)]
+    );
+    // Bound and unbound patterns agree.
+    let mut bound =
+        FilterPattern::parse("{ $.big.deep[*] = 3 && $.userIdentity.type = Root }").unwrap();
+    let unbound = bound.clone();
+    bound.bind(&mut trie);
+    let bound_doc = Document::parse(message, &trie).unwrap();
+    assert!(bound.matches(message, Some(&bound_doc)));
+    assert!(unbound.matches(message, Document::parse_full(message).as_ref()));
     let full = Document::parse_full(message).unwrap();
     assert!(doc != full, "the pruned document keeps less");
     assert!(Document::parse("not json", &trie).is_none());
@@ -773,4 +824,21 @@ proptest! {
             let _ = p.matches_extracting(&message, doc.as_ref());
         }
     }
+}
+
+/// A bare value with a non-ASCII character once made the look-ahead slice inside the
+/// character (found by the property test above).
+#[test]
+fn regression_non_ascii_in_bare_values() {
+    for pattern in [
+        "[z<Uwé&?=\n%",
+        "{ $.a = café && $.b = x }",
+        "[a = é||a = b]",
+    ] {
+        let _ = FilterPattern::parse(pattern);
+    }
+    check(
+        "{ $.a = café && $.b = x }",
+        &[(r#"{"a":"café","b":"x"}"#, true)],
+    );
 }
