@@ -23,6 +23,7 @@ pub mod demo;
 pub mod key;
 pub mod local;
 pub mod normalize;
+pub mod notification;
 pub mod pipeline;
 pub mod ports;
 pub mod rules;

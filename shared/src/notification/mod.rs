@@ -1,0 +1,351 @@
+//! SQS message bodies to the objects they announce.
+//!
+//! One queue may be fed by several routes, so the shape is detected from the body, never
+//! configured ("What the Lambda function receives", cloudtrail-format notes):
+//!
+//! | route | body | keys |
+//! |---|---|---|
+//! | S3 → SQS, S3 → SNS (raw) → SQS | S3 event notification, `{"Records":[{"eventSource":"aws:s3",...}]}`, event version 2.x | form-encoded |
+//! | S3 → SNS → SQS | SNS envelope, `Type: Notification`, `Message` = the S3 notification as a string | form-encoded |
+//! | S3 → EventBridge → SQS | `{"source":"aws.s3","detail-type":"Object Created","detail":{...}}` | plain |
+//! | CloudTrail → SNS → SQS | SNS envelope (or raw) of `{"s3Bucket":...,"s3ObjectKey":[...]}` | plain |
+//!
+//! S3's `s3:TestEvent` (sent when a notification is configured), CloudTrail's SNS validation
+//! message and events that are not creations (deletions, restores) are acknowledged: they
+//! announce nothing to forward. Anything else is an error, a poison message for the DLQ. S3
+//! event notification format:
+//! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html>;
+//! EventBridge: <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>;
+//! SNS to SQS: <https://docs.aws.amazon.com/sns/latest/dg/sns-sqs-as-subscriber.html>;
+//! CloudTrail SNS: <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/configure-sns-notifications-for-cloudtrail.html>.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::key::{KeyDecodeError, form_decode};
+
+/// The text CloudTrail publishes to an SNS topic to check that it may.
+pub const CLOUDTRAIL_VALIDATION_MESSAGE: &str = "CloudTrail validation message.";
+
+/// An object a notification announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announced {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, decoded.
+    pub key: String,
+    /// Size in bytes, when the notification says.
+    pub size: Option<u64>,
+    /// S3's sequencer, when the notification says (orders events for one key).
+    pub sequencer: Option<String>,
+}
+
+/// Why a message announces nothing to forward, yet is not an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Acknowledged {
+    /// S3's `s3:TestEvent`.
+    S3TestEvent,
+    /// CloudTrail's SNS validation message.
+    CloudTrailValidation,
+    /// Events other than object creation (deletions, restores, ...).
+    NotCreation,
+}
+
+impl Acknowledged {
+    /// A short, stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S3TestEvent => "s3-test-event",
+            Self::CloudTrailValidation => "cloudtrail-validation",
+            Self::NotCreation => "not-a-creation",
+        }
+    }
+}
+
+/// What a message body holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// Objects to forward (at least one).
+    Objects(Vec<Announced>),
+    /// Nothing to forward.
+    Acknowledged(Acknowledged),
+}
+
+/// A body that is not a notification this forwarder knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    /// Not JSON (and not CloudTrail's validation text).
+    #[error("the message body is not JSON: {0:.80}")]
+    NotJson(String),
+    /// JSON of an unknown shape.
+    #[error("unrecognised message: {0}")]
+    UnknownShape(&'static str),
+    /// An S3 event notification of another major version.
+    #[error("S3 event notification version {0} is not supported (2.x is)")]
+    UnsupportedVersion(String),
+    /// A key that does not decode.
+    #[error(transparent)]
+    Key(#[from] KeyDecodeError),
+    /// An SNS subscription confirmation: the subscription must be confirmed by its owner.
+    #[error(
+        "SNS subscription confirmation for {0}: confirm the subscription; it is not confirmed automatically"
+    )]
+    SubscriptionConfirmation(String),
+    /// An object in a bucket not on the allow-list.
+    #[error("s3://{bucket}/{key} is in a bucket that is not allowed")]
+    BucketNotAllowed {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+}
+
+impl NotificationError {
+    /// A short, stable name for the cause.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Self::NotJson(_) => "not-json-message",
+            Self::UnknownShape(_) => "unknown-message",
+            Self::UnsupportedVersion(_) => "unsupported-version",
+            Self::Key(_) => "bad-key",
+            Self::SubscriptionConfirmation(_) => "sns-subscription-confirmation",
+            Self::BucketNotAllowed { .. } => "bucket-not-allowed",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct S3Event {
+    #[serde(rename = "Records")]
+    records: Vec<S3Record>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct S3Record {
+    #[serde(rename = "eventVersion")]
+    event_version: String,
+    #[serde(rename = "eventSource")]
+    event_source: String,
+    #[serde(rename = "eventName")]
+    event_name: String,
+    s3: S3Entity,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct S3Entity {
+    bucket: Named,
+    object: S3Object,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Named {
+    name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct S3Object {
+    key: String,
+    /// Any JSON: documentation templates put descriptions here.
+    size: Option<Value>,
+    sequencer: Option<Value>,
+}
+
+impl S3Object {
+    fn size(&self) -> Option<u64> {
+        self.size.as_ref().and_then(Value::as_u64)
+    }
+
+    fn sequencer(&self) -> Option<String> {
+        self.sequencer
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EventBridgeDetail {
+    bucket: Named,
+    object: S3Object,
+}
+
+/// Reads a message body.
+pub fn parse(body: &str) -> Result<Notification, NotificationError> {
+    if body.trim() == CLOUDTRAIL_VALIDATION_MESSAGE {
+        return Ok(Notification::Acknowledged(
+            Acknowledged::CloudTrailValidation,
+        ));
+    }
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| NotificationError::NotJson(body.to_owned()))?;
+    parse_value(value, true)
+}
+
+fn parse_value(value: Value, may_unwrap_sns: bool) -> Result<Notification, NotificationError> {
+    let Value::Object(map) = &value else {
+        return Err(NotificationError::UnknownShape(
+            "the body is JSON but not an object",
+        ));
+    };
+    if map.get("Records").is_some_and(Value::is_array) {
+        return s3_event(value);
+    }
+    if map.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Ok(Notification::Acknowledged(Acknowledged::S3TestEvent));
+    }
+    if map.get("s3Bucket").is_some() || map.get("s3ObjectKey").is_some() {
+        return cloudtrail_sns(map);
+    }
+    if map.get("source").and_then(Value::as_str) == Some("aws.s3")
+        && map.contains_key("detail-type")
+    {
+        return eventbridge(map);
+    }
+    match map.get("Type").and_then(Value::as_str) {
+        Some("Notification") if may_unwrap_sns => {
+            let Some(message) = map.get("Message").and_then(Value::as_str) else {
+                return Err(NotificationError::UnknownShape(
+                    "an SNS notification without a Message",
+                ));
+            };
+            if message.trim() == CLOUDTRAIL_VALIDATION_MESSAGE {
+                return Ok(Notification::Acknowledged(
+                    Acknowledged::CloudTrailValidation,
+                ));
+            }
+            let inner: Value = serde_json::from_str(message)
+                .map_err(|_| NotificationError::NotJson(message.to_owned()))?;
+            parse_value(inner, false)
+        }
+        Some("SubscriptionConfirmation") => Err(NotificationError::SubscriptionConfirmation(
+            map.get("TopicArn")
+                .and_then(Value::as_str)
+                .unwrap_or("an SNS topic")
+                .to_owned(),
+        )),
+        _ => Err(NotificationError::UnknownShape(
+            "not an S3, EventBridge, SNS or CloudTrail notification",
+        )),
+    }
+}
+
+fn s3_event(value: Value) -> Result<Notification, NotificationError> {
+    let event: S3Event = serde_json::from_value(value)
+        .map_err(|_| NotificationError::UnknownShape("Records of an unexpected shape"))?;
+    if event.records.is_empty() {
+        return Err(NotificationError::UnknownShape(
+            "an S3 event notification without records",
+        ));
+    }
+    let mut objects = Vec::new();
+    for r in event.records {
+        if r.event_source != "aws:s3" {
+            return Err(NotificationError::UnknownShape(
+                "Records that are not S3 events",
+            ));
+        }
+        if r.event_version.split('.').next() != Some("2") {
+            return Err(NotificationError::UnsupportedVersion(r.event_version));
+        }
+        // eventName has no "s3:" prefix: ObjectCreated:Put, ObjectCreated:CompleteMultipartUpload...
+        if !r.event_name.starts_with("ObjectCreated:") {
+            continue;
+        }
+        objects.push(Announced {
+            key: form_decode(&r.s3.object.key)?.into_owned(),
+            size: r.s3.object.size(),
+            sequencer: r.s3.object.sequencer(),
+            bucket: r.s3.bucket.name,
+        });
+    }
+    Ok(announced(objects))
+}
+
+fn eventbridge(map: &serde_json::Map<String, Value>) -> Result<Notification, NotificationError> {
+    if map.get("detail-type").and_then(Value::as_str) != Some("Object Created") {
+        return Ok(Notification::Acknowledged(Acknowledged::NotCreation));
+    }
+    let detail: EventBridgeDetail = map
+        .get("detail")
+        .cloned()
+        .and_then(|d| serde_json::from_value(d).ok())
+        .ok_or(NotificationError::UnknownShape(
+            "an EventBridge event without its detail",
+        ))?;
+    // EventBridge carries keys as they are, not form-encoded.
+    Ok(announced(vec![Announced {
+        size: detail.object.size(),
+        sequencer: detail.object.sequencer(),
+        bucket: detail.bucket.name,
+        key: detail.object.key,
+    }]))
+}
+
+fn cloudtrail_sns(map: &serde_json::Map<String, Value>) -> Result<Notification, NotificationError> {
+    let bucket =
+        map.get("s3Bucket")
+            .and_then(Value::as_str)
+            .ok_or(NotificationError::UnknownShape(
+                "a CloudTrail notification without s3Bucket",
+            ))?;
+    let keys =
+        map.get("s3ObjectKey")
+            .and_then(Value::as_array)
+            .ok_or(NotificationError::UnknownShape(
+                "a CloudTrail notification without s3ObjectKey",
+            ))?;
+    let objects = keys
+        .iter()
+        .map(|k| {
+            k.as_str()
+                .map(|key| Announced {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    size: None,
+                    sequencer: None,
+                })
+                .ok_or(NotificationError::UnknownShape(
+                    "s3ObjectKey holds a non-string",
+                ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if objects.is_empty() {
+        return Err(NotificationError::UnknownShape(
+            "a CloudTrail notification without keys",
+        ));
+    }
+    Ok(Notification::Objects(objects))
+}
+
+fn announced(objects: Vec<Announced>) -> Notification {
+    if objects.is_empty() {
+        Notification::Acknowledged(Acknowledged::NotCreation)
+    } else {
+        Notification::Objects(objects)
+    }
+}
+
+/// Refuses any object outside `allowed` buckets: a notification is data anyone allowed to
+/// write to the queue (or the topic) controls.
+pub fn check_allowed(objects: &[Announced], allowed: &[String]) -> Result<(), NotificationError> {
+    match objects
+        .iter()
+        .find(|o| !allowed.iter().any(|b| *b == o.bucket))
+    {
+        Some(o) => Err(NotificationError::BucketNotAllowed {
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,276 @@
+use super::*;
+
+fn testdata(path: &str) -> String {
+    std::fs::read_to_string(crate::testing::testdata().join("sqs").join(path)).expect(path)
+}
+
+/// The bodies of a Lambda SQS event fixture.
+fn bodies(path: &str) -> Vec<String> {
+    let event: Value = serde_json::from_str(&testdata(path)).unwrap();
+    event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn objects(n: &Notification) -> Vec<(String, String)> {
+    match n {
+        Notification::Objects(list) => list
+            .iter()
+            .map(|o| (o.bucket.clone(), o.key.clone()))
+            .collect(),
+        Notification::Acknowledged(a) => panic!("acknowledged {a:?}"),
+    }
+}
+
+fn one(bucket: &str, key: &str) -> Vec<(String, String)> {
+    vec![(bucket.to_owned(), key.to_owned())]
+}
+
+/// Every real captured SQS body, by route.
+#[test]
+fn real_sqs_bodies_of_every_route() {
+    let cases: &[(&str, Vec<(String, String)>)] = &[
+        (
+            "powertools-captures/lambda-sqs-event_s3-objectcreated-put.json",
+            one("sqs-s3-unwrap-bucket-683517028648", "samconfig.toml"),
+        ),
+        (
+            "powertools-captures/lambda-sqs-event_raw-sns-s3-notification.json",
+            one("unwraptestevents-bucket-683517028648", "samconfig.toml"),
+        ),
+        (
+            "powertools-captures/lambda-sqs-event_sns-wrapped-s3-notification.json",
+            one(
+                "unwraptestevents-bucket-683517028648",
+                "firehose-s3-template.json",
+            ),
+        ),
+        (
+            "powertools-captures/lambda-sqs-event_eventbridge-s3-object-created.json",
+            one("s3-eb-unwrap-sourcebucket-7mop1gqlyrzu", "__init__.py"),
+        ),
+        (
+            "powertools-tests-events/s3SqsEvent.json",
+            one("xxx", "test.pdf"),
+        ),
+    ];
+    for (path, want) in cases {
+        for body in bodies(path) {
+            assert_eq!(&objects(&parse(&body).unwrap()), want, "{path}");
+        }
+    }
+}
+
+#[test]
+fn message_bodies_that_are_not_notifications_are_errors() {
+    for (path, cause) in [
+        (
+            "powertools-captures/lambda-sqs-event_raw-sns-text.json",
+            "not-json-message",
+        ),
+        (
+            "powertools-captures/lambda-sqs-event_sns-wrapped-text.json",
+            "not-json-message",
+        ),
+        (
+            "powertools-tests-events/snsSqsEvent.json",
+            "unknown-message",
+        ),
+        (
+            "powertools-tests-events/snsSqsFifoEvent.json",
+            "unknown-message",
+        ),
+        (
+            "powertools-tests-events/sqsDlqTriggerEvent.json",
+            "not-json-message",
+        ),
+        (
+            "aws-docs/lambda-sqs-event-standard-queue.json",
+            "not-json-message",
+        ),
+        (
+            "aws-docs/lambda-sqs-event-fifo-queue.json",
+            "not-json-message",
+        ),
+        (
+            "aws-lambda-rust-runtime/example-sqs-event.json",
+            "not-json-message",
+        ),
+    ] {
+        for body in bodies(path) {
+            assert_eq!(parse(&body).unwrap_err().cause(), cause, "{path}: {body}");
+        }
+    }
+    let sqs_event = bodies("powertools-tests-events/sqsEvent.json");
+    assert_eq!(parse(&sqs_event[1]).unwrap_err().cause(), "unknown-message");
+    assert_eq!(
+        parse(&testdata("aws-docs/sns-to-sqs-message-body-raw.txt"))
+            .unwrap_err()
+            .cause(),
+        "not-json-message"
+    );
+    assert_eq!(
+        parse(&testdata("aws-docs/sns-to-sqs-message-body-nonraw.json"))
+            .unwrap_err()
+            .cause(),
+        "not-json-message"
+    );
+    // A Lambda SNS event is not an SQS body.
+    assert_eq!(
+        parse(&testdata("aws-docs/lambda-sns-event.json"))
+            .unwrap_err()
+            .cause(),
+        "unknown-message"
+    );
+    assert_eq!(parse("[1]").unwrap_err().cause(), "unknown-message");
+}
+
+/// Bodies from the AWS documentation and test-event collections.
+#[test]
+fn documented_bodies() {
+    let n = |p: &str| parse(&testdata(p)).unwrap();
+    assert_eq!(
+        n("aws-docs/s3-test-event.json"),
+        Notification::Acknowledged(Acknowledged::S3TestEvent)
+    );
+    assert_eq!(
+        objects(&n("aws-docs/s3-event-objectcreated-put.json")),
+        one("mybucket", "HappyFace.jpg")
+    );
+    assert_eq!(
+        objects(&n("aws-docs/eventbridge-s3-object-created.json")),
+        one("DOC-EXAMPLE-BUCKET1", "example-key")
+    );
+    for p in [
+        "aws-docs/eventbridge-s3-object-deleted.json",
+        "aws-docs/eventbridge-s3-object-deleted-lifecycle.json",
+        "aws-docs/eventbridge-s3-object-restore-completed.json",
+        "powertools-tests-events/s3EventBridgeNotificationObjectDeletedEvent.json",
+        "powertools-tests-events/s3EventDeleteObject.json",
+        // The annotated template's eventName is a description, not ObjectCreated:*.
+        "aws-docs/s3-event-notification-structure-v2.2-annotated.json",
+    ] {
+        assert_eq!(
+            n(p),
+            Notification::Acknowledged(Acknowledged::NotCreation),
+            "{p}"
+        );
+    }
+    // Keys in S3 notifications are form-encoded: %20 is a space.
+    assert_eq!(
+        objects(&n("powertools-tests-events/s3EventDecodedKey.json")),
+        one("sourcebucket", "Happy Face.jpg")
+    );
+    assert_eq!(
+        objects(&n(
+            "aws-lambda-rust-runtime/example-s3-event-with-decoded.json"
+        )),
+        one("sourcebucket", "Happy Face.jpg")
+    );
+    let multiple = n("aws-docs/cloudtrail-sns-message-multiple-keys.json");
+    assert_eq!(objects(&multiple).len(), 3);
+    assert!(
+        objects(&multiple)
+            .iter()
+            .all(|(b, k)| b == "your-bucket-name"
+                && k.starts_with("AWSLogs/123456789012/CloudTrail/"))
+    );
+    let Notification::Objects(list) = n("powertools-tests-events/s3Event.json") else {
+        panic!()
+    };
+    assert_eq!(
+        (list[0].size, list[0].sequencer.as_deref()),
+        (Some(1_305_107), Some("0C0F6F405D6ED209E1"))
+    );
+}
+
+#[test]
+fn cloudtrail_sns_notification_wrapped_and_raw() {
+    let message = r#"{"s3Bucket":"org-trail","s3ObjectKey":["AWSLogs/o-aaaaaaaaaa/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0005Z_a+b.json.gz"]}"#;
+    let wrapped = serde_json::json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": message}).to_string();
+    for body in [message.to_owned(), wrapped] {
+        // CloudTrail's keys are plain: '+' stays '+'.
+        let got = objects(&parse(&body).unwrap());
+        assert_eq!(
+            got,
+            one(
+                "org-trail",
+                "AWSLogs/o-aaaaaaaaaa/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0005Z_a+b.json.gz"
+            )
+        );
+    }
+    let validation = serde_json::json!({"Type": "Notification", "TopicArn": "t", "Message": "CloudTrail validation message."}).to_string();
+    assert_eq!(
+        parse(&validation).unwrap(),
+        Notification::Acknowledged(Acknowledged::CloudTrailValidation)
+    );
+    assert_eq!(
+        parse("CloudTrail validation message.").unwrap(),
+        Notification::Acknowledged(Acknowledged::CloudTrailValidation)
+    );
+}
+
+#[test]
+fn moto_style_bodies_decode_their_keys() {
+    // moto encodes '/' as %2F too, and omits userIdentity, sequencer and the rest.
+    let body = r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-22T04:09:09.468Z","eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","configurationId":"x","bucket":{"name":"b","arn":"arn:aws:s3:::b"},"object":{"key":"dir%2Fa+b%2Bc.log.gz","size":20,"eTag":"e"}}}]}"#;
+    assert_eq!(objects(&parse(body).unwrap()), one("b", "dir/a b+c.log.gz"));
+}
+
+#[test]
+fn mixed_records_keep_only_creations() {
+    let body = serde_json::json!({"Records": [
+        {"eventVersion": "2.3", "eventSource": "aws:s3", "eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "x"}}},
+        {"eventVersion": "2.2", "eventSource": "aws:s3", "eventName": "ObjectCreated:CompleteMultipartUpload", "s3": {"bucket": {"name": "b"}, "object": {"key": "y"}}}
+    ]}).to_string();
+    assert_eq!(objects(&parse(&body).unwrap()), one("b", "y"));
+}
+
+#[test]
+fn refusals() {
+    let v3 = r#"{"Records":[{"eventVersion":"3.0","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#;
+    assert_eq!(
+        parse(v3).unwrap_err(),
+        NotificationError::UnsupportedVersion("3.0".into())
+    );
+    let bad_key = r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"%ff"}}}]}"#;
+    assert_eq!(parse(bad_key).unwrap_err().cause(), "bad-key");
+    let confirm = r#"{"Type":"SubscriptionConfirmation","TopicArn":"arn:aws:sns:us-east-1:1:t","SubscribeURL":"https://example.invalid"}"#;
+    assert_eq!(
+        parse(confirm).unwrap_err().cause(),
+        "sns-subscription-confirmation"
+    );
+    // SNS inside SNS is not a route anyone has.
+    let inner = serde_json::json!({"Type": "Notification", "Message": "{}"}).to_string();
+    let double = serde_json::json!({"Type": "Notification", "Message": inner}).to_string();
+    assert_eq!(parse(&double).unwrap_err().cause(), "unknown-message");
+}
+
+#[test]
+fn allow_list_refuses_foreign_buckets() {
+    let objs = vec![
+        Announced {
+            bucket: "trail".into(),
+            key: "a".into(),
+            size: None,
+            sequencer: None,
+        },
+        Announced {
+            bucket: "evil".into(),
+            key: "b".into(),
+            size: None,
+            sequencer: None,
+        },
+    ];
+    let allowed = vec!["trail".to_owned()];
+    assert!(check_allowed(&objs[..1], &allowed).is_ok());
+    let e = check_allowed(&objs, &allowed).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s3://evil/b is in a bucket that is not allowed"
+    );
+    assert_eq!(e.cause(), "bucket-not-allowed");
+}
