@@ -337,7 +337,7 @@ fn announced(objects: Vec<Announced>) -> Notification {
 pub fn check_allowed(objects: &[Announced], allowed: &[String]) -> Result<(), NotificationError> {
     match objects
         .iter()
-        .find(|o| !allowed.iter().any(|b| *b == o.bucket))
+        .find(|o| !allowed.contains(&o.bucket))
     {
         Some(o) => Err(NotificationError::BucketNotAllowed {
             bucket: o.bucket.clone(),
