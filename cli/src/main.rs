@@ -188,6 +188,7 @@ fn forward(inputs: &[PathBuf], out: &Path, options: &PipelineOptions) -> Result<
         archive: &archive,
         clock: &SystemClock,
         settings: &settings,
+        deadline: None,
     };
     let jobs = options
         .jobs

@@ -235,6 +235,7 @@ fn benches(c: &mut Criterion) {
                 archive: &Discard,
                 clock: &Now,
                 settings: &settings,
+                deadline: None,
             }
             .forward(&object);
             assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
@@ -250,6 +251,7 @@ fn benches(c: &mut Criterion) {
                 archive: &Discard,
                 clock: &Now,
                 settings: &settings,
+                deadline: None,
             }
             .forward(&object);
             assert!(matches!(report.outcome, Outcome::Forwarded { .. }));

@@ -1,4 +1,17 @@
-//! Parsing of configuration values shared by the CLI and the functions.
+//! Configuration: sizes, and the forwarder's environment, validated at cold start.
+//!
+//! [`Config::from_lookup`] reads every variable through a lookup function (tests pass a map;
+//! `from_env` passes the process environment), checks it, and fails with an error naming the
+//! variable. [`VARIABLES`] lists every variable with its default and meaning: the README's
+//! table and the deployment template are checked against it.
+
+use std::num::NonZeroU32;
+
+use crate::decode::Limits;
+use crate::pipeline::{DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, Settings};
+use crate::rules::pattern::PatternOptions;
+use crate::rules::{RuleSet, RulesFile};
+use crate::template::{NameKind, Template};
 
 /// A size that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,8 +48,263 @@ pub fn parse_bytes(text: &str) -> Result<u64, SizeError> {
     number.checked_mul(factor).ok_or_else(err)
 }
 
+/// One environment variable: name, default (`None`: required or optional without default),
+/// meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    /// The variable's name.
+    pub name: &'static str,
+    /// Its default, if it has one; `None` with `required` false means "unset by default".
+    pub default: Option<&'static str>,
+    /// Whether it must be set.
+    pub required: bool,
+    /// What it means.
+    pub meaning: &'static str,
+}
+
+/// Every variable the forwarder reads.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "ALLOWED_BUCKETS",
+        default: None,
+        required: true,
+        meaning: "Comma-separated trail buckets whose objects may be forwarded; notifications for any other bucket are refused as poison.",
+    },
+    Variable {
+        name: "EXPECTED_BUCKET_OWNER",
+        default: None,
+        required: false,
+        meaning: "Account id sent as ExpectedBucketOwner on every GetObject: reads fail unless the trail bucket belongs to it.",
+    },
+    Variable {
+        name: "ARCHIVE_BUCKET",
+        default: None,
+        required: true,
+        meaning: "Bucket of the archive.",
+    },
+    Variable {
+        name: "ARCHIVE_PREFIX",
+        default: Some("cloudtrail"),
+        required: false,
+        meaning: "Key prefix of archive objects.",
+    },
+    Variable {
+        name: "ARCHIVE_KMS_KEY_ID",
+        default: None,
+        required: false,
+        meaning: "KMS key for SSE-KMS on archive objects; unset, the bucket's default encryption applies.",
+    },
+    Variable {
+        name: "LOG_GROUP",
+        default: Some(DEFAULT_LOG_GROUP),
+        required: false,
+        meaning: "Log group template ({org_id} {account_id} {region} {category}).",
+    },
+    Variable {
+        name: "LOG_STREAM",
+        default: Some(DEFAULT_LOG_STREAM),
+        required: false,
+        meaning: "Log stream template ({org_id} {account_id} {region} {category}).",
+    },
+    Variable {
+        name: "RULES",
+        default: None,
+        required: false,
+        meaning: "Metric filters and routes: a path to a JSON or YAML rules file, or inline JSON.",
+    },
+    Variable {
+        name: "LOGS_PUTS_PER_SECOND",
+        default: Some("50"),
+        required: false,
+        meaning: "PutLogEvents calls per second for one function instance.",
+    },
+    Variable {
+        name: "ACCOUNT_EVENTS_PER_SECOND",
+        default: Some("20000"),
+        required: false,
+        meaning: "Log events per second from one source account, per function instance.",
+    },
+    Variable {
+        name: "MAX_OBJECT_BYTES",
+        default: Some("4GiB"),
+        required: false,
+        meaning: "Largest decompressed object; larger ones are poison (gzip bombs).",
+    },
+    Variable {
+        name: "MAX_RECORD_BYTES",
+        default: Some("2MiB"),
+        required: false,
+        meaning: "Largest single record; bounds memory.",
+    },
+    Variable {
+        name: "DEADLINE_GRACE_MS",
+        default: Some("10000"),
+        required: false,
+        meaning: "Milliseconds before the Lambda deadline at which unfinished messages are reported failed, to be retried.",
+    },
+    Variable {
+        name: "MESSAGE_CONCURRENCY",
+        default: Some("4"),
+        required: false,
+        meaning: "Messages of one batch processed at once.",
+    },
+];
+
+/// A variable that is missing or invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The forwarder's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ALLOWED_BUCKETS`.
+    pub allowed_buckets: Vec<String>,
+    /// `EXPECTED_BUCKET_OWNER`.
+    pub expected_bucket_owner: Option<String>,
+    /// `ARCHIVE_BUCKET`.
+    pub archive_bucket: String,
+    /// `ARCHIVE_KMS_KEY_ID`.
+    pub archive_kms_key_id: Option<String>,
+    /// `LOGS_PUTS_PER_SECOND`.
+    pub logs_puts_per_second: NonZeroU32,
+    /// `ACCOUNT_EVENTS_PER_SECOND`.
+    pub account_events_per_second: NonZeroU32,
+    /// `DEADLINE_GRACE_MS`.
+    pub deadline_grace_ms: u64,
+    /// `MESSAGE_CONCURRENCY`.
+    pub message_concurrency: usize,
+    /// Everything the pipeline needs: limits, log names, archive prefix, rules.
+    pub settings: Settings,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads and checks every variable through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Option<String> {
+            let var = VARIABLES.iter().find(|v| v.name == name);
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| var.and_then(|v| v.default).map(str::to_owned))
+        };
+        let err = |variable: &'static str, message: String| ConfigError { variable, message };
+        let required =
+            |name: &'static str| get(name).ok_or_else(|| err(name, "is required".into()));
+        let number = |name: &'static str| -> Result<u64, ConfigError> {
+            let text = required(name)?;
+            text.trim()
+                .parse()
+                .map_err(|_| err(name, format!("{text:?} is not a whole number")))
+        };
+        let positive = |name: &'static str| -> Result<NonZeroU32, ConfigError> {
+            let n = number(name)?;
+            u32::try_from(n)
+                .ok()
+                .and_then(NonZeroU32::new)
+                .ok_or_else(|| err(name, format!("must be between 1 and {}", u32::MAX)))
+        };
+        let size = |name: &'static str| -> Result<u64, ConfigError> {
+            parse_bytes(&required(name)?).map_err(|e| err(name, e.to_string()))
+        };
+
+        let allowed_buckets: Vec<String> = required("ALLOWED_BUCKETS")?
+            .split(',')
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty())
+            .collect();
+        if let Some(bad) = allowed_buckets.iter().find(|b| !is_bucket_name(b)) {
+            return Err(err(
+                "ALLOWED_BUCKETS",
+                format!("{bad:?} is not a bucket name"),
+            ));
+        }
+        let expected_bucket_owner = get("EXPECTED_BUCKET_OWNER");
+        if let Some(owner) = &expected_bucket_owner
+            && !(owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(err(
+                "EXPECTED_BUCKET_OWNER",
+                format!("{owner:?} is not a 12-digit account id"),
+            ));
+        }
+        let archive_bucket = required("ARCHIVE_BUCKET")?;
+        if !is_bucket_name(&archive_bucket) {
+            return Err(err(
+                "ARCHIVE_BUCKET",
+                format!("{archive_bucket:?} is not a bucket name"),
+            ));
+        }
+        let log_group = Template::parse(&required("LOG_GROUP")?, NameKind::Group)
+            .map_err(|e| err("LOG_GROUP", e.to_string()))?;
+        let log_stream = Template::parse(&required("LOG_STREAM")?, NameKind::Stream)
+            .map_err(|e| err("LOG_STREAM", e.to_string()))?;
+        let rules = match get("RULES") {
+            None => RuleSet::default(),
+            Some(source) => {
+                let file = RulesFile::load(&source).map_err(|e| err("RULES", e.to_string()))?;
+                RuleSet::compile(&file, PatternOptions::default())
+                    .map_err(|e| err("RULES", e.to_string()))?
+            }
+        };
+        let max_record_bytes = usize::try_from(size("MAX_RECORD_BYTES")?)
+            .map_err(|_| err("MAX_RECORD_BYTES", "too large".into()))?;
+        let message_concurrency = number("MESSAGE_CONCURRENCY")?;
+        if !(1..=64).contains(&message_concurrency) {
+            return Err(err(
+                "MESSAGE_CONCURRENCY",
+                "must be between 1 and 64".into(),
+            ));
+        }
+        Ok(Self {
+            allowed_buckets,
+            expected_bucket_owner,
+            archive_bucket,
+            archive_kms_key_id: get("ARCHIVE_KMS_KEY_ID"),
+            logs_puts_per_second: positive("LOGS_PUTS_PER_SECOND")?,
+            account_events_per_second: positive("ACCOUNT_EVENTS_PER_SECOND")?,
+            deadline_grace_ms: number("DEADLINE_GRACE_MS")?,
+            message_concurrency: message_concurrency as usize,
+            settings: Settings {
+                limits: Limits {
+                    max_object_bytes: size("MAX_OBJECT_BYTES")?,
+                    max_record_bytes,
+                },
+                log_group,
+                log_stream,
+                archive_prefix: required("ARCHIVE_PREFIX")?,
+                archive_gzip_level: crate::pipeline::DEFAULT_ARCHIVE_GZIP_LEVEL,
+                rules,
+            },
+        })
+    }
+}
+
+/// S3 bucket naming rules (3 to 63 lower-case letters, digits, `.` and `-`, starting and
+/// ending with a letter or digit,
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>).
+fn is_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
@@ -58,6 +326,92 @@ mod tests {
                 parse_bytes(bad),
                 Err(SizeError { text: bad.into() }),
                 "{bad}"
+            );
+        }
+    }
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const MINIMAL: &[(&str, &str)] = &[
+        ("ALLOWED_BUCKETS", "org-trail, other-trail"),
+        ("ARCHIVE_BUCKET", "trail-archive"),
+    ];
+
+    #[test]
+    fn minimal_environment_takes_the_documented_defaults() {
+        let c = config(MINIMAL).unwrap();
+        assert_eq!(c.allowed_buckets, ["org-trail", "other-trail"]);
+        assert_eq!(c.settings.archive_prefix, "cloudtrail");
+        assert_eq!(c.settings.limits, Limits::default());
+        assert_eq!(c.logs_puts_per_second.get(), 50);
+        assert_eq!(c.deadline_grace_ms, 10_000);
+        assert_eq!(c.message_concurrency, 4);
+        assert!(c.settings.rules.is_empty());
+        assert_eq!(c.expected_bucket_owner, None);
+        // Every default parses: the table cannot hold a value the code refuses.
+        for v in VARIABLES {
+            assert!(
+                v.required
+                    || v.default.is_some()
+                    || matches!(
+                        v.name,
+                        "EXPECTED_BUCKET_OWNER" | "ARCHIVE_KMS_KEY_ID" | "RULES"
+                    ),
+                "{}",
+                v.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("ALLOWED_BUCKETS", "", "is required"),
+            ("ALLOWED_BUCKETS", "Bad_Bucket", "is not a bucket name"),
+            ("ARCHIVE_BUCKET", "x", "is not a bucket name"),
+            (
+                "EXPECTED_BUCKET_OWNER",
+                "12345",
+                "is not a 12-digit account id",
+            ),
+            ("LOG_GROUP", "/has space", "log group names take only"),
+            ("LOG_STREAM", "{nope}", "unknown placeholder"),
+            (
+                "RULES",
+                "{\"Routes\":[{\"Name\":\"r\",\"FilterPattern\":\"{ $.a = }\"}]}",
+                "invalid filter pattern at byte 8",
+            ),
+            ("RULES", "/no/such/rules.yaml", "/no/such/rules.yaml"),
+            ("LOGS_PUTS_PER_SECOND", "0", "must be between 1"),
+            ("ACCOUNT_EVENTS_PER_SECOND", "many", "is not a whole number"),
+            ("MAX_OBJECT_BYTES", "huge", "is not a size"),
+            ("DEADLINE_GRACE_MS", "-5", "is not a whole number"),
+            ("MESSAGE_CONCURRENCY", "65", "between 1 and 64"),
+        ];
+        for (name, value, message) in cases {
+            let mut vars: Vec<(&str, &str)> =
+                MINIMAL.iter().filter(|(k, _)| k != name).copied().collect();
+            vars.push((name, value));
+            let e = config(&vars).unwrap_err();
+            assert_eq!(e.variable, *name, "{e}");
+            assert!(e.message.contains(message), "{name}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn readme_documents_every_variable() {
+        let readme = include_str!("../../README.md");
+        for v in VARIABLES {
+            assert!(
+                readme.contains(&format!("`{}`", v.name)),
+                "README lacks {}",
+                v.name
             );
         }
     }

@@ -20,6 +20,7 @@ pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod demo;
+pub mod forwarder;
 pub mod key;
 pub mod local;
 pub mod normalize;

@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -29,6 +29,9 @@ use crate::ports::{
 };
 use crate::rules::{RuleSet, RuleStats};
 use crate::template::{Fields, NameKind, Template, TemplateError};
+
+/// Records read between two looks at the deadline.
+const DEADLINE_CHECK_RECORDS: u64 = 1024;
 
 /// The default log group.
 pub const DEFAULT_LOG_GROUP: &str = "/trailrelay/cloudtrail";
@@ -102,6 +105,12 @@ pub enum ProcessError {
     /// The archive object could not be written.
     #[error("writing the archive object failed: {0}")]
     Archive(#[source] PortError),
+    /// The deadline came before the object was done.
+    #[error("the deadline came after {records} records; the object will be retried")]
+    Deadline {
+        /// Records read by then.
+        records: u64,
+    },
 }
 
 impl ProcessError {
@@ -109,7 +118,7 @@ impl ProcessError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Open(e) | Self::Logs(e) | Self::Archive(e) => e.class,
-            Self::Decode(DecodeError::Read(_)) => ErrorClass::Retry,
+            Self::Decode(DecodeError::Read(_)) | Self::Deadline { .. } => ErrorClass::Retry,
             Self::Decode(_) | Self::Record(_) => ErrorClass::Poison,
         }
     }
@@ -120,6 +129,7 @@ impl ProcessError {
             Self::Open(e) | Self::Logs(e) | Self::Archive(e) => e.cause,
             Self::Decode(e) => e.cause(),
             Self::Record(e) => e.cause(),
+            Self::Deadline { .. } => "deadline",
         }
     }
 }
@@ -219,6 +229,8 @@ pub struct Pipeline<'p, S, L, A, C> {
     pub clock: &'p C,
     /// How to forward.
     pub settings: &'p Settings,
+    /// When to give up: an object still being read then fails, to be retried.
+    pub deadline: Option<Instant>,
 }
 
 impl<S, L, A, C> Pipeline<'_, S, L, A, C>
@@ -280,6 +292,9 @@ where
 
         let result = (|| {
             while let Some(raw) = records.next_record()? {
+                if raw.index % DEADLINE_CHECK_RECORDS == 0 {
+                    self.check_deadline(counts.records)?;
+                }
                 let record = normalize::parse(raw.json, raw.index, &origin)?;
                 counts.records += 1;
                 let decision = settings.rules.evaluate(record.json, rule_stats);
@@ -330,12 +345,20 @@ where
         Ok(key)
     }
 
+    fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(ProcessError::Deadline { records }),
+            _ => Ok(()),
+        }
+    }
+
     fn send_ready(
         &self,
         batcher: &mut LogBatcher,
         counts: &mut Counts,
     ) -> Result<(), ProcessError> {
         while let Some(batch) = batcher.take_ready() {
+            self.check_deadline(counts.records)?;
             let report = self.logs.put(&batch).map_err(ProcessError::Logs)?;
             counts.log_batches += 1;
             counts.events_rejected += report.rejected;
@@ -426,6 +449,28 @@ impl Totals {
                     Some((_, _, n)) => *n += 1,
                     None => self.failed.push((cause, class, 1)),
                 }
+            }
+        }
+    }
+
+    /// Adds another set of totals.
+    pub fn merge(&mut self, other: &Totals) {
+        self.counts.add(&other.counts);
+        self.rule_stats.merge(&other.rule_stats);
+        self.forwarded += other.forwarded;
+        for (reason, n) in &other.skipped {
+            for _ in 0..*n {
+                bump(&mut self.skipped, *reason);
+            }
+        }
+        for (cause, class, n) in &other.failed {
+            match self
+                .failed
+                .iter_mut()
+                .find(|(c, k, _)| c == cause && k == class)
+            {
+                Some((_, _, m)) => *m += n,
+                None => self.failed.push((cause, *class, *n)),
             }
         }
     }

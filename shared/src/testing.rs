@@ -72,11 +72,12 @@ pub(crate) fn cloudtrail_records() -> Vec<FixtureRecord> {
     out
 }
 
-/// In-memory fakes of the ports, for pipeline tests.
+/// In-memory fakes of the ports, for pipeline tests. Clones share their state, so a test keeps
+/// a clone to look at what the code under test did with its own.
 pub(crate) mod fakes {
     use std::collections::HashMap;
     use std::io::{self, Write};
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use crate::batch::LogBatch;
@@ -93,16 +94,22 @@ pub(crate) mod fakes {
         }
     }
 
-    /// Objects by key.
-    #[derive(Debug, Default)]
+    /// Objects by key; opening a key listed in `panic_on` panics.
+    #[derive(Debug, Default, Clone)]
     pub(crate) struct MemorySource {
         pub(crate) objects: HashMap<String, Vec<u8>>,
+        pub(crate) panic_on: Vec<String>,
     }
 
     impl ObjectSource for MemorySource {
         type Reader = io::Cursor<Vec<u8>>;
 
         fn open(&self, object: &ObjectRef) -> Result<Self::Reader, PortError> {
+            assert!(
+                !self.panic_on.contains(&object.key),
+                "scripted panic on {}",
+                object.key
+            );
             self.objects
                 .get(&object.key)
                 .map(|b| io::Cursor::new(b.clone()))
@@ -111,10 +118,10 @@ pub(crate) mod fakes {
     }
 
     /// Records every batch; fails calls whose number (from 1) is listed in `fail_calls`.
-    #[derive(Debug, Default)]
+    #[derive(Debug, Default, Clone)]
     pub(crate) struct RecordingLogSink {
-        pub(crate) batches: Mutex<Vec<LogBatch>>,
-        pub(crate) calls: Mutex<u32>,
+        pub(crate) batches: Arc<Mutex<Vec<LogBatch>>>,
+        pub(crate) calls: Arc<Mutex<u32>>,
         pub(crate) fail_calls: Vec<u32>,
         /// Events with a timestamp below this are rejected one by one.
         pub(crate) reject_before_ms: Option<i64>,
@@ -136,19 +143,19 @@ pub(crate) mod fakes {
     }
 
     /// Committed objects by key.
-    #[derive(Debug, Default)]
+    #[derive(Debug, Default, Clone)]
     pub(crate) struct MemoryArchive {
-        pub(crate) committed: Mutex<HashMap<String, Vec<u8>>>,
+        pub(crate) committed: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     }
 
     #[derive(Debug)]
-    pub(crate) struct MemoryUpload<'a> {
+    pub(crate) struct MemoryUpload {
         key: String,
         bytes: Vec<u8>,
-        archive: &'a MemoryArchive,
+        committed: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     }
 
-    impl Write for MemoryUpload<'_> {
+    impl Write for MemoryUpload {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             self.bytes.extend_from_slice(buf);
             Ok(buf.len())
@@ -159,25 +166,21 @@ pub(crate) mod fakes {
         }
     }
 
-    impl ArchiveUpload for MemoryUpload<'_> {
+    impl ArchiveUpload for MemoryUpload {
         fn commit(self) -> Result<(), PortError> {
-            self.archive
-                .committed
-                .lock()
-                .unwrap()
-                .insert(self.key, self.bytes);
+            self.committed.lock().unwrap().insert(self.key, self.bytes);
             Ok(())
         }
     }
 
-    impl<'a> ArchiveSink for &'a MemoryArchive {
-        type Upload = MemoryUpload<'a>;
+    impl ArchiveSink for MemoryArchive {
+        type Upload = MemoryUpload;
 
         fn begin(&self, key: &str) -> Result<Self::Upload, PortError> {
             Ok(MemoryUpload {
                 key: key.into(),
                 bytes: Vec::new(),
-                archive: self,
+                committed: Arc::clone(&self.committed),
             })
         }
     }

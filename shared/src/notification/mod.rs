@@ -335,10 +335,7 @@ fn announced(objects: Vec<Announced>) -> Notification {
 /// Refuses any object outside `allowed` buckets: a notification is data anyone allowed to
 /// write to the queue (or the topic) controls.
 pub fn check_allowed(objects: &[Announced], allowed: &[String]) -> Result<(), NotificationError> {
-    match objects
-        .iter()
-        .find(|o| !allowed.contains(&o.bucket))
-    {
+    match objects.iter().find(|o| !allowed.contains(&o.bucket)) {
         Some(o) => Err(NotificationError::BucketNotAllowed {
             bucket: o.bucket.clone(),
             key: o.key.clone(),

@@ -50,6 +50,7 @@ impl World {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
+                panic_on: Vec::new(),
             },
             logs: RecordingLogSink::default(),
             archive: MemoryArchive::default(),
@@ -58,13 +59,13 @@ impl World {
     }
 
     fn forward(&self, key: &str) -> ObjectReport {
-        let archive = &self.archive;
         Pipeline {
             source: &self.source,
             logs: &self.logs,
-            archive: &archive,
+            archive: &self.archive,
             clock: &FixedClock(NOW),
             settings: &self.settings,
+            deadline: None,
         }
         .forward(&object(key))
     }
@@ -265,13 +266,13 @@ fn forward_all_totals_by_outcome_and_cause() {
         object("notes.txt"),
     ];
     let seen = Mutex::new(Vec::new());
-    let archive = &world.archive;
     let pipeline = Pipeline {
         source: &world.source,
         logs: &world.logs,
-        archive: &archive,
+        archive: &world.archive,
         clock: &FixedClock(NOW),
         settings: &world.settings,
+        deadline: None,
     };
     let totals = pipeline.forward_all(&objects, 3, &|r| {
         seen.lock().unwrap().push(r.object.key.clone())
@@ -355,4 +356,24 @@ fn rules_route_events_and_name_themselves_in_the_archive() {
         ),
         (3, 2, 1)
     );
+}
+
+#[test]
+fn a_passed_deadline_fails_the_object_for_retry() {
+    let world = World::new(&[(KEY, document(&[record(1, "2026-11-01T00:00:00Z")]))]);
+    let report = Pipeline {
+        source: &world.source,
+        logs: &world.logs,
+        archive: &world.archive,
+        clock: &FixedClock(NOW),
+        settings: &world.settings,
+        deadline: Some(std::time::Instant::now()),
+    }
+    .forward(&object(KEY));
+    let Outcome::Failed(e) = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    assert_eq!((e.cause(), e.class()), ("deadline", ErrorClass::Retry));
+    assert!(world.archive.committed.lock().unwrap().is_empty());
+    assert_eq!(*world.logs.calls.lock().unwrap(), 0);
 }

@@ -1,0 +1,409 @@
+//! One SQS batch through the pipeline: the forwarder function's logic, free of any Lambda or
+//! AWS SDK type.
+//!
+//! Each message runs as its own task (at most [`Config::message_concurrency`] at once), and
+//! each object as a blocking task, so a failure or a panic in one message fails that message
+//! only. A message succeeds when every object it announces was forwarded (or is one the
+//! forwarder skips on purpose); otherwise it is reported in `batchItemFailures`
+//! (ReportBatchItemFailures, <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>)
+//! and comes back after its visibility timeout, until the queue's redrive policy moves it to
+//! the dead-letter queue. Near the deadline, work still running stops and unfinished messages are
+//! reported failed rather than abandoned. Every failure is classified once, retry or poison,
+//! and described once.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::notification::{self, Announced, Notification};
+use crate::pipeline::{Outcome, Pipeline, Totals};
+use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Store};
+
+/// A Lambda SQS event: the batch.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SqsEvent {
+    /// The messages.
+    #[serde(rename = "Records", default)]
+    pub records: Vec<SqsMessage>,
+}
+
+/// One SQS message as Lambda delivers it (only what the forwarder reads).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SqsMessage {
+    /// The id to report on failure.
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    /// The body: a notification.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// The partial batch response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct BatchResponse {
+    /// The messages to retry.
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+/// One failed message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct BatchItemFailure {
+    /// Its message id.
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// How one message ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageOutcome {
+    /// Every announced object forwarded or skipped on purpose.
+    Done,
+    /// Nothing to forward, by design (test events, validation messages, deletions).
+    Acknowledged(&'static str),
+    /// Failed; reported in `batchItemFailures`.
+    Failed(Failure),
+}
+
+/// A classified failure of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Retry or poison.
+    pub class: ErrorClass,
+    /// A short, stable cause.
+    pub cause: &'static str,
+    /// The object it concerns, if any.
+    pub object: Option<String>,
+    /// The full description.
+    pub message: String,
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// The response for Lambda.
+    pub response: BatchResponse,
+    /// Per message id, in batch order.
+    pub outcomes: Vec<(String, MessageOutcome)>,
+    /// Object counts and rule statistics.
+    pub totals: Totals,
+}
+
+impl Invocation {
+    /// Messages by outcome: `done`, `acknowledged`, `failed-retry`, `failed-poison`.
+    pub fn message_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut m = BTreeMap::new();
+        for (_, o) in &self.outcomes {
+            let key = match o {
+                MessageOutcome::Done => "done",
+                MessageOutcome::Acknowledged(_) => "acknowledged",
+                MessageOutcome::Failed(f) if f.class == ErrorClass::Retry => "failed-retry",
+                MessageOutcome::Failed(_) => "failed-poison",
+            };
+            *m.entry(key).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// The invocation's counts as one CloudWatch Embedded Metric Format document, namespace
+    /// `trailrelay`.
+    pub fn emf(&self, timestamp_ms: i64) -> String {
+        let c = &self.totals.counts;
+        let counts = self.message_counts();
+        let metrics: Vec<(&str, u64, &str)> = vec![
+            ("Messages", self.outcomes.len() as u64, "Count"),
+            (
+                "MessagesAcknowledged",
+                counts.get("acknowledged").copied().unwrap_or(0),
+                "Count",
+            ),
+            (
+                "MessagesFailedRetry",
+                counts.get("failed-retry").copied().unwrap_or(0),
+                "Count",
+            ),
+            (
+                "MessagesFailedPoison",
+                counts.get("failed-poison").copied().unwrap_or(0),
+                "Count",
+            ),
+            ("ObjectsForwarded", self.totals.forwarded, "Count"),
+            ("ObjectsSkipped", self.totals.skipped_objects(), "Count"),
+            ("ObjectsFailed", self.totals.failed_objects(), "Count"),
+            ("Records", c.records, "Count"),
+            ("BytesRead", c.bytes_read, "Bytes"),
+            ("BytesDecoded", c.bytes_decoded, "Bytes"),
+            ("EventsLogged", c.events_logged, "Count"),
+            ("EventsArchived", c.events_archived, "Count"),
+            ("EventsRejected", c.events_rejected, "Count"),
+            ("EventsTooLarge", c.events_too_large, "Count"),
+            (
+                "EventsDroppedFromLogs",
+                self.totals.rule_stats.dropped_from_logs,
+                "Count",
+            ),
+            (
+                "EventsDroppedFromArchive",
+                self.totals.rule_stats.dropped_from_archive,
+                "Count",
+            ),
+            ("LogBatches", c.log_batches, "Count"),
+        ];
+        let mut doc = serde_json::Map::new();
+        doc.insert(
+            "_aws".into(),
+            json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
+                "Namespace": "trailrelay", "Dimensions": [[]],
+                "Metrics": metrics.iter().map(|(n, _, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>()
+            }]}),
+        );
+        for (name, value, _) in metrics {
+            doc.insert(name.into(), json!(value));
+        }
+        serde_json::Value::Object(doc).to_string()
+    }
+}
+
+/// A message's outcome and what its objects counted.
+type Finished = (MessageOutcome, Totals);
+
+/// The ports, the configuration and the clock, shared by every task of an invocation.
+#[derive(Debug)]
+pub struct Forwarder<S, L, A, C> {
+    inner: Arc<Inner<S, L, A, C>>,
+}
+
+#[derive(Debug)]
+struct Inner<S, L, A, C> {
+    source: S,
+    logs: L,
+    archive: A,
+    clock: C,
+    config: Config,
+}
+
+impl<S, L, A, C> Clone for Forwarder<S, L, A, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S, L, A, C> Forwarder<S, L, A, C>
+where
+    S: ObjectSource + Send + 'static,
+    L: LogSink + Send + 'static,
+    A: ArchiveSink + Send + 'static,
+    C: Clock + Send + 'static,
+{
+    /// A forwarder over these ports.
+    pub fn new(source: S, logs: L, archive: A, clock: C, config: Config) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                source,
+                logs,
+                archive,
+                clock,
+                config,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Handles one batch that must be answered by `deadline`.
+    pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> Invocation {
+        let grace = Duration::from_millis(self.inner.config.deadline_grace_ms);
+        // Work stops at `stop_at`; the answer goes out by `give_up`, whatever is still running.
+        let stop_at = deadline.checked_sub(grace).unwrap_or_else(Instant::now);
+        let give_up = deadline
+            .checked_sub(grace / 4)
+            .unwrap_or(stop_at)
+            .max(stop_at);
+        let slots: Arc<Mutex<Vec<Option<Finished>>>> =
+            Arc::new(Mutex::new(vec![None; event.records.len()]));
+        let permits = Arc::new(tokio::sync::Semaphore::new(
+            self.inner.config.message_concurrency,
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut task_index = std::collections::HashMap::new();
+        for (i, message) in event.records.iter().enumerate() {
+            let (this, body, slots, permits) = (
+                self.clone(),
+                message.body.clone(),
+                Arc::clone(&slots),
+                Arc::clone(&permits),
+            );
+            let handle = tasks.spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                let result = if Instant::now() >= stop_at {
+                    (
+                        MessageOutcome::Failed(deadline_failure()),
+                        Totals::default(),
+                    )
+                } else {
+                    this.process(body, stop_at).await
+                };
+                if let Ok(mut s) = slots.lock() {
+                    s[i] = Some(result);
+                }
+            });
+            task_index.insert(handle.id(), i);
+        }
+        let _ = tokio::time::timeout_at(give_up.into(), async {
+            while let Some(joined) = tasks.join_next_with_id().await {
+                if let Err(e) = joined
+                    && e.is_panic()
+                    && let Some(&i) = task_index.get(&e.id())
+                    && let Ok(mut s) = slots.lock()
+                {
+                    s[i] = Some((
+                        MessageOutcome::Failed(panic_failure(None)),
+                        Totals::default(),
+                    ));
+                }
+            }
+        })
+        .await;
+        tasks.abort_all();
+        let results = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut invocation = Invocation::default();
+        for (message, result) in event.records.iter().zip(results) {
+            let (outcome, totals) = result.unwrap_or_else(|| {
+                (
+                    MessageOutcome::Failed(deadline_failure()),
+                    Totals::default(),
+                )
+            });
+            invocation.totals.merge(&totals);
+            if let MessageOutcome::Failed(_) = &outcome {
+                invocation
+                    .response
+                    .batch_item_failures
+                    .push(BatchItemFailure {
+                        item_identifier: message.message_id.clone(),
+                    });
+            }
+            invocation
+                .outcomes
+                .push((message.message_id.clone(), outcome));
+        }
+        invocation
+    }
+
+    async fn process(&self, body: String, stop_at: Instant) -> (MessageOutcome, Totals) {
+        let mut totals = Totals::default();
+        let objects = match notification::parse(&body) {
+            Ok(Notification::Acknowledged(a)) => {
+                return (MessageOutcome::Acknowledged(a.as_str()), totals);
+            }
+            Ok(Notification::Objects(objects)) => objects,
+            Err(e) => {
+                return (
+                    MessageOutcome::Failed(poison(e.cause(), None, e.to_string())),
+                    totals,
+                );
+            }
+        };
+        if let Err(e) = notification::check_allowed(&objects, &self.inner.config.allowed_buckets) {
+            return (
+                MessageOutcome::Failed(poison(e.cause(), None, e.to_string())),
+                totals,
+            );
+        }
+        for announced in objects {
+            if Instant::now() >= stop_at {
+                return (MessageOutcome::Failed(deadline_failure()), totals);
+            }
+            let object = object_ref(announced);
+            let name = object.to_string();
+            let this = self.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                let inner = &this.inner;
+                Pipeline {
+                    source: &inner.source,
+                    logs: &inner.logs,
+                    archive: &inner.archive,
+                    clock: &inner.clock,
+                    settings: &inner.config.settings,
+                    deadline: Some(stop_at),
+                }
+                .forward(&object)
+            })
+            .await;
+            let report = match report {
+                Ok(report) => report,
+                Err(e) if e.is_panic() => {
+                    return (MessageOutcome::Failed(panic_failure(Some(name))), totals);
+                }
+                Err(_) => return (MessageOutcome::Failed(deadline_failure()), totals),
+            };
+            totals.add(&report);
+            if let Outcome::Failed(e) = &report.outcome {
+                let failure = Failure {
+                    class: e.class(),
+                    cause: e.cause(),
+                    object: Some(name.clone()),
+                    message: format!("{name}: {e}"),
+                };
+                return (MessageOutcome::Failed(failure), totals);
+            }
+        }
+        (MessageOutcome::Done, totals)
+    }
+}
+
+fn object_ref(a: Announced) -> ObjectRef {
+    ObjectRef {
+        store: Store::S3(a.bucket),
+        key: a.key,
+        size: a.size,
+    }
+}
+
+fn poison(cause: &'static str, object: Option<String>, message: String) -> Failure {
+    Failure {
+        class: ErrorClass::Poison,
+        cause,
+        object,
+        message,
+    }
+}
+
+fn deadline_failure() -> Failure {
+    Failure {
+        class: ErrorClass::Retry,
+        cause: "deadline",
+        object: None,
+        message: "the invocation's deadline came before the message was done; it will be retried"
+            .into(),
+    }
+}
+
+fn panic_failure(object: Option<String>) -> Failure {
+    Failure {
+        class: ErrorClass::Poison,
+        cause: "panic",
+        message: format!(
+            "processing panicked{}; the message fails alone",
+            object
+                .as_deref()
+                .map(|o| format!(" on {o}"))
+                .unwrap_or_default()
+        ),
+        object,
+    }
+}
+
+#[cfg(test)]
+mod tests;
