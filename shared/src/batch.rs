@@ -60,6 +60,8 @@ pub struct LogBatch {
     pub stream: String,
     /// The events, in chronological order.
     pub events: Vec<LogEvent>,
+    /// The account whose activity the events record, for per-account rate limits.
+    pub source_account: Option<String>,
 }
 
 impl LogBatch {
@@ -117,6 +119,7 @@ impl Open {
             group: group.to_owned(),
             stream: stream.to_owned(),
             events,
+            source_account: None,
         }
     }
 }

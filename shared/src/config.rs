@@ -179,6 +179,8 @@ pub struct Config {
     pub deadline_grace_ms: u64,
     /// `MESSAGE_CONCURRENCY`.
     pub message_concurrency: usize,
+    /// `S3_FORCE_PATH_STYLE`.
+    pub s3_force_path_style: bool,
     /// Everything the pipeline needs: limits, log names, archive prefix, rules.
     pub settings: Settings,
 }
@@ -274,6 +276,16 @@ impl Config {
             account_events_per_second: positive("ACCOUNT_EVENTS_PER_SECOND")?,
             deadline_grace_ms: number("DEADLINE_GRACE_MS")?,
             message_concurrency: message_concurrency as usize,
+            s3_force_path_style: match required("S3_FORCE_PATH_STYLE")?.trim() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(err(
+                        "S3_FORCE_PATH_STYLE",
+                        format!("{other:?} is not true or false"),
+                    ));
+                }
+            },
             settings: Settings {
                 limits: Limits {
                     max_object_bytes: size("MAX_OBJECT_BYTES")?,

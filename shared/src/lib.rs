@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod decode;

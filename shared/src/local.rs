@@ -334,6 +334,7 @@ mod tests {
                     message: (*m).into(),
                 })
                 .collect(),
+            source_account: None,
         };
         sink.put(&batch(&[r#"{"a":"q\"uote"}"#])).unwrap();
         sink.put(&batch(&["two", "three"])).unwrap();

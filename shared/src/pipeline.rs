@@ -332,10 +332,10 @@ where
                 if batcher.push(&group, &stream, log_event).is_err() {
                     counts.events_too_large += 1;
                 }
-                self.send_ready(&mut batcher, counts)?;
+                self.send_ready(&mut batcher, counts, trail_key)?;
             }
             batcher.finish();
-            self.send_ready(&mut batcher, counts)
+            self.send_ready(&mut batcher, counts, trail_key)
         })();
         counts.bytes_decoded = records.bytes_decoded();
         counts.bytes_read = records.stream().source_bytes();
@@ -356,8 +356,10 @@ where
         &self,
         batcher: &mut LogBatcher,
         counts: &mut Counts,
+        trail_key: &TrailKey,
     ) -> Result<(), ProcessError> {
-        while let Some(batch) = batcher.take_ready() {
+        while let Some(mut batch) = batcher.take_ready() {
+            batch.source_account.clone_from(&trail_key.account_id);
             self.check_deadline(counts.records)?;
             let report = self.logs.put(&batch).map_err(ProcessError::Logs)?;
             counts.log_batches += 1;

@@ -1,0 +1,110 @@
+//! The forwarder Lambda function: wiring only. Configuration from the environment, the AWS
+//! clients, the adapters, then one batch per invocation through `trailrelay::forwarder`.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use trailrelay::aws::logs::CloudWatchLogSink;
+use trailrelay::aws::s3::{S3Archive, S3Source};
+use trailrelay::aws::{RateLimits, load_sdk_config};
+use trailrelay::config::Config;
+use trailrelay::forwarder::{BatchResponse, Forwarder, MessageOutcome, SqsEvent};
+use trailrelay::ports::{ErrorClass, SystemClock};
+
+type Function = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
+    let sdk = load_sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(config.s3_force_path_style)
+            .build(),
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let handle = tokio::runtime::Handle::current();
+    let limits = Arc::new(RateLimits::new(
+        config.logs_puts_per_second,
+        config.account_events_per_second,
+    ));
+    let forwarder: Function = Forwarder::new(
+        S3Source::new(
+            s3.clone(),
+            handle.clone(),
+            config.expected_bucket_owner.clone(),
+        ),
+        CloudWatchLogSink::new(logs, handle.clone(), limits),
+        S3Archive::new(
+            s3,
+            handle,
+            config.archive_bucket.clone(),
+            config.archive_kms_key_id.clone(),
+        ),
+        SystemClock,
+        config,
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let forwarder = forwarder.clone();
+        async move { handle_batch(&forwarder, event).await }
+    }))
+    .await
+}
+
+async fn handle_batch(
+    forwarder: &Function,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<BatchResponse, Error> {
+    let remaining = event
+        .context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let invocation = forwarder
+        .handle(event.payload, Instant::now() + remaining)
+        .await;
+    for (message_id, outcome) in &invocation.outcomes {
+        if let MessageOutcome::Failed(f) = outcome {
+            let object = f.object.as_deref().unwrap_or("-");
+            match f.class {
+                ErrorClass::Poison => {
+                    tracing::error!(message_id, object, cause = f.cause, class = "poison", error = %f.message, "Message failed; it will reach the dead-letter queue.")
+                }
+                ErrorClass::Retry => {
+                    tracing::warn!(message_id, object, cause = f.cause, class = "retry", error = %f.message, "Message failed; it will be retried.")
+                }
+            }
+        }
+    }
+    let c = &invocation.totals.counts;
+    let messages = invocation.message_counts();
+    tracing::info!(
+        messages = invocation.outcomes.len(),
+        done = messages.get("done").copied().unwrap_or(0),
+        acknowledged = messages.get("acknowledged").copied().unwrap_or(0),
+        failed = invocation.response.batch_item_failures.len(),
+        objects = invocation.totals.forwarded,
+        records = c.records,
+        bytes_read = c.bytes_read,
+        events_logged = c.events_logged,
+        events_archived = c.events_archived,
+        events_rejected = c.events_rejected,
+        "Batch done."
+    );
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    // Embedded Metric Format: one document a line on standard output, read by CloudWatch Logs.
+    println!("{}", invocation.emf(now_ms));
+    for line in forwarder
+        .config()
+        .settings
+        .rules
+        .emf_lines(&invocation.totals.rule_stats, now_ms)
+    {
+        println!("{line}");
+    }
+    Ok(invocation.response)
+}

@@ -1,0 +1,267 @@
+//! S3: trail objects streamed from GetObject, archive objects written by (multipart) upload.
+
+use std::io::{self, Write};
+use std::pin::Pin;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use tokio::io::AsyncBufRead;
+use tokio::runtime::Handle;
+use tokio_util::io::SyncIoBridge;
+
+use super::classify;
+use crate::ports::{
+    ArchiveSink, ArchiveUpload, ErrorClass, ObjectRef, ObjectSource, PortError, Store,
+};
+
+/// Size of each part of a multipart upload. Parts are at least 5 MiB but the last, and an
+/// upload has at most 10,000 parts
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>), so 8 MiB parts carry
+/// archive objects of up to 80 GB while keeping one part in memory at a time.
+pub const PART_BYTES: usize = 8 << 20;
+/// Most parts in one multipart upload.
+pub const MAX_PARTS: i32 = 10_000;
+
+/// Reads trail objects from S3 as streams.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    client: Client,
+    handle: Handle,
+    expected_bucket_owner: Option<String>,
+}
+
+impl S3Source {
+    /// A source using `client`, bridging calls through `handle`; `expected_bucket_owner` is
+    /// sent with every GetObject.
+    pub fn new(client: Client, handle: Handle, expected_bucket_owner: Option<String>) -> Self {
+        Self {
+            client,
+            handle,
+            expected_bucket_owner,
+        }
+    }
+}
+
+/// The body of a GetObject, read synchronously.
+pub type S3Reader = SyncIoBridge<Pin<Box<dyn AsyncBufRead + Send>>>;
+
+impl ObjectSource for S3Source {
+    type Reader = S3Reader;
+
+    fn open(&self, object: &ObjectRef) -> Result<S3Reader, PortError> {
+        let Store::S3(bucket) = &object.store else {
+            return Err(PortError::new(
+                ErrorClass::Poison,
+                "unsupported-store",
+                format!("{object} is not in S3"),
+            ));
+        };
+        let request = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(&object.key)
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone());
+        let output = self.handle.block_on(request.send()).map_err(classify)?;
+        let body: Pin<Box<dyn AsyncBufRead + Send>> = Box::pin(output.body.into_async_read());
+        Ok(SyncIoBridge::new_with_handle(body, self.handle.clone()))
+    }
+}
+
+/// Writes archive objects to one bucket.
+#[derive(Debug, Clone)]
+pub struct S3Archive {
+    client: Client,
+    handle: Handle,
+    bucket: String,
+    kms_key_id: Option<String>,
+}
+
+impl S3Archive {
+    /// Archive objects go to `bucket`, encrypted with `kms_key_id` (SSE-KMS) if given.
+    pub fn new(client: Client, handle: Handle, bucket: String, kms_key_id: Option<String>) -> Self {
+        Self {
+            client,
+            handle,
+            bucket,
+            kms_key_id,
+        }
+    }
+}
+
+/// One archive object being written: parts are uploaded as they fill; small objects go up in
+/// one PutObject at commit. Dropped without commit, a started multipart upload is aborted.
+#[derive(Debug)]
+pub struct S3Upload {
+    archive: S3Archive,
+    key: String,
+    buffer: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<CompletedPart>,
+    committed: bool,
+}
+
+impl ArchiveSink for S3Archive {
+    type Upload = S3Upload;
+
+    fn begin(&self, key: &str) -> Result<S3Upload, PortError> {
+        Ok(S3Upload {
+            archive: self.clone(),
+            key: key.to_owned(),
+            buffer: Vec::with_capacity(PART_BYTES),
+            upload_id: None,
+            parts: Vec::new(),
+            committed: false,
+        })
+    }
+}
+
+impl S3Upload {
+    fn encryption(&self) -> (Option<ServerSideEncryption>, Option<String>) {
+        match &self.archive.kms_key_id {
+            Some(key) => (Some(ServerSideEncryption::AwsKms), Some(key.clone())),
+            None => (None, None),
+        }
+    }
+
+    /// Uploads the buffer as the next part, starting the multipart upload if needed.
+    fn upload_part(&mut self) -> Result<(), PortError> {
+        let a = &self.archive;
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let (sse, kms) = self.encryption();
+                let created = a
+                    .handle
+                    .block_on(
+                        a.client
+                            .create_multipart_upload()
+                            .bucket(&a.bucket)
+                            .key(&self.key)
+                            .content_type("application/x-ndjson")
+                            .set_server_side_encryption(sse)
+                            .set_ssekms_key_id(kms)
+                            .send(),
+                    )
+                    .map_err(classify)?;
+                let id = created.upload_id().unwrap_or_default().to_owned();
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let number = self.parts.len() as i32 + 1;
+        if number > MAX_PARTS {
+            return Err(PortError::new(
+                ErrorClass::Poison,
+                "archive-too-large",
+                "an archive object would need more than 10,000 parts",
+            ));
+        }
+        let body = ByteStream::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(PART_BYTES),
+        ));
+        let uploaded = a
+            .handle
+            .block_on(
+                a.client
+                    .upload_part()
+                    .bucket(&a.bucket)
+                    .key(&self.key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(body)
+                    .send(),
+            )
+            .map_err(classify)?;
+        self.parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(uploaded.e_tag().map(str::to_owned))
+                .build(),
+        );
+        Ok(())
+    }
+}
+
+fn io_error(e: PortError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl Write for S3Upload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= PART_BYTES {
+            self.upload_part().map_err(io_error)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ArchiveUpload for S3Upload {
+    fn commit(mut self) -> Result<(), PortError> {
+        let a = self.archive.clone();
+        if self.upload_id.is_none() {
+            let (sse, kms) = self.encryption();
+            let body = ByteStream::from(std::mem::take(&mut self.buffer));
+            a.handle
+                .block_on(
+                    a.client
+                        .put_object()
+                        .bucket(&a.bucket)
+                        .key(&self.key)
+                        .content_type("application/x-ndjson")
+                        .set_server_side_encryption(sse)
+                        .set_ssekms_key_id(kms)
+                        .body(body)
+                        .send(),
+                )
+                .map_err(classify)?;
+        } else {
+            if !self.buffer.is_empty() {
+                self.upload_part()?;
+            }
+            let upload = CompletedMultipartUpload::builder()
+                .set_parts(Some(std::mem::take(&mut self.parts)))
+                .build();
+            a.handle
+                .block_on(
+                    a.client
+                        .complete_multipart_upload()
+                        .bucket(&a.bucket)
+                        .key(&self.key)
+                        .upload_id(self.upload_id.clone().unwrap_or_default())
+                        .multipart_upload(upload)
+                        .send(),
+                )
+                .map_err(classify)?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for S3Upload {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Some(id) = &self.upload_id {
+            let a = &self.archive;
+            // Best effort: a lifecycle rule for incomplete uploads is the backstop.
+            let _ = a.handle.block_on(
+                a.client
+                    .abort_multipart_upload()
+                    .bucket(&a.bucket)
+                    .key(&self.key)
+                    .upload_id(id)
+                    .send(),
+            );
+        }
+    }
+}
