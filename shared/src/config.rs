@@ -143,6 +143,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "Milliseconds before the Lambda deadline at which unfinished messages are reported failed, to be retried.",
     },
     Variable {
+        name: "S3_FORCE_PATH_STYLE",
+        default: Some("false"),
+        required: false,
+        meaning: "Address S3 by path rather than by virtual host, for endpoints that need it (local emulators).",
+    },
+    Variable {
         name: "MESSAGE_CONCURRENCY",
         default: Some("4"),
         required: false,
