@@ -33,8 +33,8 @@ const REGIONS: [&str; 6] = [
     "eu-central-1",
     "sa-east-1",
 ];
-/// 2026-11-01T00:00:00Z, the start of the generated day.
-const DAY_START_S: i64 = 1_793_491_200;
+/// 2026-11-01T00:00:00Z, the default start of the generated activity.
+pub const DAY_START_S: i64 = 1_793_491_200;
 
 /// The shape of a generated trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub struct DemoSpec {
     pub records_per_file: usize,
     /// Seed of the generator.
     pub seed: u64,
+    /// Start of the generated activity, in seconds since the Unix epoch (UTC).
+    pub start_s: i64,
 }
 
 impl Default for DemoSpec {
@@ -59,6 +61,7 @@ impl Default for DemoSpec {
             files_per_stream: 3,
             records_per_file: 50,
             seed: 7,
+            start_s: DAY_START_S,
         }
     }
 }
@@ -135,7 +138,7 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
         let account = account_id(a);
         for region in regions {
             for f in 0..spec.files_per_stream {
-                let window = DAY_START_S + 300 * f as i64;
+                let window = spec.start_s + 300 * f as i64;
                 let records: Vec<Value> = (0..spec.records_per_file)
                     .map(|_| {
                         let t = window + rng.below(300) as i64;
@@ -147,30 +150,30 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
                     stamp(window + 300),
                     rng.alnum(16)
                 );
-                let dir = trail_dir(root, &account, "CloudTrail", region);
+                let dir = trail_dir(root, &account, "CloudTrail", region, window);
                 corpus.bytes += write_gz(&dir.join(name), &json!({"Records": records}))?;
                 corpus.log_files += 1;
                 corpus.records += records.len() as u64;
             }
-            let digest = digest_file(&account, region, spec.files_per_stream);
+            let digest = digest_file(&account, region, spec.files_per_stream, spec.start_s);
             let name = format!(
                 "{account}_CloudTrail-Digest_{region}_org-trail_us-east-1_{}00Z.json.gz",
-                stamp(DAY_START_S + 3600).trim_end_matches('Z')
+                stamp(spec.start_s + 3600).trim_end_matches('Z')
             );
-            let dir = trail_dir(root, &account, "CloudTrail-Digest", region);
+            let dir = trail_dir(root, &account, "CloudTrail-Digest", region, spec.start_s);
             corpus.bytes += write_gz(&dir.join(name), &digest)?;
             corpus.digest_files += 1;
         }
     }
     if spec.accounts > 0 {
         let account = account_id(0);
-        let insights = insight_pair(&mut rng, &account);
+        let insights = insight_pair(&mut rng, &account, spec.start_s);
         let name = format!(
             "{account}_CloudTrail-Insight_us-east-1_{}_{}.json.gz",
-            stamp(DAY_START_S + 1800),
+            stamp(spec.start_s + 1800),
             rng.alnum(16)
         );
-        let dir = trail_dir(root, &account, "CloudTrail-Insight", "us-east-1");
+        let dir = trail_dir(root, &account, "CloudTrail-Insight", "us-east-1", spec.start_s);
         corpus.bytes += write_gz(&dir.join(name), &json!({"Records": insights}))?;
         corpus.log_files += 1;
         corpus.records += 2;
@@ -178,10 +181,17 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
     Ok(corpus)
 }
 
-fn trail_dir(root: &Path, account: &str, folder: &str, region: &str) -> std::path::PathBuf {
-    root.join(format!(
-        "AWSLogs/{DEMO_ORG_ID}/{account}/{folder}/{region}/2026/11/01"
-    ))
+/// The folder of a delivery at `seconds`: `.../YYYY/MM/DD`.
+fn trail_dir(
+    root: &Path,
+    account: &str,
+    folder: &str,
+    region: &str,
+    seconds: i64,
+) -> std::path::PathBuf {
+    let t = rfc3339(seconds);
+    let (y, m, d) = (&t[0..4], &t[5..7], &t[8..10]);
+    root.join(format!("AWSLogs/{DEMO_ORG_ID}/{account}/{folder}/{region}/{y}/{m}/{d}"))
 }
 
 /// `YYYYMMDDTHHmmZ`.
@@ -416,14 +426,14 @@ fn record(rng: &mut Rng, account: &str, region: &str, t: i64) -> Value {
     r
 }
 
-fn insight_pair(rng: &mut Rng, account: &str) -> Vec<Value> {
+fn insight_pair(rng: &mut Rng, account: &str, start_s: i64) -> Vec<Value> {
     let shared = rng.uuid();
     ["Start", "End"]
         .iter()
         .enumerate()
         .map(|(i, state)| {
             json!({
-                "eventVersion": "1.08", "eventTime": rfc3339(DAY_START_S + 900 * (i as i64 + 1)),
+                "eventVersion": "1.08", "eventTime": rfc3339(start_s + 900 * (i as i64 + 1)),
                 "awsRegion": "us-east-1", "eventID": rng.uuid(), "eventType": "AwsCloudTrailInsight",
                 "recipientAccountId": account, "sharedEventID": shared, "eventCategory": "Insight",
                 "insightDetails": {
@@ -441,14 +451,14 @@ fn insight_pair(rng: &mut Rng, account: &str) -> Vec<Value> {
         .collect()
 }
 
-fn digest_file(account: &str, region: &str, files: usize) -> Value {
+fn digest_file(account: &str, region: &str, files: usize, start_s: i64) -> Value {
     json!({
-        "awsAccountId": account, "digestStartTime": rfc3339(DAY_START_S),
-        "digestEndTime": rfc3339(DAY_START_S + 3600), "digestS3Bucket": "org-trail-bucket",
+        "awsAccountId": account, "digestStartTime": rfc3339(start_s),
+        "digestEndTime": rfc3339(start_s + 3600), "digestS3Bucket": "org-trail-bucket",
         "digestS3Object": format!("AWSLogs/{DEMO_ORG_ID}/{account}/CloudTrail-Digest/{region}/2026/11/01/digest.json.gz"),
         "digestPublicKeyFingerprint": "0123456789abcdef0123456789abcdef",
         "digestSignatureAlgorithm": "SHA256withRSA",
-        "newestEventTime": rfc3339(DAY_START_S + 300 * files as i64), "oldestEventTime": rfc3339(DAY_START_S),
+        "newestEventTime": rfc3339(start_s + 300 * files as i64), "oldestEventTime": rfc3339(start_s),
         "previousDigestS3Bucket": null, "previousDigestS3Object": null, "previousDigestHashValue": null,
         "previousDigestHashAlgorithm": null, "previousDigestSignature": null, "logFiles": []
     })
@@ -597,6 +607,7 @@ mod tests {
             files_per_stream: 2,
             records_per_file: 30,
             seed: 3,
+        ..DemoSpec::default()
         };
         let corpus = write_corpus(a.path(), &spec).unwrap();
         assert_eq!(corpus, write_corpus(b.path(), &spec).unwrap());

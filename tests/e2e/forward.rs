@@ -54,6 +54,7 @@ fn every_record_exactly_once_in_logs_and_archive() {
         files_per_stream: 4,
         records_per_file: 150,
         seed: 11,
+        ..DemoSpec::default()
     };
     let corpus = demo::write_corpus(&bucket, &spec).unwrap();
     let input = input_events(&bucket);
@@ -183,6 +184,7 @@ fn bad_objects_fail_alone_with_their_cause() {
         files_per_stream: 2,
         records_per_file: 40,
         seed: 5,
+        ..DemoSpec::default()
     };
     let corpus = demo::write_corpus(&bucket, &spec).unwrap();
     let good = input_events(&bucket);

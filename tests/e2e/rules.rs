@@ -20,6 +20,7 @@ fn rules_route_count_and_publish() {
         files_per_stream: 2,
         records_per_file: 120,
         seed: 9,
+        ..DemoSpec::default()
     };
     demo::write_corpus(&bucket, &spec).unwrap();
     let input = input_events(&bucket);
