@@ -173,7 +173,13 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
             stamp(spec.start_s + 1800),
             rng.alnum(16)
         );
-        let dir = trail_dir(root, &account, "CloudTrail-Insight", "us-east-1", spec.start_s);
+        let dir = trail_dir(
+            root,
+            &account,
+            "CloudTrail-Insight",
+            "us-east-1",
+            spec.start_s,
+        );
         corpus.bytes += write_gz(&dir.join(name), &json!({"Records": insights}))?;
         corpus.log_files += 1;
         corpus.records += 2;
@@ -191,7 +197,9 @@ fn trail_dir(
 ) -> std::path::PathBuf {
     let t = rfc3339(seconds);
     let (y, m, d) = (&t[0..4], &t[5..7], &t[8..10]);
-    root.join(format!("AWSLogs/{DEMO_ORG_ID}/{account}/{folder}/{region}/{y}/{m}/{d}"))
+    root.join(format!(
+        "AWSLogs/{DEMO_ORG_ID}/{account}/{folder}/{region}/{y}/{m}/{d}"
+    ))
 }
 
 /// `YYYYMMDDTHHmmZ`.
@@ -607,7 +615,7 @@ mod tests {
             files_per_stream: 2,
             records_per_file: 30,
             seed: 3,
-        ..DemoSpec::default()
+            ..DemoSpec::default()
         };
         let corpus = write_corpus(a.path(), &spec).unwrap();
         assert_eq!(corpus, write_corpus(b.path(), &spec).unwrap());

@@ -9,37 +9,7 @@ use flate2::write::GzEncoder;
 use serde_json::Value;
 use trailrelay::demo::{self, DemoSpec};
 
-use crate::support::{archived_lines, files, input_events, logged_events, run, text};
-
-fn millis(time: &str) -> i64 {
-    let t: rfc3339::Rfc3339 = time.parse().expect("eventTime");
-    t.0
-}
-
-/// A minimal RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`) reader, independent of the code under test.
-mod rfc3339 {
-    pub(super) struct Rfc3339(pub(super) i64);
-
-    impl std::str::FromStr for Rfc3339 {
-        type Err = String;
-
-        fn from_str(s: &str) -> Result<Self, String> {
-            let n = |r: std::ops::Range<usize>| s[r].parse::<i64>().map_err(|e| e.to_string());
-            let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-            let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
-            // Days from civil (Howard Hinnant's algorithm).
-            let y = if m <= 2 { y - 1 } else { y };
-            let era = y.div_euclid(400);
-            let yoe = y - era * 400;
-            let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-            let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-            let days = era * 146_097 + doe - 719_468;
-            Ok(Rfc3339(
-                ((days * 24 + hh) * 60 + mm) * 60 * 1000 + ss * 1000,
-            ))
-        }
-    }
-}
+use crate::support::{archived_lines, epoch_millis, files, input_events, logged_events, run, text};
 
 /// Every input record is in the logs exactly once and in the archive exactly once, unchanged,
 /// in the stream and the partition its key and fields name.
@@ -91,7 +61,10 @@ fn every_record_exactly_once_in_logs_and_archive() {
             input[&id], record,
             "log message differs from the input record {id}"
         );
-        assert_eq!(timestamp, millis(record["eventTime"].as_str().unwrap()));
+        assert_eq!(
+            timestamp,
+            epoch_millis(record["eventTime"].as_str().unwrap())
+        );
         let stream = format!(
             "o-trailrelay01_{}_CloudTrail_{}.ndjson",
             record["recipientAccountId"].as_str().unwrap(),

@@ -3,6 +3,8 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws;
 mod forward;
+mod moto;
 mod rules;
 mod support;

@@ -117,3 +117,16 @@ pub(crate) fn archived_lines(archive: &Path) -> Vec<(PathBuf, Value)> {
     }
     out
 }
+
+/// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ`, computed independently of the code
+/// under test (days from the civil date, Howard Hinnant's algorithm).
+pub(crate) fn epoch_millis(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().expect("eventTime digits");
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    (((days * 24 + n(11..13)) * 60 + n(14..16)) * 60 + n(17..19)) * 1000
+}

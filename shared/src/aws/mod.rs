@@ -22,14 +22,18 @@ use crate::ports::{ErrorClass, PortError};
 /// Attempts per call in the SDK's standard retry mode (the first and four retries).
 pub const SDK_MAX_ATTEMPTS: u32 = 5;
 
-/// Loads the SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) with one HTTP client,
-/// rustls on ring, and the standard retry mode.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
+/// The one HTTP client: hyper with rustls on ring (no second TLS stack, no C crypto).
+pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+        .build_https()
+}
+
+/// Loads the SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) with [`http_client`]
+/// and the standard retry mode.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(http_client())
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
         .load()
         .await

@@ -1,0 +1,427 @@
+//! The forwarder on real AWS APIs (moto server): a real bucket notification to a real queue,
+//! real objects, the real messages, the real adapters; then every destination read back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+use flate2::read::MultiGzDecoder;
+use serde_json::Value;
+use trailrelay::aws::RateLimits;
+use trailrelay::aws::logs::CloudWatchLogSink;
+use trailrelay::aws::s3::{S3Archive, S3Source};
+use trailrelay::config::Config;
+use trailrelay::demo::{self, DemoSpec};
+use trailrelay::forwarder::{Forwarder, MessageOutcome, SqsEvent, SqsMessage};
+use trailrelay::ports::{ErrorClass, SystemClock};
+
+use crate::moto::Moto;
+use crate::support::{epoch_millis, files, input_events};
+
+const TRAIL: &str = "org-trail";
+const ARCHIVE: &str = "trail-archive";
+
+struct Clients {
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+async fn clients(moto: &Moto) -> Clients {
+    let sdk = moto.sdk_config().await;
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        ),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+    }
+}
+
+fn forwarder(c: &Clients) -> Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock> {
+    let env = HashMap::from([
+        ("ALLOWED_BUCKETS", TRAIL),
+        ("ARCHIVE_BUCKET", ARCHIVE),
+        ("S3_FORCE_PATH_STYLE", "true"),
+        ("DEADLINE_GRACE_MS", "2000"),
+    ]);
+    let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
+    let handle = tokio::runtime::Handle::current();
+    let limits = Arc::new(RateLimits::new(
+        config.logs_puts_per_second,
+        config.account_events_per_second,
+    ));
+    Forwarder::new(
+        S3Source::new(c.s3.clone(), handle.clone(), None),
+        CloudWatchLogSink::new(c.logs.clone(), handle.clone(), limits),
+        S3Archive::new(c.s3.clone(), handle, ARCHIVE.into(), None),
+        SystemClock,
+        config,
+    )
+}
+
+/// Receives until `want` messages that announce objects came, and every other message
+/// (S3's test event) with them.
+async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str, want: usize) -> Vec<SqsMessage> {
+    let mut out = Vec::new();
+    let started = Instant::now();
+    while out
+        .iter()
+        .filter(|m: &&SqsMessage| m.body.contains("ObjectCreated"))
+        .count()
+        < want
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "only {} messages arrived",
+            out.len()
+        );
+        let got = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages() {
+            out.push(SqsMessage {
+                message_id: m.message_id().unwrap().to_owned(),
+                body: m.body().unwrap().to_owned(),
+            });
+        }
+    }
+    out
+}
+
+async fn archived(s3: &aws_sdk_s3::Client) -> Vec<(String, Value)> {
+    let mut lines = Vec::new();
+    let listed = s3.list_objects_v2().bucket(ARCHIVE).send().await.unwrap();
+    for object in listed.contents() {
+        let key = object.key().unwrap().to_owned();
+        let body = s3
+            .get_object()
+            .bucket(ARCHIVE)
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap();
+        let mut text = String::new();
+        MultiGzDecoder::new(&body.into_bytes()[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            lines.push((key.clone(), serde_json::from_str(line).unwrap()));
+        }
+    }
+    lines
+}
+
+async fn logged(logs: &aws_sdk_cloudwatchlogs::Client) -> Vec<(String, i64, Value)> {
+    let mut out = Vec::new();
+    let streams = logs
+        .describe_log_streams()
+        .log_group_name("/trailrelay/cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    for stream in streams.log_streams() {
+        let name = stream.log_stream_name().unwrap().to_owned();
+        let mut token: Option<String> = None;
+        loop {
+            let page = logs
+                .get_log_events()
+                .log_group_name("/trailrelay/cloudtrail")
+                .log_stream_name(&name)
+                .start_from_head(true)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .unwrap();
+            for e in page.events() {
+                out.push((
+                    name.clone(),
+                    e.timestamp().unwrap(),
+                    serde_json::from_str(e.message().unwrap()).unwrap(),
+                ));
+            }
+            let next = page.next_forward_token().map(str::to_owned);
+            if page.events().is_empty() || next == token {
+                break;
+            }
+            token = next;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    // GIVEN a trail bucket whose object-created notifications go to a queue
+    c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
+    c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
+    let queue = c
+        .sqs
+        .create_queue()
+        .queue_name("trail-events")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let arn = c
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap();
+    c.s3.put_bucket_notification_configuration()
+        .bucket(TRAIL)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .queue_arn(arn)
+                        .events(Event::S3ObjectCreated)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // AND an organization trail's recent deliveries, plus one corrupt log file
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let spec = DemoSpec {
+        accounts: 2,
+        regions: 2,
+        files_per_stream: 2,
+        records_per_file: 60,
+        seed: 21,
+        start_s: now - 3600,
+    };
+    let corpus = demo::write_corpus(dir.path(), &spec).unwrap();
+    let input = input_events(dir.path());
+    let mut keys = Vec::new();
+    for path in files(dir.path(), ".json.gz") {
+        let key = path
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        c.s3.put_object()
+            .bucket(TRAIL)
+            .key(&key)
+            .body(ByteStream::from(std::fs::read(&path).unwrap()))
+            .send()
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    let corrupt_key = keys
+        .iter()
+        .find(|k| k.contains("/CloudTrail/"))
+        .unwrap()
+        .replace(".json.gz", "X.json.gz");
+    c.s3.put_object()
+        .bucket(TRAIL)
+        .key(&corrupt_key)
+        .body(ByteStream::from_static(b"\x1f\x8b\x08\x00garbage"))
+        .send()
+        .await
+        .unwrap();
+
+    // WHEN the real notifications are handled by the forwarder on the real APIs
+    let messages = receive(&c.sqs, &queue, keys.len() + 1).await;
+    let forwarder = forwarder(&c);
+    let invocation = forwarder
+        .handle(
+            SqsEvent {
+                records: messages.clone(),
+            },
+            Instant::now() + Duration::from_secs(120),
+        )
+        .await;
+
+    // THEN only the corrupt object's message fails, as poison; S3's test event is acknowledged
+    let failures: Vec<(&str, ErrorClass, &str)> = invocation
+        .outcomes
+        .iter()
+        .filter_map(|(id, o)| match o {
+            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
+            _ => None,
+        })
+        .collect();
+    let corrupt_message = messages
+        .iter()
+        .find(|m| m.body.contains("X.json.gz"))
+        .unwrap();
+    assert_eq!(
+        failures,
+        [(
+            corrupt_message.message_id.as_str(),
+            ErrorClass::Poison,
+            "gzip"
+        )]
+    );
+    assert!(
+        invocation
+            .outcomes
+            .iter()
+            .any(|(_, o)| *o == MessageOutcome::Acknowledged("s3-test-event"))
+    );
+    assert_eq!(invocation.totals.counts.records, corpus.records);
+
+    // AND every record is in CloudWatch Logs exactly once, unchanged, under CloudTrail's naming
+    let in_logs = logged(&c.logs).await;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (stream, timestamp, record) in &in_logs {
+        let id = record["eventID"].as_str().unwrap().to_owned();
+        assert_eq!(&input[&id], record);
+        let expected_stream = format!(
+            "o-trailrelay01_{}_CloudTrail_{}",
+            record["recipientAccountId"].as_str().unwrap(),
+            record["awsRegion"].as_str().unwrap()
+        );
+        assert_eq!(stream, &expected_stream);
+        assert_eq!(
+            *timestamp,
+            epoch_millis(record["eventTime"].as_str().unwrap())
+        );
+        *seen.entry(id).or_default() += 1;
+    }
+    assert_eq!(
+        seen.len(),
+        input.len(),
+        "events missing from CloudWatch Logs"
+    );
+    assert!(seen.values().all(|&n| n == 1));
+
+    // AND in the archive exactly once, in the partitions of its source object
+    let lines = archived(&c.s3).await;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, line) in &lines {
+        let id = line["event_id"].as_str().unwrap().to_owned();
+        assert_eq!(input[&id], line["record"]);
+        assert!(
+            key.starts_with(&format!(
+                "cloudtrail/org=o-trailrelay01/account={}/",
+                line["account_id"].as_str().unwrap()
+            )),
+            "{key}"
+        );
+        assert_eq!(line["source"]["bucket"], TRAIL);
+        *seen.entry(id).or_default() += 1;
+    }
+    assert_eq!(seen.len(), input.len(), "events missing from the archive");
+    assert!(seen.values().all(|&n| n == 1));
+
+    // AND a redelivered message overwrites its archive object rather than adding one
+    let objects_before = lines
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let again = messages
+        .iter()
+        .find(|m| m.body.contains("ObjectCreated") && !m.body.contains("X.json.gz"))
+        .unwrap()
+        .clone();
+    let repeat = forwarder
+        .handle(
+            SqsEvent {
+                records: vec![again],
+            },
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+    assert!(repeat.response.batch_item_failures.is_empty());
+    let objects_after = archived(&c.s3)
+        .await
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(objects_before, objects_after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
+    c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
+    c.s3.create_bucket()
+        .bucket("someone-elses")
+        .send()
+        .await
+        .unwrap();
+    let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0000Z_aaaaaaaaaaaaaaaa.json.gz";
+    let body = |bucket: &str| {
+        serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]})
+        .to_string()
+    };
+    let batch = SqsEvent {
+        records: vec![
+            SqsMessage {
+                message_id: "foreign".into(),
+                body: body("someone-elses"),
+            },
+            SqsMessage {
+                message_id: "missing".into(),
+                body: body(TRAIL),
+            },
+            SqsMessage {
+                message_id: "text".into(),
+                body: "not a notification".into(),
+            },
+        ],
+    };
+    let invocation = forwarder(&c)
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    let failures: Vec<(&str, ErrorClass, &str)> = invocation
+        .outcomes
+        .iter()
+        .filter_map(|(id, o)| match o {
+            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            ("foreign", ErrorClass::Poison, "bucket-not-allowed"),
+            ("missing", ErrorClass::Poison, "not-found"),
+            ("text", ErrorClass::Poison, "not-json-message"),
+        ]
+    );
+    assert_eq!(invocation.response.batch_item_failures.len(), 3);
+}
