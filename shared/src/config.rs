@@ -140,7 +140,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "DEADLINE_GRACE_MS",
         default: Some("10000"),
         required: false,
-        meaning: "Milliseconds before the Lambda deadline at which unfinished messages are reported failed, to be retried.",
+        meaning: "Milliseconds before the Lambda deadline at which unfinished messages are reported failed, to be retried (at most a quarter of the invocation's time).",
     },
     Variable {
         name: "S3_FORCE_PATH_STYLE",

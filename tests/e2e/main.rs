@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aws;
+mod events;
 mod forward;
 mod moto;
 mod rules;

@@ -9,7 +9,7 @@ use trailrelay::aws::logs::CloudWatchLogSink;
 use trailrelay::aws::s3::{S3Archive, S3Source};
 use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::config::Config;
-use trailrelay::forwarder::{BatchResponse, Forwarder, MessageOutcome, SqsEvent};
+use trailrelay::forwarder::{BatchResponse, Forwarder, MessageOutcome, SqsEvent, time_given};
 use trailrelay::ports::{ErrorClass, SystemClock};
 
 type Function = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock>;
@@ -57,11 +57,8 @@ async fn handle_batch(
     forwarder: &Function,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<BatchResponse, Error> {
-    let remaining = event
-        .context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
+    let event_deadline_ms = event.context.deadline;
+    let remaining = time_given(event_deadline_ms, SystemTime::now());
     let invocation = forwarder
         .handle(event.payload, Instant::now() + remaining)
         .await;
@@ -81,6 +78,8 @@ async fn handle_batch(
     let c = &invocation.totals.counts;
     let messages = invocation.message_counts();
     tracing::info!(
+        time_given_ms = remaining.as_millis() as u64,
+        deadline_ms = event_deadline_ms,
         messages = invocation.outcomes.len(),
         done = messages.get("done").copied().unwrap_or(0),
         acknowledged = messages.get("acknowledged").copied().unwrap_or(0),

@@ -221,7 +221,10 @@ where
 
     /// Handles one batch that must be answered by `deadline`.
     pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> Invocation {
-        let grace = Duration::from_millis(self.inner.config.deadline_grace_ms);
+        // The grace never takes more than a quarter of the time there is: with a short function
+        // timeout, a fixed grace would leave no time at all.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let grace = Duration::from_millis(self.inner.config.deadline_grace_ms).min(remaining / 4);
         // Work stops at `stop_at`; the answer goes out by `give_up`, whatever is still running.
         let stop_at = deadline.checked_sub(grace).unwrap_or_else(Instant::now);
         let give_up = deadline
@@ -361,6 +364,22 @@ where
         }
         (MessageOutcome::Done, totals)
     }
+}
+
+/// The time an invocation has, from the runtime's deadline (`Lambda-Runtime-Deadline-Ms`,
+/// milliseconds since the Unix epoch,
+/// <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>). `cargo lambda watch` sends
+/// the function's timeout there instead (`600000`); a value too small to be a date this century
+/// is read as that duration.
+pub fn time_given(deadline_ms: u64, now: std::time::SystemTime) -> Duration {
+    /// 2001-01-01T00:00:00Z in milliseconds: no real deadline is earlier.
+    const EPOCH_FLOOR_MS: u64 = 978_307_200_000;
+    if deadline_ms < EPOCH_FLOOR_MS {
+        return Duration::from_millis(deadline_ms);
+    }
+    (std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+        .duration_since(now)
+        .unwrap_or_default()
 }
 
 fn object_ref(a: Announced) -> ObjectRef {

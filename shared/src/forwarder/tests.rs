@@ -192,19 +192,15 @@ async fn throttling_fails_the_message_for_retry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn near_the_deadline_messages_are_reported_failed_not_abandoned() {
-    // The deadline is closer than the grace period: nothing may start.
-    let w = world(RecordingLogSink::default(), "30000");
+async fn at_the_deadline_messages_are_reported_failed_not_abandoned() {
+    let w = world(RecordingLogSink::default(), "1000");
     let batch = SqsEvent {
         records: vec![
             message("a", s3_body("trail-bucket", GOOD)),
             message("b", s3_body("trail-bucket", GOOD)),
         ],
     };
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(10))
-        .await;
+    let inv = w.forwarder.handle(batch, Instant::now()).await;
     assert_eq!(
         failed(&inv),
         [
@@ -214,6 +210,20 @@ async fn near_the_deadline_messages_are_reported_failed_not_abandoned() {
     );
     assert_eq!(inv.response.batch_item_failures.len(), 2);
     assert_eq!(*w.logs.calls.lock().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grace_longer_than_the_invocation_still_leaves_time_to_work() {
+    // 30 s of grace, 8 s to live: the grace shrinks to a quarter of the time left.
+    let w = world(RecordingLogSink::default(), "30000");
+    let batch = SqsEvent {
+        records: vec![message("a", s3_body("trail-bucket", GOOD))],
+    };
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(8))
+        .await;
+    assert_eq!(inv.outcomes[0].1, MessageOutcome::Done);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,4 +285,20 @@ fn lambda_sqs_events_deserialise() {
     )
     .unwrap();
     assert_eq!(response.batch_item_failures[1].item_identifier, "id4");
+}
+
+#[test]
+fn time_given_reads_epoch_deadlines_and_emulator_timeouts() {
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(1_793_491_200_000);
+    assert_eq!(time_given(1_793_491_230_000, now), Duration::from_secs(30));
+    assert_eq!(
+        time_given(1_793_491_100_000, now),
+        Duration::ZERO,
+        "a past deadline leaves nothing"
+    );
+    assert_eq!(
+        time_given(600_000, now),
+        Duration::from_secs(600),
+        "cargo lambda watch sends the timeout"
+    );
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Create the local trail and archive buckets on an S3 endpoint and upload the demo trail.
+
+    .venv/bin/python events/seed-local.py http://127.0.0.1:5000 trailrelay-demo/bucket
+
+The sample events in this folder name objects of the demo trail (`trailrelay demo` writes it;
+its file names are the same on every machine), in the bucket `org-trail`.
+"""
+import os
+import sys
+
+import boto3  # installed in .venv with moto[server]
+
+endpoint, folder = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+for bucket in ("org-trail", "trail-archive"):
+    s3.create_bucket(Bucket=bucket)
+count = 0
+for root, _, names in os.walk(folder):
+    for name in sorted(names):
+        path = os.path.join(root, name)
+        key = os.path.relpath(path, folder).replace(os.sep, "/")
+        s3.upload_file(path, "org-trail", key)
+        count += 1
+print(f"uploaded {count} objects to s3://org-trail on {endpoint}")

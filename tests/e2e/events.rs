@@ -1,0 +1,77 @@
+//! The sample events in `events/` stay valid: each is a Lambda SQS event whose bodies the
+//! forwarder reads as their names say.
+
+use trailrelay::forwarder::SqsEvent;
+use trailrelay::notification::{self, Acknowledged, Notification};
+
+fn sample(name: &str) -> SqsEvent {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn kinds(name: &str) -> Vec<String> {
+    sample(name)
+        .records
+        .iter()
+        .map(|m| match notification::parse(&m.body) {
+            Ok(Notification::Objects(list)) => {
+                let allowed = notification::check_allowed(&list, &["org-trail".to_owned()]);
+                match allowed {
+                    Ok(()) => format!("objects:{}", list.len()),
+                    Err(e) => e.cause().to_owned(),
+                }
+            }
+            Ok(Notification::Acknowledged(a)) => a.as_str().to_owned(),
+            Err(e) => e.cause().to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_sample_reads_as_its_name_says() {
+    assert_eq!(kinds("sqs-s3-notification.json"), ["objects:1"]);
+    assert_eq!(kinds("sqs-sns-s3-notification.json"), ["objects:1"]);
+    assert_eq!(kinds("sqs-raw-sns-s3-notification.json"), ["objects:1"]);
+    assert_eq!(kinds("sqs-eventbridge-object-created.json"), ["objects:1"]);
+    assert_eq!(kinds("sqs-cloudtrail-sns.json"), ["objects:2"]);
+    assert_eq!(
+        kinds("sqs-s3-test-event.json"),
+        [Acknowledged::S3TestEvent.as_str()]
+    );
+    assert_eq!(
+        kinds("sqs-mixed-batch.json"),
+        [
+            "objects:1",
+            "s3-test-event",
+            "bucket-not-allowed",
+            "not-json-message"
+        ]
+    );
+}
+
+/// The keys the samples name are keys of the demo trail, so the local loop finds them.
+#[test]
+fn samples_name_objects_of_the_demo_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    trailrelay::demo::write_corpus(dir.path(), &trailrelay::demo::DemoSpec::default()).unwrap();
+    for name in [
+        "sqs-s3-notification.json",
+        "sqs-eventbridge-object-created.json",
+        "sqs-cloudtrail-sns.json",
+    ] {
+        for m in sample(name).records {
+            let Ok(Notification::Objects(list)) = notification::parse(&m.body) else {
+                panic!("{name}")
+            };
+            for o in list {
+                assert!(
+                    dir.path().join(&o.key).exists(),
+                    "{name}: {} is not in the demo trail",
+                    o.key
+                );
+            }
+        }
+    }
+}
