@@ -18,7 +18,8 @@ use trailrelay::demo::{self, DemoSpec};
 use trailrelay::forwarder::{Forwarder, MessageOutcome, SqsEvent, SqsMessage};
 use trailrelay::ports::{ErrorClass, SystemClock};
 
-use crate::moto::Moto;
+use crate::faults::{self, Faults};
+use crate::moto::{Moto, sdk_config};
 use crate::support::{epoch_millis, files, input_events};
 
 const TRAIL: &str = "org-trail";
@@ -30,8 +31,8 @@ struct Clients {
     logs: aws_sdk_cloudwatchlogs::Client,
 }
 
-async fn clients(moto: &Moto) -> Clients {
-    let sdk = moto.sdk_config().await;
+async fn clients(endpoint: &str) -> Clients {
+    let sdk = sdk_config(endpoint).await;
     Clients {
         s3: aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk)
@@ -167,7 +168,7 @@ async fn logged(logs: &aws_sdk_cloudwatchlogs::Client) -> Vec<(String, i64, Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
     let moto = Moto::start();
-    let c = clients(&moto).await;
+    let c = clients(&moto.endpoint).await;
     // GIVEN a trail bucket whose object-created notifications go to a queue
     c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
     c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
@@ -374,7 +375,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
     let moto = Moto::start();
-    let c = clients(&moto).await;
+    let c = clients(&moto.endpoint).await;
     c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
     c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
     c.s3.create_bucket()
@@ -424,4 +425,184 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
         ]
     );
     assert_eq!(invocation.response.batch_item_failures.len(), 3);
+}
+
+/// Buckets and a small trail on a fresh moto, and the S3 event bodies announcing its log files.
+async fn small_trail(
+    c: &Clients,
+    seed: u64,
+) -> (std::collections::BTreeMap<String, Value>, Vec<SqsMessage>) {
+    c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
+    c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let spec = DemoSpec {
+        accounts: 1,
+        regions: 2,
+        files_per_stream: 2,
+        records_per_file: 40,
+        seed,
+        start_s: now - 3600,
+    };
+    demo::write_corpus(dir.path(), &spec).unwrap();
+    let input = input_events(dir.path());
+    let mut messages = Vec::new();
+    for path in files(dir.path(), ".json.gz") {
+        let key = path
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        c.s3.put_object()
+            .bucket(TRAIL)
+            .key(&key)
+            .body(ByteStream::from(std::fs::read(&path).unwrap()))
+            .send()
+            .await
+            .unwrap();
+        if key.contains("CloudTrail-Digest") {
+            continue;
+        }
+        let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
+        messages.push(SqsMessage {
+            message_id: format!("m{}", messages.len()),
+            body: body.to_string(),
+        });
+    }
+    (input, messages)
+}
+
+fn count_ids<'a>(ids: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for id in ids {
+        *seen.entry(id.to_owned()).or_default() += 1;
+    }
+    seen
+}
+
+/// Throttling and 5xx answers between the SDK and the services are retried inside the SDK;
+/// every event still arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_server_errors_lose_nothing() {
+    let moto = Moto::start();
+    let direct = clients(&moto.endpoint).await;
+    let (input, messages) = small_trail(&direct, 31).await;
+    let faults = Arc::new(Faults::default());
+    faults
+        .throttle_put_log_events
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    faults
+        .slow_down_get_object
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    faults
+        .internal_error_put_object
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let proxy = faults::start(moto.endpoint.clone(), Arc::clone(&faults)).await;
+    let through_proxy = clients(&proxy).await;
+    let invocation = forwarder(&through_proxy)
+        .handle(
+            SqsEvent { records: messages },
+            Instant::now() + Duration::from_secs(120),
+        )
+        .await;
+    assert!(
+        invocation.response.batch_item_failures.is_empty(),
+        "{:?}",
+        invocation.outcomes
+    );
+    assert_eq!(
+        faults.injected.load(std::sync::atomic::Ordering::SeqCst),
+        7,
+        "every fault was met and overcome"
+    );
+    let in_logs = count_ids(
+        logged(&direct.logs)
+            .await
+            .iter()
+            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
+    );
+    let archived_lines = archived(&direct.s3).await;
+    let in_archive = count_ids(
+        archived_lines
+            .iter()
+            .map(|(_, l)| l["event_id"].as_str().unwrap()),
+    );
+    for seen in [&in_logs, &in_archive] {
+        assert_eq!(seen.len(), input.len());
+        assert!(seen.values().all(|&n| n == 1));
+    }
+}
+
+/// Throttling that outlasts the SDK's retries fails the message for retry, leaving no archive
+/// object behind; the redelivery completes it, and every event is then in place once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_completes() {
+    let moto = Moto::start();
+    let direct = clients(&moto.endpoint).await;
+    let (input, messages) = small_trail(&direct, 32).await;
+    let faults = Arc::new(Faults::default());
+    faults
+        .throttle_put_log_events
+        .store(1_000, std::sync::atomic::Ordering::SeqCst);
+    let proxy = faults::start(moto.endpoint.clone(), Arc::clone(&faults)).await;
+    let through_proxy = clients(&proxy).await;
+    let f = forwarder(&through_proxy);
+    let first = f
+        .handle(
+            SqsEvent {
+                records: messages.clone(),
+            },
+            Instant::now() + Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(first.response.batch_item_failures.len(), messages.len());
+    for (_, outcome) in &first.outcomes {
+        let MessageOutcome::Failed(failure) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            (failure.class, failure.cause),
+            (ErrorClass::Retry, "throttled")
+        );
+    }
+    assert!(
+        archived(&direct.s3).await.is_empty(),
+        "no archive object from a failed message"
+    );
+    // The throttling ends; the queue redelivers.
+    faults
+        .throttle_put_log_events
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let second = f
+        .handle(
+            SqsEvent { records: messages },
+            Instant::now() + Duration::from_secs(120),
+        )
+        .await;
+    assert!(
+        second.response.batch_item_failures.is_empty(),
+        "{:?}",
+        second.outcomes
+    );
+    let in_logs = count_ids(
+        logged(&direct.logs)
+            .await
+            .iter()
+            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
+    );
+    let archived_lines = archived(&direct.s3).await;
+    let in_archive = count_ids(
+        archived_lines
+            .iter()
+            .map(|(_, l)| l["event_id"].as_str().unwrap()),
+    );
+    for seen in [&in_logs, &in_archive] {
+        assert_eq!(seen.len(), input.len());
+        assert!(seen.values().all(|&n| n == 1));
+    }
 }

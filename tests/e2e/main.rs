@@ -5,6 +5,7 @@
 
 mod aws;
 mod events;
+mod faults;
 mod forward;
 mod moto;
 mod rules;

@@ -65,17 +65,21 @@ impl Moto {
             && stream.read_to_end(&mut reply).is_ok()
             && reply.starts_with(b"HTTP/1.")
     }
+}
 
-    /// SDK configuration for this server: static test credentials, us-east-1.
-    pub(crate) async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .http_client(trailrelay::aws::http_client())
-            .endpoint_url(&self.endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .load()
-            .await
-    }
+/// SDK configuration for an endpoint on loopback: static test credentials, us-east-1.
+pub(crate) async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(trailrelay::aws::http_client())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(trailrelay::aws::SDK_MAX_ATTEMPTS),
+        )
+        .load()
+        .await
 }
 
 impl Drop for Moto {

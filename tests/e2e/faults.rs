@@ -1,0 +1,135 @@
+//! A fault-injecting HTTP proxy on loopback, between the SDK clients and moto: it answers some
+//! requests with the errors AWS sends under load (PutLogEvents throttling, S3 `SlowDown` and
+//! `InternalError`) and forwards everything else unchanged.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// How many of each fault are still to be injected; each answer takes one.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// PutLogEvents answered `400 ThrottlingException`.
+    pub(crate) throttle_put_log_events: AtomicU32,
+    /// GetObject answered `503 SlowDown`.
+    pub(crate) slow_down_get_object: AtomicU32,
+    /// PutObject / UploadPart answered `500 InternalError`.
+    pub(crate) internal_error_put_object: AtomicU32,
+    /// Faults injected so far.
+    pub(crate) injected: AtomicU32,
+}
+
+impl Faults {
+    fn take(&self, counter: &AtomicU32) -> bool {
+        let took = counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if took {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+        }
+        took
+    }
+}
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+fn answer(status: StatusCode, content_type: &str, body: &'static str) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(body.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// Starts the proxy in front of `upstream` (`http://127.0.0.1:PORT`); returns its endpoint.
+pub(crate) async fn start(upstream: String, faults: Arc<Faults>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
+    let client: Client<HttpConnector, Incoming> =
+        Client::builder(TokioExecutor::new()).build_http();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (client, upstream, faults) =
+                (client.clone(), upstream.clone(), Arc::clone(&faults));
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let (client, upstream, faults) =
+                        (client.clone(), upstream.clone(), Arc::clone(&faults));
+                    async move { Ok::<_, Infallible>(handle(req, &client, &upstream, &faults).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    endpoint
+}
+
+async fn handle(
+    mut req: Request<Incoming>,
+    client: &Client<HttpConnector, Incoming>,
+    upstream: &str,
+    faults: &Faults,
+) -> Response<Body> {
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if target.ends_with(".PutLogEvents") && faults.take(&faults.throttle_put_log_events) {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.1",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        );
+    }
+    let is_object = req.uri().path().matches('/').count() >= 2 && target.is_empty();
+    if is_object && req.method() == Method::GET && faults.take(&faults.slow_down_get_object) {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/xml",
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        );
+    }
+    if is_object && req.method() == Method::PUT && faults.take(&faults.internal_error_put_object) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/xml",
+            "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
+        );
+    }
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    match format!("{upstream}{path}").parse() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return answer(StatusCode::BAD_GATEWAY, "text/plain", "bad upstream uri"),
+    }
+    match client.request(req).await {
+        Ok(response) => response.map(|b| b.boxed()),
+        Err(_) => answer(StatusCode::BAD_GATEWAY, "text/plain", "upstream failed"),
+    }
+}
