@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use trailrelay::aws::s3::{S3Archive, S3Source};
 use trailrelay::config::parse_bytes;
 use trailrelay::decode::Limits;
 use trailrelay::demo::{self, DemoSpec, Findings};
-use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, list_objects};
+use trailrelay::local::{LocalArchive, LocalLogSink, list_objects};
 use trailrelay::pipeline::{
     DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, ObjectReport, Outcome,
     Pipeline, Settings, Totals,
@@ -69,14 +70,41 @@ struct TestMetricFilterArgs {
 
 #[derive(Debug, Args)]
 struct ForwardArgs {
-    /// Files or folders to forward (a folder stands for the trail bucket).
+    /// Files or folders to forward (a folder stands for the trail bucket), or
+    /// s3://BUCKET/PREFIX for every object under a prefix.
     #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<PathBuf>,
-    /// Where the logs and the archive are written.
+    inputs: Vec<String>,
+    /// Where local outputs go: logs/, archive/, metrics.ndjson.
     #[arg(long, value_name = "DIR", default_value = "trailrelay-out")]
     out: PathBuf,
+    /// Where log events go: `local` (OUT/logs) or `cloudwatch` (PutLogEvents).
+    #[arg(long, value_name = "WHERE", default_value = "local", value_parser = ["local", "cloudwatch"])]
+    logs: String,
+    /// Where the archive goes: a folder, or s3://BUCKET/PREFIX [default: OUT/archive].
+    #[arg(long, value_name = "DIR|S3_URL")]
+    archive: Option<String>,
+    /// Address S3 by path (for endpoints such as local emulators that need it).
+    #[arg(long)]
+    s3_force_path_style: bool,
     #[command(flatten)]
     options: PipelineOptions,
+}
+
+/// Where a run's log events and archive objects go.
+struct Destinations {
+    cloudwatch: bool,
+    archive: Option<String>,
+    s3_force_path_style: bool,
+}
+
+impl Destinations {
+    fn local() -> Self {
+        Self {
+            cloudwatch: false,
+            archive: None,
+            s3_force_path_style: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -121,10 +149,19 @@ struct DemoArgs {
     options: PipelineOptions,
 }
 
+mod ports;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Forward(args) => forward(&args.inputs, &args.out, &args.options),
+        Command::Forward(args) => {
+            let destinations = Destinations {
+                cloudwatch: args.logs == "cloudwatch",
+                archive: args.archive.clone(),
+                s3_force_path_style: args.s3_force_path_style,
+            };
+            forward(&args.inputs, &args.out, &args.options, &destinations)
+        }
         Command::Demo(args) => run_demo(&args),
         Command::TestMetricFilter(args) => test_metric_filter(&args),
     };
@@ -172,16 +209,71 @@ impl PipelineOptions {
     }
 }
 
-fn forward(inputs: &[PathBuf], out: &Path, options: &PipelineOptions) -> Result<ExitCode, String> {
-    let settings = options.settings()?;
-    let objects = list_objects(inputs).map_err(|e| e.to_string())?;
+fn forward(
+    inputs: &[String],
+    out: &Path,
+    options: &PipelineOptions,
+    to: &Destinations,
+) -> Result<ExitCode, String> {
+    let mut settings = options.settings()?;
+    let archive_s3 = to.archive.as_deref().map(|a| (a, ports::s3_url(a)));
+    let needs_aws = to.cloudwatch
+        || inputs.iter().any(|i| i.starts_with("s3://"))
+        || matches!(archive_s3, Some((_, Some(_))));
+    let aws = if needs_aws {
+        Some(ports::Aws::connect(to.s3_force_path_style)?)
+    } else {
+        None
+    };
+    let mut objects = Vec::new();
+    for input in inputs {
+        match (ports::s3_url(input), &aws) {
+            (Some((bucket, prefix)), Some(aws)) => objects.extend(aws.list(&bucket, &prefix)?),
+            _ => objects.extend(list_objects(&[PathBuf::from(input)]).map_err(|e| e.to_string())?),
+        }
+    }
     let logs_dir = out.join("logs");
-    let archive_dir = out.join("archive");
-    let (source, logs, archive) = (
-        LocalSource,
-        LocalLogSink::new(&logs_dir),
-        LocalArchive::new(&archive_dir),
-    );
+    let (logs, logs_label) = match &aws {
+        Some(aws) if to.cloudwatch => (
+            ports::AnyLogSink::cloudwatch(aws),
+            "CloudWatch Logs".to_owned(),
+        ),
+        _ => (
+            ports::AnyLogSink::Local(LocalLogSink::new(&logs_dir)),
+            logs_dir.display().to_string(),
+        ),
+    };
+    let (archive, archive_label) = match (archive_s3, &aws) {
+        (Some((url, Some((bucket, prefix)))), Some(aws)) => {
+            settings.archive_prefix = [
+                prefix.trim_matches('/'),
+                settings.archive_prefix.trim_matches('/'),
+            ]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/");
+            let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket, None);
+            (ports::AnyArchive::S3(archive), url.to_owned())
+        }
+        (Some((dir, None)), _) => (
+            ports::AnyArchive::Local(LocalArchive::new(dir)),
+            dir.to_owned(),
+        ),
+        _ => {
+            let dir = out.join("archive");
+            (
+                ports::AnyArchive::Local(LocalArchive::new(&dir)),
+                dir.display().to_string(),
+            )
+        }
+    };
+    let source = ports::AnySource {
+        s3: aws
+            .as_ref()
+            .map(|aws| S3Source::new(aws.s3.clone(), aws.handle(), None)),
+    };
     let pipeline = Pipeline {
         source: &source,
         logs: &logs,
@@ -209,7 +301,7 @@ fn forward(inputs: &[PathBuf], out: &Path, options: &PipelineOptions) -> Result<
         }
     });
     progress.finish_and_clear();
-    print_summary(&totals, started.elapsed(), &logs_dir, &archive_dir);
+    print_summary(&totals, started.elapsed(), &logs_label, &archive_label);
     if !settings.rules.is_empty() {
         print_rules(&settings.rules, &totals.rule_stats);
         let metrics = out.join("metrics.ndjson");
@@ -236,7 +328,7 @@ fn progress_bar(objects: &[trailrelay::ports::ObjectRef], quiet: bool) -> Progre
     bar
 }
 
-fn print_summary(totals: &Totals, elapsed: Duration, logs_dir: &Path, archive_dir: &Path) {
+fn print_summary(totals: &Totals, elapsed: Duration, logs_to: &str, archive_to: &str) {
     let c = &totals.counts;
     let seconds = elapsed.as_secs_f64().max(1e-9);
     let mb = |bytes: u64| bytes as f64 / 1e6;
@@ -256,17 +348,11 @@ fn print_summary(totals: &Totals, elapsed: Duration, logs_dir: &Path, archive_di
     );
     println!(
         "  logs      {} events in {} batches ({} rejected, {} too large for CloudWatch Logs) -> {}",
-        c.events_logged,
-        c.log_batches,
-        c.events_rejected,
-        c.events_too_large,
-        logs_dir.display()
+        c.events_logged, c.log_batches, c.events_rejected, c.events_too_large, logs_to
     );
     println!(
         "  archive   {} events in {} objects -> {}",
-        c.events_archived,
-        totals.forwarded,
-        archive_dir.display()
+        c.events_archived, totals.forwarded, archive_to
     );
     if !totals.skipped.is_empty() {
         let skipped: Vec<String> = totals
@@ -414,7 +500,8 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
         options.rules = Some("cis".into());
         println!("Applying the CIS / Security Hub metric filter pack (--rules to use your own).");
     }
-    let code = forward(std::slice::from_ref(&bucket), &out, &options)?;
+    let input = bucket.to_string_lossy().into_owned();
+    let code = forward(&[input], &out, &options, &Destinations::local())?;
     let archive_dir = out.join("archive");
     let findings = Findings::from_archive(&archive_dir).map_err(|e| {
         format!(

@@ -606,3 +606,77 @@ async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_complete
         assert!(seen.values().all(|&n| n == 1));
     }
 }
+
+/// `trailrelay forward` on the AWS path: objects listed under an S3 prefix and a local folder,
+/// events to CloudWatch Logs, the archive to an S3 prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
+    let moto = Moto::start();
+    let c = clients(&moto.endpoint).await;
+    let (from_s3, _) = small_trail(&c, 33).await;
+    let local = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let spec = DemoSpec {
+        accounts: 1,
+        regions: 1,
+        files_per_stream: 1,
+        records_per_file: 25,
+        seed: 34,
+        start_s: now - 600,
+    };
+    demo::write_corpus(local.path(), &spec).unwrap();
+    let mut input = input_events(local.path());
+    input.extend(from_s3);
+    let out = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(crate::support::binary())
+        .args([
+            "forward",
+            "s3://org-trail/AWSLogs/",
+            local.path().to_str().unwrap(),
+            "--logs",
+            "cloudwatch",
+            "--archive",
+            "s3://trail-archive/cli",
+            "--s3-force-path-style",
+            "-q",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", crate::support::text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("-> CloudWatch Logs") && stdout.contains("-> s3://trail-archive/cli"),
+        "{stdout}"
+    );
+    let in_logs = count_ids(
+        logged(&c.logs)
+            .await
+            .iter()
+            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
+    );
+    let archived_lines = archived(&c.s3).await;
+    assert!(
+        archived_lines
+            .iter()
+            .all(|(k, _)| k.starts_with("cli/org=o-trailrelay01/"))
+    );
+    let in_archive = count_ids(
+        archived_lines
+            .iter()
+            .map(|(_, l)| l["event_id"].as_str().unwrap()),
+    );
+    for seen in [&in_logs, &in_archive] {
+        assert_eq!(seen.len(), input.len());
+        assert!(seen.values().all(|&n| n == 1));
+    }
+}

@@ -1,0 +1,194 @@
+//! Which source and sinks a `forward` run uses: local files, AWS, or a mix. Wiring only: each
+//! variant is one of the library's adapters.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use tokio::runtime::{Handle, Runtime};
+use trailrelay::aws::logs::CloudWatchLogSink;
+use trailrelay::aws::s3::{S3Archive, S3Reader, S3Source, S3Upload};
+use trailrelay::aws::{RateLimits, load_sdk_config};
+use trailrelay::batch::LogBatch;
+use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, LocalUpload};
+use trailrelay::ports::{
+    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError, PutReport,
+    Store,
+};
+
+/// The AWS clients, made once and only when a run needs them.
+pub(crate) struct Aws {
+    runtime: Runtime,
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl Aws {
+    /// Loads credentials and region the SDK's usual way (environment, profile, ...).
+    pub(crate) fn connect(force_path_style: bool) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("starting the AWS client runtime: {e}"))?;
+        let sdk = runtime.block_on(load_sdk_config());
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(force_path_style)
+                .build(),
+        );
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        Ok(Self { runtime, s3, logs })
+    }
+
+    pub(crate) fn handle(&self) -> Handle {
+        self.runtime.handle().clone()
+    }
+
+    /// Every object under `s3://bucket/prefix`, in key order.
+    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>, String> {
+        self.runtime.block_on(async {
+            let mut out = Vec::new();
+            let mut pages = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    format!("s3://{bucket}/{prefix}: {}", trailrelay::aws::classify(e))
+                })?;
+                for o in page.contents() {
+                    if let Some(key) = o.key() {
+                        out.push(ObjectRef {
+                            store: Store::S3(bucket.to_owned()),
+                            key: key.to_owned(),
+                            size: o.size().and_then(|s| u64::try_from(s).ok()),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Splits `s3://bucket/prefix`.
+pub(crate) fn s3_url(text: &str) -> Option<(String, String)> {
+    let rest = text.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
+}
+
+/// Local files and S3 objects alike.
+pub(crate) struct AnySource {
+    pub(crate) s3: Option<S3Source>,
+}
+
+pub(crate) enum AnyReader {
+    Local(File),
+    S3(Box<S3Reader>),
+}
+
+impl Read for AnyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Local(f) => f.read(buf),
+            Self::S3(r) => r.read(buf),
+        }
+    }
+}
+
+impl ObjectSource for AnySource {
+    type Reader = AnyReader;
+
+    fn open(&self, object: &ObjectRef) -> Result<AnyReader, PortError> {
+        match (&object.store, &self.s3) {
+            (Store::Local(_), _) => LocalSource.open(object).map(AnyReader::Local),
+            (Store::S3(_), Some(s3)) => s3.open(object).map(|r| AnyReader::S3(Box::new(r))),
+            (Store::S3(_), None) => Err(PortError::new(
+                ErrorClass::Poison,
+                "unsupported-store",
+                "no S3 client",
+            )),
+        }
+    }
+}
+
+/// Local files or CloudWatch Logs.
+pub(crate) enum AnyLogSink {
+    Local(LocalLogSink),
+    CloudWatch(CloudWatchLogSink),
+}
+
+impl LogSink for AnyLogSink {
+    fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
+        match self {
+            Self::Local(s) => s.put(batch),
+            Self::CloudWatch(s) => s.put(batch),
+        }
+    }
+}
+
+impl AnyLogSink {
+    pub(crate) fn cloudwatch(aws: &Aws) -> Self {
+        let limits = Arc::new(RateLimits::new(
+            std::num::NonZeroU32::new(50).unwrap_or(std::num::NonZeroU32::MIN),
+            std::num::NonZeroU32::new(20_000).unwrap_or(std::num::NonZeroU32::MIN),
+        ));
+        Self::CloudWatch(CloudWatchLogSink::new(
+            aws.logs.clone(),
+            aws.handle(),
+            limits,
+        ))
+    }
+}
+
+/// A local folder or an S3 bucket.
+pub(crate) enum AnyArchive {
+    Local(LocalArchive),
+    S3(S3Archive),
+}
+
+pub(crate) enum AnyUpload {
+    Local(LocalUpload),
+    S3(Box<S3Upload>),
+}
+
+impl ArchiveSink for AnyArchive {
+    type Upload = AnyUpload;
+
+    fn begin(&self, key: &str) -> Result<AnyUpload, PortError> {
+        match self {
+            Self::Local(a) => a.begin(key).map(AnyUpload::Local),
+            Self::S3(a) => a.begin(key).map(|u| AnyUpload::S3(Box::new(u))),
+        }
+    }
+}
+
+impl Write for AnyUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Local(u) => u.write(buf),
+            Self::S3(u) => u.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Local(u) => u.flush(),
+            Self::S3(u) => u.flush(),
+        }
+    }
+}
+
+impl ArchiveUpload for AnyUpload {
+    fn commit(self) -> Result<(), PortError> {
+        match self {
+            Self::Local(u) => u.commit(),
+            Self::S3(u) => u.commit(),
+        }
+    }
+}
