@@ -226,37 +226,26 @@ fn benches(c: &mut Criterion) {
         key: KEY.into(),
         size: None,
     };
+    let forward = |settings: &Settings| {
+        let report = Pipeline {
+            source: &source,
+            logs: &Discard,
+            archive: &Discard,
+            clock: &Now,
+            settings,
+            deadline: None,
+        }
+        .forward(&object);
+        assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
+        report.counts.records
+    };
+    let plain = Settings::default();
     group.bench_function("forward (gzip in, batches + gzip archive out)", |b| {
-        let settings = Settings::default();
-        b.iter(|| {
-            let report = Pipeline {
-                source: &source,
-                logs: &Discard,
-                archive: &Discard,
-                clock: &Now,
-                settings: &settings,
-                deadline: None,
-            }
-            .forward(&object);
-            assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
-            report.counts.records
-        })
+        b.iter(|| forward(&plain))
     });
     settings.rules = rules.clone();
     group.bench_function("forward with the CIS pack", |b| {
-        b.iter(|| {
-            let report = Pipeline {
-                source: &source,
-                logs: &Discard,
-                archive: &Discard,
-                clock: &Now,
-                settings: &settings,
-                deadline: None,
-            }
-            .forward(&object);
-            assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
-            report.counts.records
-        })
+        b.iter(|| forward(&settings))
     });
     group.finish();
 }

@@ -485,6 +485,29 @@ fn count_ids<'a>(ids: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> 
     seen
 }
 
+/// Every input event is in CloudWatch Logs once and in the archive once, and nothing else is.
+async fn assert_each_event_once_everywhere(c: &Clients, input: &BTreeMap<String, Value>) {
+    let in_logs = count_ids(
+        logged(&c.logs)
+            .await
+            .iter()
+            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
+    );
+    let archived_lines = archived(&c.s3).await;
+    let in_archive = count_ids(
+        archived_lines
+            .iter()
+            .map(|(_, l)| l["event_id"].as_str().unwrap()),
+    );
+    for seen in [&in_logs, &in_archive] {
+        assert_eq!(
+            seen.keys().collect::<Vec<_>>(),
+            input.keys().collect::<Vec<_>>()
+        );
+        assert!(seen.values().all(|&n| n == 1));
+    }
+}
+
 /// Throttling and 5xx answers between the SDK and the services are retried inside the SDK;
 /// every event still arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -520,22 +543,7 @@ async fn throttling_and_server_errors_lose_nothing() {
         7,
         "every fault was met and overcome"
     );
-    let in_logs = count_ids(
-        logged(&direct.logs)
-            .await
-            .iter()
-            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
-    );
-    let archived_lines = archived(&direct.s3).await;
-    let in_archive = count_ids(
-        archived_lines
-            .iter()
-            .map(|(_, l)| l["event_id"].as_str().unwrap()),
-    );
-    for seen in [&in_logs, &in_archive] {
-        assert_eq!(seen.len(), input.len());
-        assert!(seen.values().all(|&n| n == 1));
-    }
+    assert_each_event_once_everywhere(&direct, &input).await;
 }
 
 /// Throttling that outlasts the SDK's retries fails the message for retry, leaving no archive
@@ -589,22 +597,7 @@ async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_complete
         "{:?}",
         second.outcomes
     );
-    let in_logs = count_ids(
-        logged(&direct.logs)
-            .await
-            .iter()
-            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
-    );
-    let archived_lines = archived(&direct.s3).await;
-    let in_archive = count_ids(
-        archived_lines
-            .iter()
-            .map(|(_, l)| l["event_id"].as_str().unwrap()),
-    );
-    for seen in [&in_logs, &in_archive] {
-        assert_eq!(seen.len(), input.len());
-        assert!(seen.values().all(|&n| n == 1));
-    }
+    assert_each_event_once_everywhere(&direct, &input).await;
 }
 
 /// `trailrelay forward` on the AWS path: objects listed under an S3 prefix and a local folder,
@@ -658,25 +651,12 @@ async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
         stdout.contains("-> CloudWatch Logs") && stdout.contains("-> s3://trail-archive/cli"),
         "{stdout}"
     );
-    let in_logs = count_ids(
-        logged(&c.logs)
-            .await
-            .iter()
-            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
-    );
-    let archived_lines = archived(&c.s3).await;
+    let archive_keys = archived(&c.s3).await;
     assert!(
-        archived_lines
+        archive_keys
             .iter()
-            .all(|(k, _)| k.starts_with("cli/org=o-trailrelay01/"))
+            .all(|(k, _)| k.starts_with("cli/org=o-trailrelay01/")),
+        "{archive_keys:?}"
     );
-    let in_archive = count_ids(
-        archived_lines
-            .iter()
-            .map(|(_, l)| l["event_id"].as_str().unwrap()),
-    );
-    for seen in [&in_logs, &in_archive] {
-        assert_eq!(seen.len(), input.len());
-        assert!(seen.values().all(|&n| n == 1));
-    }
+    assert_each_event_once_everywhere(&c, &input).await;
 }

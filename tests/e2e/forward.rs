@@ -9,26 +9,19 @@ use flate2::write::GzEncoder;
 use serde_json::Value;
 use trailrelay::demo::{self, DemoSpec};
 
-use crate::support::{archived_lines, epoch_millis, files, input_events, logged_events, run, text};
+use crate::support::{Trail, archived_lines, epoch_millis, files, logged_events, run, text, trail};
 
 /// Every input record is in the logs exactly once and in the archive exactly once, unchanged,
 /// in the stream and the partition its key and fields name.
 #[test]
 fn every_record_exactly_once_in_logs_and_archive() {
-    let dir = tempfile::tempdir().unwrap();
-    let bucket = dir.path().join("bucket");
-    let out = dir.path().join("out");
-    let spec = DemoSpec {
-        accounts: 5,
-        regions: 3,
-        files_per_stream: 4,
-        records_per_file: 150,
-        seed: 11,
-        ..DemoSpec::default()
-    };
-    let corpus = demo::write_corpus(&bucket, &spec).unwrap();
-    let input = input_events(&bucket);
-    assert_eq!(input.len() as u64, corpus.records);
+    let Trail {
+        bucket,
+        out,
+        corpus,
+        input,
+        _dir,
+    } = trail(5, 3, 4, 150, 11);
 
     let output = run(&[
         "forward",
@@ -148,19 +141,13 @@ fn put_log_file(bucket: &Path, unique: &str, bytes: &[u8]) -> String {
 /// still forwarded whole.
 #[test]
 fn bad_objects_fail_alone_with_their_cause() {
-    let dir = tempfile::tempdir().unwrap();
-    let bucket = dir.path().join("bucket");
-    let out = dir.path().join("out");
-    let spec = DemoSpec {
-        accounts: 2,
-        regions: 2,
-        files_per_stream: 2,
-        records_per_file: 40,
-        seed: 5,
-        ..DemoSpec::default()
-    };
-    let corpus = demo::write_corpus(&bucket, &spec).unwrap();
-    let good = input_events(&bucket);
+    let Trail {
+        bucket,
+        out,
+        corpus,
+        input: good,
+        _dir,
+    } = trail(2, 2, 2, 40, 5);
 
     let mut truncated = gzip(br#"{"Records":[{"eventID":"t1","eventName":"X"},{"eventID":"t2"}]}"#);
     truncated.truncate(truncated.len() - 9);

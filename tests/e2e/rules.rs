@@ -3,27 +3,20 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use trailrelay::demo::{self, DemoSpec};
 
-use crate::support::{archived_lines, input_events, logged_events, run, text};
+use crate::support::{Trail, archived_lines, logged_events, run, text, trail};
 
 /// Routes decide where each event goes, the archive names the rules each event matched, and
 /// the metrics of the run land in metrics.ndjson as Embedded Metric Format.
 #[test]
 fn rules_route_count_and_publish() {
-    let dir = tempfile::tempdir().unwrap();
-    let bucket = dir.path().join("bucket");
-    let out = dir.path().join("out");
-    let spec = DemoSpec {
-        accounts: 2,
-        regions: 2,
-        files_per_stream: 2,
-        records_per_file: 120,
-        seed: 9,
-        ..DemoSpec::default()
-    };
-    demo::write_corpus(&bucket, &spec).unwrap();
-    let input = input_events(&bucket);
+    let Trail {
+        bucket,
+        out,
+        input,
+        _dir: dir,
+        ..
+    } = trail(2, 2, 2, 120, 9);
     let rules = dir.path().join("rules.yaml");
     std::fs::write(
         &rules,

@@ -130,3 +130,43 @@ pub(crate) fn epoch_millis(t: &str) -> i64 {
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
     (((days * 24 + n(11..13)) * 60 + n(14..16)) * 60 + n(17..19)) * 1000
 }
+
+/// A generated organization trail in a temporary folder: `bucket/` holds it, `out/` is free for
+/// outputs, `input` maps each eventID to its record.
+pub(crate) struct Trail {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) bucket: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) corpus: trailrelay::demo::DemoCorpus,
+    pub(crate) input: BTreeMap<String, Value>,
+}
+
+/// Writes a trail of `accounts` × `regions` × `files` log files of `records` records.
+pub(crate) fn trail(
+    accounts: usize,
+    regions: usize,
+    files: usize,
+    records: usize,
+    seed: u64,
+) -> Trail {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let bucket = dir.path().join("bucket");
+    let spec = trailrelay::demo::DemoSpec {
+        accounts,
+        regions,
+        files_per_stream: files,
+        records_per_file: records,
+        seed,
+        ..trailrelay::demo::DemoSpec::default()
+    };
+    let corpus = trailrelay::demo::write_corpus(&bucket, &spec).expect("write trail");
+    let input = input_events(&bucket);
+    assert_eq!(input.len() as u64, corpus.records);
+    Trail {
+        out: dir.path().join("out"),
+        bucket,
+        corpus,
+        input,
+        _dir: dir,
+    }
+}

@@ -59,13 +59,17 @@ impl World {
     }
 
     fn forward(&self, key: &str) -> ObjectReport {
+        self.forward_until(key, None)
+    }
+
+    fn forward_until(&self, key: &str, deadline: Option<std::time::Instant>) -> ObjectReport {
         Pipeline {
             source: &self.source,
             logs: &self.logs,
             archive: &self.archive,
             clock: &FixedClock(NOW),
             settings: &self.settings,
-            deadline: None,
+            deadline,
         }
         .forward(&object(key))
     }
@@ -361,15 +365,7 @@ fn rules_route_events_and_name_themselves_in_the_archive() {
 #[test]
 fn a_passed_deadline_fails_the_object_for_retry() {
     let world = World::new(&[(KEY, document(&[record(1, "2026-11-01T00:00:00Z")]))]);
-    let report = Pipeline {
-        source: &world.source,
-        logs: &world.logs,
-        archive: &world.archive,
-        clock: &FixedClock(NOW),
-        settings: &world.settings,
-        deadline: Some(std::time::Instant::now()),
-    }
-    .forward(&object(KEY));
+    let report = world.forward_until(KEY, Some(std::time::Instant::now()));
     let Outcome::Failed(e) = &report.outcome else {
         panic!("{:?}", report.outcome)
     };
