@@ -94,11 +94,12 @@ pub(crate) mod fakes {
         }
     }
 
-    /// Objects by key; opening a key listed in `panic_on` panics.
+    /// Objects by key; opening a key listed in `panic_on` panics, one in `slow` takes that long.
     #[derive(Debug, Default, Clone)]
     pub(crate) struct MemorySource {
         pub(crate) objects: HashMap<String, Vec<u8>>,
         pub(crate) panic_on: Vec<String>,
+        pub(crate) slow: Vec<(String, Duration)>,
     }
 
     impl ObjectSource for MemorySource {
@@ -110,6 +111,9 @@ pub(crate) mod fakes {
                 "scripted panic on {}",
                 object.key
             );
+            if let Some((_, delay)) = self.slow.iter().find(|(k, _)| *k == object.key) {
+                std::thread::sleep(*delay);
+            }
             self.objects
                 .get(&object.key)
                 .map(|b| io::Cursor::new(b.clone()))

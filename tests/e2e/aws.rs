@@ -45,12 +45,20 @@ async fn clients(endpoint: &str) -> Clients {
 }
 
 fn forwarder(c: &Clients) -> Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock> {
-    let env = HashMap::from([
+    forwarder_with(c, &[])
+}
+
+fn forwarder_with(
+    c: &Clients,
+    extra: &[(&'static str, &'static str)],
+) -> Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock> {
+    let mut env = HashMap::from([
         ("ALLOWED_BUCKETS", TRAIL),
         ("ARCHIVE_BUCKET", ARCHIVE),
         ("S3_FORCE_PATH_STYLE", "true"),
         ("DEADLINE_GRACE_MS", "2000"),
     ]);
+    env.extend(extra.iter().copied());
     let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
     let handle = tokio::runtime::Handle::current();
     let limits = Arc::new(RateLimits::new(
@@ -383,6 +391,20 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
         .send()
         .await
         .unwrap();
+    // A log file that decompresses past MAX_OBJECT_BYTES (a gzip bomb, in miniature).
+    let big_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0000Z_bbbbbbbbbbbbbbbb.json.gz";
+    let mut bomb = br#"{"Records":[{"pad":""#.to_vec();
+    bomb.resize(bomb.len() + (3 << 20), b'a');
+    bomb.extend_from_slice(br#""}]}"#);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &bomb).unwrap();
+    c.s3.put_object()
+        .bucket(TRAIL)
+        .key(big_key)
+        .body(ByteStream::from(gz.finish().unwrap()))
+        .send()
+        .await
+        .unwrap();
     let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0000Z_aaaaaaaaaaaaaaaa.json.gz";
     let body = |bucket: &str| {
         serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
@@ -403,9 +425,13 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
                 message_id: "text".into(),
                 body: "not a notification".into(),
             },
+            SqsMessage {
+                message_id: "too-large".into(),
+                body: body(TRAIL).replace("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"),
+            },
         ],
     };
-    let invocation = forwarder(&c)
+    let invocation = forwarder_with(&c, &[("MAX_OBJECT_BYTES", "1MiB")])
         .handle(batch, Instant::now() + Duration::from_secs(60))
         .await;
     let failures: Vec<(&str, ErrorClass, &str)> = invocation
@@ -422,9 +448,11 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
             ("foreign", ErrorClass::Poison, "bucket-not-allowed"),
             ("missing", ErrorClass::Poison, "not-found"),
             ("text", ErrorClass::Poison, "not-json-message"),
+            ("too-large", ErrorClass::Poison, "object-too-large"),
         ]
     );
-    assert_eq!(invocation.response.batch_item_failures.len(), 3);
+    assert_eq!(invocation.response.batch_item_failures.len(), 4);
+    assert!(archived(&c.s3).await.is_empty());
 }
 
 /// Buckets and a small trail on a fresh moto, and the S3 event bodies announcing its log files.

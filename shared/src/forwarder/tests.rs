@@ -15,6 +15,9 @@ const CORRUPT: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2
 const PANICS: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
                       111122223333_CloudTrail_us-east-1_20261101T0015Z_panicpanicpanic0.json.gz";
 
+const SLOW: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
+                    111122223333_CloudTrail_us-east-1_20261101T0020Z_slowslowslowslow.json.gz";
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(bytes).unwrap();
@@ -52,8 +55,13 @@ fn world(logs: RecordingLogSink, grace_ms: &str) -> World {
             ),
             (CORRUPT.to_owned(), corrupt),
             (PANICS.to_owned(), Vec::new()),
+            (
+                SLOW.to_owned(),
+                gzip(&serde_json::to_vec(&json!({"Records": [record]})).unwrap()),
+            ),
         ]),
         panic_on: vec![PANICS.to_owned()],
+        slow: vec![(SLOW.to_owned(), Duration::from_millis(3400))],
     };
     let env = HashMap::from([
         ("ALLOWED_BUCKETS", "trail-bucket"),
@@ -300,5 +308,68 @@ fn time_given_reads_epoch_deadlines_and_emulator_timeouts() {
         time_given(600_000, now),
         Duration::from_secs(600),
         "cargo lambda watch sends the timeout"
+    );
+}
+
+/// The deadline arrives while the batch is being worked on: the message done before it
+/// succeeds, the one under way stops and fails for retry, the one not yet started fails for
+/// retry too; none is abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_mid_batch_fails_what_is_unfinished_for_retry() {
+    let env_grace = "1000";
+    let mut w = world(RecordingLogSink::default(), env_grace);
+    // One message at a time, so the order is fixed.
+    let env = HashMap::from([
+        ("ALLOWED_BUCKETS", "trail-bucket"),
+        ("ARCHIVE_BUCKET", "archive-bucket"),
+        ("DEADLINE_GRACE_MS", env_grace),
+        ("MESSAGE_CONCURRENCY", "1"),
+    ]);
+    let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
+    let source = w.forwarder.inner.source.clone();
+    w.forwarder = Forwarder::new(
+        source,
+        w.logs.clone(),
+        w.archive.clone(),
+        FixedClock(1_793_491_200),
+        config,
+    );
+    let batch = SqsEvent {
+        records: vec![
+            message("first", s3_body("trail-bucket", GOOD)),
+            message("slow", s3_body("trail-bucket", SLOW)),
+            message("never-started", s3_body("trail-bucket", GOOD)),
+        ],
+    };
+    // 4 s to live, 1 s of grace: work stops 3 s in, while the slow object (3.4 s to open) is
+    // under way.
+    let started = Instant::now();
+    let inv = w
+        .forwarder
+        .handle(batch, started + Duration::from_secs(4))
+        .await;
+    assert_eq!(
+        inv.outcomes[0].1,
+        MessageOutcome::Done,
+        "{:?}",
+        inv.outcomes
+    );
+    assert_eq!(
+        failed(&inv),
+        [
+            ("slow", ErrorClass::Retry, "deadline"),
+            ("never-started", ErrorClass::Retry, "deadline")
+        ],
+        "{:?}",
+        inv.outcomes
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answered before the deadline"
+    );
+    assert_eq!(
+        w.archive.committed.lock().unwrap().len(),
+        1,
+        "only the finished object's archive object"
     );
 }

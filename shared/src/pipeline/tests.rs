@@ -51,6 +51,7 @@ impl World {
                     .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
                 panic_on: Vec::new(),
+                slow: Vec::new(),
             },
             logs: RecordingLogSink::default(),
             archive: MemoryArchive::default(),
