@@ -221,7 +221,6 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         .await
         .unwrap();
     // AND an organization trail's recent deliveries, plus one corrupt log file
-    let dir = tempfile::tempdir().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -234,25 +233,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         seed: 21,
         start_s: now - 3600,
     };
-    let corpus = demo::write_corpus(dir.path(), &spec).unwrap();
-    let input = input_events(dir.path());
-    let mut keys = Vec::new();
-    for path in files(dir.path(), ".json.gz") {
-        let key = path
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        c.s3.put_object()
-            .bucket(TRAIL)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(&path).unwrap()))
-            .send()
-            .await
-            .unwrap();
-        keys.push(key);
-    }
+    let (corpus, input, keys) = upload_trail(&c, &spec).await;
     let corrupt_key = keys
         .iter()
         .find(|k| k.contains("/CloudTrail/"))
@@ -455,6 +436,36 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
     assert!(archived(&c.s3).await.is_empty());
 }
 
+/// Writes a trail of `spec` and uploads every file of it to the trail bucket; returns what was
+/// written, every record by eventID, and the keys.
+async fn upload_trail(
+    c: &Clients,
+    spec: &DemoSpec,
+) -> (demo::DemoCorpus, BTreeMap<String, Value>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = demo::write_corpus(dir.path(), spec).unwrap();
+    let input = input_events(dir.path());
+    let mut keys = Vec::new();
+    for path in files(dir.path(), ".json.gz") {
+        let key = path
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = ByteStream::from(std::fs::read(&path).unwrap());
+        c.s3.put_object()
+            .bucket(TRAIL)
+            .key(&key)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    (corpus, input, keys)
+}
+
 /// Buckets and a small trail on a fresh moto, and the S3 event bodies announcing its log files.
 async fn small_trail(
     c: &Clients,
@@ -462,7 +473,6 @@ async fn small_trail(
 ) -> (std::collections::BTreeMap<String, Value>, Vec<SqsMessage>) {
     c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
     c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -475,26 +485,9 @@ async fn small_trail(
         seed,
         start_s: now - 3600,
     };
-    demo::write_corpus(dir.path(), &spec).unwrap();
-    let input = input_events(dir.path());
+    let (_, input, keys) = upload_trail(c, &spec).await;
     let mut messages = Vec::new();
-    for path in files(dir.path(), ".json.gz") {
-        let key = path
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        c.s3.put_object()
-            .bucket(TRAIL)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(&path).unwrap()))
-            .send()
-            .await
-            .unwrap();
-        if key.contains("CloudTrail-Digest") {
-            continue;
-        }
+    for key in keys.iter().filter(|k| !k.contains("CloudTrail-Digest")) {
         let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
         messages.push(SqsMessage {
