@@ -6,13 +6,19 @@
 //! 2. [`decode`] streams its gzip and its `{"Records":[...]}` document, one record at a time,
 //!    each kept as its original bytes, in memory bounded by the largest record;
 //! 3. [`normalize`] derives who, what, where and when from each record;
-//! 4. [`batch`] groups the records into CloudWatch Logs batches that hold every PutLogEvents
+//! 4. [`rules`] evaluates metric filters and routes (the CloudWatch Logs filter pattern
+//!    language) on each record, parsed once for all of them;
+//! 5. [`batch`] groups the records into CloudWatch Logs batches that hold every PutLogEvents
 //!    limit, and [`archive`] names and writes the partitioned NDJSON archive;
-//! 5. [`pipeline`] runs one object through all of that against the [`ports`]: the object
-//!    source, the log sink, the archive sink. [`local`] implements them on the file system.
+//! 6. [`pipeline`] runs one object through all of that against the [`ports`]: the object
+//!    source, the log sink, the archive sink. [`local`] implements them on the file system,
+//!    [`aws`] on S3 and CloudWatch Logs.
 //!
-//! Everything here is synchronous and free of any AWS SDK: the CLI and the Lambda functions
-//! wire their own sources and sinks to the same pipeline.
+//! The forwarder function adds [`notification`] (SQS bodies to objects), [`config`] (the
+//! environment) and [`forwarder`] (one SQS batch, concurrently, within the deadline). The
+//! pipeline is synchronous (CPU work on a stream); only [`aws`] and [`forwarder`] touch the
+//! async SDK, bridging from the blocking threads objects run on. The CLI and the functions are
+//! wiring only.
 #![warn(missing_docs)]
 
 pub mod archive;
