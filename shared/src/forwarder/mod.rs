@@ -238,32 +238,30 @@ where
         ));
         let mut tasks = tokio::task::JoinSet::new();
         let mut task_index = std::collections::HashMap::new();
-        for (i, message) in event.records.iter().enumerate() {
-            let (this, body, slots, permits) = (
-                self.clone(),
-                message.body.clone(),
-                Arc::clone(&slots),
-                Arc::clone(&permits),
-            );
-            let handle = tasks.spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return;
+        // Messages start in batch order, at most `message_concurrency` at once; starting and
+        // waiting both end at `give_up`, and whatever has not finished by then fails for retry.
+        let work = async {
+            for (i, message) in event.records.iter().enumerate() {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break;
                 };
-                let result = if Instant::now() >= stop_at {
-                    (
-                        MessageOutcome::Failed(deadline_failure()),
-                        Totals::default(),
-                    )
-                } else {
-                    this.process(body, stop_at).await
-                };
-                if let Ok(mut s) = slots.lock() {
-                    s[i] = Some(result);
-                }
-            });
-            task_index.insert(handle.id(), i);
-        }
-        let _ = tokio::time::timeout_at(give_up.into(), async {
+                let (this, body, slots) = (self.clone(), message.body.clone(), Arc::clone(&slots));
+                let handle = tasks.spawn(async move {
+                    let _permit = permit;
+                    let result = if Instant::now() >= stop_at {
+                        (
+                            MessageOutcome::Failed(deadline_failure()),
+                            Totals::default(),
+                        )
+                    } else {
+                        this.process(body, stop_at).await
+                    };
+                    if let Ok(mut s) = slots.lock() {
+                        s[i] = Some(result);
+                    }
+                });
+                task_index.insert(handle.id(), i);
+            }
             while let Some(joined) = tasks.join_next_with_id().await {
                 if let Err(e) = joined
                     && e.is_panic()
@@ -276,8 +274,8 @@ where
                     ));
                 }
             }
-        })
-        .await;
+        };
+        let _ = tokio::time::timeout_at(give_up.into(), work).await;
         tasks.abort_all();
         let results = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
         let mut invocation = Invocation::default();
