@@ -260,14 +260,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         .await;
 
     // THEN only the corrupt object's message fails, as poison; S3's test event is acknowledged
-    let failures: Vec<(&str, ErrorClass, &str)> = invocation
-        .outcomes
-        .iter()
-        .filter_map(|(id, o)| match o {
-            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
-            _ => None,
-        })
-        .collect();
+    let failures = failed(&invocation);
     let corrupt_message = messages
         .iter()
         .find(|m| m.body.contains("X.json.gz"))
@@ -415,14 +408,7 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
     let invocation = forwarder_with(&c, &[("MAX_OBJECT_BYTES", "1MiB")])
         .handle(batch, Instant::now() + Duration::from_secs(60))
         .await;
-    let failures: Vec<(&str, ErrorClass, &str)> = invocation
-        .outcomes
-        .iter()
-        .filter_map(|(id, o)| match o {
-            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
-            _ => None,
-        })
-        .collect();
+    let failures = failed(&invocation);
     assert_eq!(
         failures,
         [
@@ -496,6 +482,18 @@ async fn small_trail(
         });
     }
     (input, messages)
+}
+
+/// (message id, class, cause) of every failed message, in batch order.
+fn failed(invocation: &trailrelay::forwarder::Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
+    invocation
+        .outcomes
+        .iter()
+        .filter_map(|(id, o)| match o {
+            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn count_ids<'a>(ids: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
