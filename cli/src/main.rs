@@ -194,14 +194,9 @@ impl PipelineOptions {
             .map_err(|e| format!("--rules: {e}"))?;
             settings.rules = RuleSet::compile(&file, PatternOptions::default())
                 .map_err(|e| format!("--rules {source}: {e}"))?;
-            for f in settings.rules.filters() {
-                for w in f.pattern.warnings() {
-                    eprintln!("warning: rule {}: {w}", f.name);
-                }
-            }
-            for r in settings.rules.routes() {
-                for w in r.pattern.warnings() {
-                    eprintln!("warning: rule {}: {w}", r.name);
+            for (name, pattern) in settings.rules.named_patterns() {
+                for w in pattern.warnings() {
+                    eprintln!("warning: rule {name}: {w}");
                 }
             }
         }
@@ -374,17 +369,9 @@ fn print_summary(totals: &Totals, elapsed: Duration, logs_to: &str, archive_to: 
 
 fn print_rules(rules: &RuleSet, stats: &RuleStats) {
     let counts: Vec<(&str, u64)> = rules
-        .filters()
-        .iter()
-        .map(|f| f.name.as_str())
-        .zip(stats.filter_matches.iter().copied())
-        .chain(
-            rules
-                .routes()
-                .iter()
-                .map(|r| r.name.as_str())
-                .zip(stats.route_matches.iter().copied()),
-        )
+        .named_patterns()
+        .map(|(name, _)| name)
+        .zip(stats.matches())
         .collect();
     let silent = counts.iter().filter(|(_, n)| *n == 0).count();
     println!(

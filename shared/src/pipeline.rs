@@ -440,18 +440,8 @@ impl Totals {
         self.rule_stats.merge(&report.rule_stats);
         match &report.outcome {
             Outcome::Forwarded { .. } => self.forwarded += 1,
-            Outcome::Skipped(reason) => bump(&mut self.skipped, *reason),
-            Outcome::Failed(e) => {
-                let (cause, class) = (e.cause(), e.class());
-                match self
-                    .failed
-                    .iter_mut()
-                    .find(|(c, k, _)| *c == cause && *k == class)
-                {
-                    Some((_, _, n)) => *n += 1,
-                    None => self.failed.push((cause, class, 1)),
-                }
-            }
+            Outcome::Skipped(reason) => bump(&mut self.skipped, *reason, 1),
+            Outcome::Failed(e) => self.count_failures(e.cause(), e.class(), 1),
         }
     }
 
@@ -461,19 +451,21 @@ impl Totals {
         self.rule_stats.merge(&other.rule_stats);
         self.forwarded += other.forwarded;
         for (reason, n) in &other.skipped {
-            for _ in 0..*n {
-                bump(&mut self.skipped, *reason);
-            }
+            bump(&mut self.skipped, *reason, *n);
         }
         for (cause, class, n) in &other.failed {
-            match self
-                .failed
-                .iter_mut()
-                .find(|(c, k, _)| c == cause && k == class)
-            {
-                Some((_, _, m)) => *m += n,
-                None => self.failed.push((cause, *class, *n)),
-            }
+            self.count_failures(cause, *class, *n);
+        }
+    }
+
+    fn count_failures(&mut self, cause: &'static str, class: ErrorClass, n: u64) {
+        match self
+            .failed
+            .iter_mut()
+            .find(|(c, k, _)| *c == cause && *k == class)
+        {
+            Some((_, _, m)) => *m += n,
+            None => self.failed.push((cause, class, n)),
         }
     }
 
@@ -488,10 +480,10 @@ impl Totals {
     }
 }
 
-fn bump<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K) {
+fn bump<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K, by: u64) {
     match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => *n += 1,
-        None => list.push((key, 1)),
+        Some((_, n)) => *n += by,
+        None => list.push((key, by)),
     }
 }
 

@@ -221,10 +221,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         .await
         .unwrap();
     // AND an organization trail's recent deliveries, plus one corrupt log file
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = now_s();
     let spec = DemoSpec {
         accounts: 2,
         regions: 2,
@@ -459,10 +456,7 @@ async fn small_trail(
 ) -> (std::collections::BTreeMap<String, Value>, Vec<SqsMessage>) {
     c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
     c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = now_s();
     let spec = DemoSpec {
         accounts: 1,
         regions: 2,
@@ -487,12 +481,8 @@ async fn small_trail(
 /// (message id, class, cause) of every failed message, in batch order.
 fn failed(invocation: &trailrelay::forwarder::Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
     invocation
-        .outcomes
-        .iter()
-        .filter_map(|(id, o)| match o {
-            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
-            _ => None,
-        })
+        .failures()
+        .map(|(id, f)| (id, f.class, f.cause))
         .collect()
 }
 
@@ -527,14 +517,52 @@ async fn assert_each_event_once_everywhere(c: &Clients, input: &BTreeMap<String,
     }
 }
 
+/// Seconds since the Unix epoch, now.
+fn now_s() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.unwrap().as_secs() as i64
+}
+
+/// moto with a small trail, clients that reach it directly and clients that go through the
+/// fault-injecting proxy (no faults set yet).
+struct Faulty {
+    _moto: Moto,
+    direct: Clients,
+    through_proxy: Clients,
+    faults: Arc<Faults>,
+    input: BTreeMap<String, Value>,
+    messages: Vec<SqsMessage>,
+}
+
+async fn faulty(seed: u64) -> Faulty {
+    let moto = Moto::start();
+    let direct = clients(&moto.endpoint).await;
+    let (input, messages) = small_trail(&direct, seed).await;
+    let faults = Arc::new(Faults::default());
+    let proxy = faults::start(moto.endpoint.clone(), Arc::clone(&faults)).await;
+    let through_proxy = clients(&proxy).await;
+    Faulty {
+        _moto: moto,
+        direct,
+        through_proxy,
+        faults,
+        input,
+        messages,
+    }
+}
+
 /// Throttling and 5xx answers between the SDK and the services are retried inside the SDK;
 /// every event still arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn throttling_and_server_errors_lose_nothing() {
-    let moto = Moto::start();
-    let direct = clients(&moto.endpoint).await;
-    let (input, messages) = small_trail(&direct, 31).await;
-    let faults = Arc::new(Faults::default());
+    let Faulty {
+        _moto,
+        direct,
+        through_proxy,
+        faults,
+        input,
+        messages,
+    } = faulty(31).await;
     faults
         .throttle_put_log_events
         .store(3, std::sync::atomic::Ordering::SeqCst);
@@ -544,8 +572,6 @@ async fn throttling_and_server_errors_lose_nothing() {
     faults
         .internal_error_put_object
         .store(2, std::sync::atomic::Ordering::SeqCst);
-    let proxy = faults::start(moto.endpoint.clone(), Arc::clone(&faults)).await;
-    let through_proxy = clients(&proxy).await;
     let invocation = forwarder(&through_proxy)
         .handle(
             SqsEvent { records: messages },
@@ -569,15 +595,17 @@ async fn throttling_and_server_errors_lose_nothing() {
 /// object behind; the redelivery completes it, and every event is then in place once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_completes() {
-    let moto = Moto::start();
-    let direct = clients(&moto.endpoint).await;
-    let (input, messages) = small_trail(&direct, 32).await;
-    let faults = Arc::new(Faults::default());
+    let Faulty {
+        _moto,
+        direct,
+        through_proxy,
+        faults,
+        input,
+        messages,
+    } = faulty(32).await;
     faults
         .throttle_put_log_events
         .store(1_000, std::sync::atomic::Ordering::SeqCst);
-    let proxy = faults::start(moto.endpoint.clone(), Arc::clone(&faults)).await;
-    let through_proxy = clients(&proxy).await;
     let f = forwarder(&through_proxy);
     let first = f
         .handle(
@@ -627,10 +655,7 @@ async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
     let c = clients(&moto.endpoint).await;
     let (from_s3, _) = small_trail(&c, 33).await;
     let local = tempfile::tempdir().unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = now_s();
     let spec = DemoSpec {
         accounts: 1,
         regions: 1,

@@ -9,7 +9,7 @@ use trailrelay::aws::logs::CloudWatchLogSink;
 use trailrelay::aws::s3::{S3Archive, S3Source};
 use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::config::Config;
-use trailrelay::forwarder::{BatchResponse, Forwarder, MessageOutcome, SqsEvent, time_given};
+use trailrelay::forwarder::{BatchResponse, Forwarder, SqsEvent, time_given};
 use trailrelay::ports::{ErrorClass, SystemClock};
 
 type Function = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock>;
@@ -62,16 +62,14 @@ async fn handle_batch(
     let invocation = forwarder
         .handle(event.payload, Instant::now() + remaining)
         .await;
-    for (message_id, outcome) in &invocation.outcomes {
-        if let MessageOutcome::Failed(f) = outcome {
-            let object = f.object.as_deref().unwrap_or("-");
-            match f.class {
-                ErrorClass::Poison => {
-                    tracing::error!(message_id, object, cause = f.cause, class = "poison", error = %f.message, "Message failed; it will reach the dead-letter queue.")
-                }
-                ErrorClass::Retry => {
-                    tracing::warn!(message_id, object, cause = f.cause, class = "retry", error = %f.message, "Message failed; it will be retried.")
-                }
+    for (message_id, f) in invocation.failures() {
+        let object = f.object.as_deref().unwrap_or("-");
+        match f.class {
+            ErrorClass::Poison => {
+                tracing::error!(message_id, object, cause = f.cause, class = "poison", error = %f.message, "Message failed; it will reach the dead-letter queue.")
+            }
+            ErrorClass::Retry => {
+                tracing::warn!(message_id, object, cause = f.cause, class = "retry", error = %f.message, "Message failed; it will be retried.")
             }
         }
     }

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::config::Config;
 use crate::notification::{self, Announced, Notification};
@@ -153,18 +152,19 @@ impl Invocation {
             ),
             ("LogBatches", c.log_batches, "Count"),
         ];
-        let mut doc = serde_json::Map::new();
-        doc.insert(
-            "_aws".into(),
-            json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
-                "Namespace": "trailrelay", "Dimensions": [[]],
-                "Metrics": metrics.iter().map(|(n, _, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>()
-            }]}),
-        );
-        for (name, value, _) in metrics {
-            doc.insert(name.into(), json!(value));
-        }
-        serde_json::Value::Object(doc).to_string()
+        let metrics: Vec<(&str, Option<&str>, serde_json::Value)> = metrics
+            .into_iter()
+            .map(|(name, value, unit)| (name, Some(unit), value.into()))
+            .collect();
+        crate::rules::emf_document("trailrelay", &[], &metrics, timestamp_ms)
+    }
+
+    /// (message id, failure) of every failed message, in batch order.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &Failure)> {
+        self.outcomes.iter().filter_map(|(id, o)| match o {
+            MessageOutcome::Failed(f) => Some((id.as_str(), f)),
+            _ => None,
+        })
     }
 }
 

@@ -86,12 +86,8 @@ fn world(logs: RecordingLogSink, grace_ms: &str) -> World {
 
 fn failed(invocation: &Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
     invocation
-        .outcomes
-        .iter()
-        .filter_map(|(id, o)| match o {
-            MessageOutcome::Failed(f) => Some((id.as_str(), f.class, f.cause)),
-            _ => None,
-        })
+        .failures()
+        .map(|(id, f)| (id, f.class, f.cause))
         .collect()
 }
 

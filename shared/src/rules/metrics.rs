@@ -350,6 +350,15 @@ impl RuleStats {
         }
     }
 
+    /// Matches per rule: the metric filters, then the routes (the order of
+    /// [`RuleSet::named_patterns`]).
+    pub fn matches(&self) -> impl Iterator<Item = u64> + '_ {
+        self.filter_matches
+            .iter()
+            .chain(&self.route_matches)
+            .copied()
+    }
+
     /// Adds `other` (of the same rule set) into `self`.
     pub fn merge(&mut self, other: &RuleStats) {
         self.events += other.events;
@@ -431,9 +440,9 @@ pub(crate) fn emf_lines(
     }
     let mut lines = Vec::new();
     for ((namespace, dims), metrics) in &groups {
-        let metrics: Vec<(&str, Option<&str>, &[f64])> = metrics
+        let metrics: Vec<(&str, Option<&str>, Json)> = metrics
             .iter()
-            .map(|(name, (unit, values))| (*name, *unit, values.as_slice()))
+            .map(|(name, (unit, values))| (*name, *unit, samples(values)))
             .collect();
         for chunk in metrics.chunks(MAX_EMF_METRICS) {
             lines.push(document(namespace, dims, chunk, timestamp_ms));
@@ -464,16 +473,26 @@ fn add<'a>(
         spill.push(document(
             &m.namespace,
             &dims,
-            &[(&m.name, unit, &[value][..])],
+            &[(&m.name, unit, json!(value))],
             timestamp_ms,
         ));
     }
 }
 
-fn document(
+/// A metric's samples as EMF writes them: one number, or an array of them.
+fn samples(values: &[f64]) -> Json {
+    match values {
+        [one] => json!(one),
+        many => json!(many),
+    }
+}
+
+/// One EMF document: `_aws` metadata for `namespace` and one dimension set, the dimension values,
+/// and each metric's value (a number or an array of numbers).
+pub(crate) fn document(
     namespace: &str,
     dims: &[(&str, String)],
-    metrics: &[(&str, Option<&str>, &[f64])],
+    metrics: &[(&str, Option<&str>, Json)],
     timestamp_ms: i64,
 ) -> String {
     let mut root = Map::new();
@@ -493,12 +512,8 @@ fn document(
     for (name, value) in dims {
         root.insert((*name).to_owned(), json!(value));
     }
-    for (name, _, values) in metrics {
-        let value = match values {
-            [one] => json!(one),
-            many => json!(many),
-        };
-        root.insert((*name).to_owned(), value);
+    for (name, _, value) in metrics {
+        root.insert((*name).to_owned(), value.clone());
     }
     Json::Object(root).to_string()
 }

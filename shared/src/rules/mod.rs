@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 pub use file::{Action, ReadError, RulesFile};
+pub(crate) use metrics::document as emf_document;
 pub use metrics::{MAX_DIMENSION_VALUES_PER_FILTER, MAX_EMF_METRICS, RuleStats, STANDARD_UNITS};
 use metrics::{Metric, ValueRef};
 use pattern::{Document, FilterPattern, PatternFamily, PatternOptions, SelectorTrie};
@@ -247,6 +248,13 @@ impl RuleSet {
     /// The routes.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// Every rule's name and pattern: the metric filters, then the routes (the order of
+    /// [`RuleStats::matches`]).
+    pub fn named_patterns(&self) -> impl Iterator<Item = (&str, &FilterPattern)> {
+        let filters = self.filters.iter().map(|f| (f.name.as_str(), &f.pattern));
+        filters.chain(self.routes.iter().map(|r| (r.name.as_str(), &r.pattern)))
     }
 
     /// Evaluates every rule on one event whose message is `message`; counts matches and
