@@ -20,7 +20,7 @@ use trailrelay::pipeline::{
 use trailrelay::ports::SystemClock;
 use trailrelay::rules::pattern::PatternOptions;
 use trailrelay::rules::{
-    CIS_PACK_JSON, RuleSet, RuleStats, RulesFile, test_metric_filter as test_metric_filter_api,
+    BUILT_IN_CIS, RuleSet, RuleStats, RulesFile, test_metric_filter as test_metric_filter_api,
 };
 
 /// Forward CloudTrail logs to CloudWatch Logs and a partitioned archive.
@@ -186,12 +186,7 @@ impl PipelineOptions {
         settings.archive_prefix = self.archive_prefix.clone();
         settings.archive_gzip_level = self.archive_gzip_level;
         if let Some(source) = &self.rules {
-            let file = if source == "cis" {
-                RulesFile::from_json(CIS_PACK_JSON, "the built-in CIS pack")
-            } else {
-                RulesFile::load(source)
-            }
-            .map_err(|e| format!("--rules: {e}"))?;
+            let file = RulesFile::load(source).map_err(|e| format!("--rules: {e}"))?;
             settings.rules = RuleSet::compile(&file, PatternOptions::default())
                 .map_err(|e| format!("--rules {source}: {e}"))?;
             for (name, pattern) in settings.rules.named_patterns() {
@@ -484,7 +479,7 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
     println!();
     let mut options = args.options.clone();
     if options.rules.is_none() {
-        options.rules = Some("cis".into());
+        options.rules = Some(BUILT_IN_CIS.into());
         println!("Applying the CIS / Security Hub metric filter pack (--rules to use your own).");
     }
     let input = bucket.to_string_lossy().into_owned();

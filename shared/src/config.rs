@@ -110,7 +110,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "RULES",
         default: None,
         required: false,
-        meaning: "Metric filters and routes: a path to a JSON or YAML rules file, or inline JSON.",
+        meaning: "Metric filters and routes: `cis` for the built-in CIS / Security Hub pack, a path to a JSON or YAML rules file, or inline JSON.",
     },
     Variable {
         name: "LOGS_PUTS_PER_SECOND",
@@ -420,6 +420,30 @@ mod tests {
             assert_eq!(e.variable, *name, "{e}");
             assert!(e.message.contains(message), "{name}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn reads_exactly_the_listed_variables() {
+        // The deployment template and the README are checked against VARIABLES; this keeps
+        // VARIABLES equal to what the code reads.
+        let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let map: HashMap<&str, &str> = MINIMAL.iter().copied().collect();
+        Config::from_lookup(|name| {
+            read.borrow_mut().insert(name.to_owned());
+            map.get(name).map(|v| (*v).to_owned())
+        })
+        .unwrap();
+        let listed: std::collections::BTreeSet<String> =
+            VARIABLES.iter().map(|v| v.name.to_owned()).collect();
+        assert_eq!(read.into_inner(), listed);
+    }
+
+    #[test]
+    fn rules_by_name_load_the_built_in_pack() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("RULES", "cis"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.settings.rules.filters().len(), 29);
     }
 
     #[test]

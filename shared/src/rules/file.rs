@@ -22,6 +22,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+/// The name that loads the built-in CIS AWS Foundations / Security Hub pack
+/// ([`super::CIS_PACK_JSON`]) wherever a rules file is named: in a Lambda package there is no
+/// file to point at, and an environment variable is too small for the pack.
+pub const BUILT_IN_CIS: &str = "cis";
+
 /// The rules file as written.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -190,9 +195,13 @@ pub enum ReadError {
 }
 
 impl RulesFile {
-    /// Reads rules from `source`: inline JSON if it starts with `{`, otherwise a path to a
-    /// `.json`, `.yaml` or `.yml` file.
+    /// Reads rules from `source`: [`BUILT_IN_CIS`] for the built-in pack, inline JSON if it
+    /// starts with `{`, otherwise a path to a `.json`, `.yaml` or `.yml` file (`./cis` for a
+    /// file of that name).
     pub fn load(source: &str) -> Result<Self, ReadError> {
+        if source.trim() == BUILT_IN_CIS {
+            return Self::from_json(super::CIS_PACK_JSON, "the built-in CIS pack");
+        }
         if source.trim_start().starts_with('{') {
             return Self::from_json(source, "inline rules");
         }

@@ -16,7 +16,7 @@ pub mod pattern;
 use std::collections::HashSet;
 use std::fmt;
 
-pub use file::{Action, ReadError, RulesFile};
+pub use file::{Action, BUILT_IN_CIS, ReadError, RulesFile};
 pub(crate) use metrics::document as emf_document;
 pub use metrics::{MAX_DIMENSION_VALUES_PER_FILTER, MAX_EMF_METRICS, RuleStats, STANDARD_UNITS};
 use metrics::{Metric, ValueRef};
