@@ -10,6 +10,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatchlogs::Client;
+use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
+use aws_sdk_cloudwatchlogs::error::SdkError;
+use aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError;
 use aws_sdk_cloudwatchlogs::types::{InputLogEvent, RejectedLogEventsInfo};
 use tokio::runtime::Handle;
 
@@ -38,7 +41,15 @@ impl CloudWatchLogSink {
         }
     }
 
+    /// Creates the stream, and its group only when the group is missing: a deployment that
+    /// creates the group itself needs no `logs:CreateLogGroup` permission.
     async fn create(&self, group: &str, stream: &str) -> Result<(), PortError> {
+        match self.create_stream(group, stream).await {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            other => return other.map_err(classify),
+        }
         match self
             .client
             .create_log_group()
@@ -52,6 +63,15 @@ impl CloudWatchLogSink {
                     .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
             Err(e) => return Err(classify(e)),
         }
+        self.create_stream(group, stream).await.map_err(classify)
+    }
+
+    /// CreateLogStream; a stream that already exists is success.
+    async fn create_stream(
+        &self,
+        group: &str,
+        stream: &str,
+    ) -> Result<(), SdkError<CreateLogStreamError, HttpResponse>> {
         match self
             .client
             .create_log_stream()
@@ -67,7 +87,7 @@ impl CloudWatchLogSink {
             {
                 Ok(())
             }
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(e),
         }
     }
 
