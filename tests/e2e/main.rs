@@ -7,6 +7,7 @@ mod aws;
 mod events;
 mod faults;
 mod forward;
+mod infra;
 mod moto;
 mod rules;
 mod support;

@@ -29,6 +29,14 @@ pub(crate) fn binary() -> PathBuf {
     bin
 }
 
+/// The workspace root (the tests' manifest lives one level below).
+pub(crate) fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
 /// Runs the binary; returns its output.
 pub(crate) fn run(args: &[&str]) -> Output {
     Command::new(binary())
