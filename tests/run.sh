@@ -6,15 +6,24 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Pinned tools. moto 5.2.5 writes S3 event times in UTC ("...Z"), as S3 does.
-MOTO_VERSION=5.2.5
+# shellcheck source=tests/venv.sh
+. tests/venv.sh
 
 step "tools"
-if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION"; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-fi
-.venv/bin/pip show moto | grep '^Version'
+# moto 5.2.5 writes S3 event times in UTC ("...Z"), as S3 does. cfn-lint 1.51 still runs the
+# SAM translator, so it checks the serverless resources' properties; later releases let typos
+# there through.
+pinned_venv .venv "moto[server]==5.2.5 cfn-lint==1.51.0"
+pinned_venv .venv-sam "$SAM_CLI"
+pinned_venv .venv-checkov "checkov==3.3.30"
+
+step "template"
+# infra/template.yaml: CloudFormation lint (with the SAM translator), SAM's own validation and
+# lint, and a security scan whose every skipped check carries its reason in the template.
+.venv/bin/cfn-lint infra/template.yaml
+.venv-sam/bin/sam validate --region us-east-1 -t infra/template.yaml
+.venv-sam/bin/sam validate --lint --region us-east-1 -t infra/template.yaml
+.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
 
 step "format"
 cargo fmt --all -- --check
