@@ -647,6 +647,65 @@ async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_complete
     assert_each_event_once_everywhere(&direct, &input).await;
 }
 
+/// The deployed role may not create log groups: the stack creates the destination group, and
+/// the forwarder then never asks to create it. Without the group, the refusal fails the
+/// messages, classified, and loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_existing_log_group_needs_no_create_log_group_permission() {
+    let Faulty {
+        _moto,
+        direct,
+        through_proxy,
+        faults,
+        input,
+        messages,
+    } = faulty(35).await;
+    faults
+        .deny_create_log_group
+        .store(1_000, std::sync::atomic::Ordering::SeqCst);
+    let f = forwarder(&through_proxy);
+    let without_group = f
+        .handle(
+            SqsEvent {
+                records: messages.clone(),
+            },
+            Instant::now() + Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(
+        failed(&without_group),
+        messages
+            .iter()
+            .map(|m| (m.message_id.as_str(), ErrorClass::Poison, "access-denied"))
+            .collect::<Vec<_>>()
+    );
+    direct
+        .logs
+        .create_log_group()
+        .log_group_name(trailrelay::pipeline::DEFAULT_LOG_GROUP)
+        .send()
+        .await
+        .unwrap();
+    let denied_before = faults.injected.load(std::sync::atomic::Ordering::SeqCst);
+    let with_group = f
+        .handle(
+            SqsEvent { records: messages },
+            Instant::now() + Duration::from_secs(120),
+        )
+        .await;
+    assert!(
+        with_group.response.batch_item_failures.is_empty(),
+        "{:?}",
+        with_group.outcomes
+    );
+    assert_eq!(
+        faults.injected.load(std::sync::atomic::Ordering::SeqCst),
+        denied_before,
+        "no CreateLogGroup once the group exists"
+    );
+    assert_each_event_once_everywhere(&direct, &input).await;
+}
+
 /// `trailrelay forward` on the AWS path: objects listed under an S3 prefix and a local folder,
 /// events to CloudWatch Logs, the archive to an S3 prefix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

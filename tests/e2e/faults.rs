@@ -1,6 +1,6 @@
 //! A fault-injecting HTTP proxy on loopback, between the SDK clients and moto: it answers some
 //! requests with the errors AWS sends under load (PutLogEvents throttling, S3 `SlowDown` and
-//! `InternalError`) and forwards everything else unchanged.
+//! `InternalError`) or to a role without a permission, and forwards everything else unchanged.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,6 +23,9 @@ pub(crate) struct Faults {
     pub(crate) slow_down_get_object: AtomicU32,
     /// PutObject / UploadPart answered `500 InternalError`.
     pub(crate) internal_error_put_object: AtomicU32,
+    /// CreateLogGroup answered `400 AccessDeniedException`, as to a role without
+    /// `logs:CreateLogGroup`.
+    pub(crate) deny_create_log_group: AtomicU32,
     /// Faults injected so far.
     pub(crate) injected: AtomicU32,
 }
@@ -102,6 +105,13 @@ async fn handle(
             StatusCode::BAD_REQUEST,
             "application/x-amz-json-1.1",
             r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        );
+    }
+    if target.ends_with(".CreateLogGroup") && faults.take(&faults.deny_create_log_group) {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.1",
+            r#"{"__type":"AccessDeniedException","message":"not authorized to perform: logs:CreateLogGroup"}"#,
         );
     }
     let is_object = req.uri().path().matches('/').count() >= 2 && target.is_empty();
