@@ -215,3 +215,64 @@ fn all_instances_together_stay_within_the_put_log_events_budget() {
     let low = t["Parameters"]["MaximumConcurrency"]["AllowedValues"][0].clone();
     assert!(number(&low) >= 2);
 }
+
+/// Statements of every IAM role in the template; a statement under `!If` reads as
+/// `[condition, statement, "AWS::NoValue"]`.
+fn role_statements(t: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for resource in t["Resources"].as_object().unwrap().values() {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in resource["Properties"]["Policies"].as_array().unwrap() {
+            for s in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                match s {
+                    Value::Array(branches) => out.extend(branches.iter().filter(|b| b.is_object())),
+                    other => out.push(other),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_role_grants_named_actions_on_named_resources_only() {
+    let t = template();
+    let statements = role_statements(&t);
+    let mut actions = BTreeSet::new();
+    for s in &statements {
+        assert_eq!(s["Effect"], "Allow", "{s}");
+        let listed = match &s["Action"] {
+            Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
+            Value::String(a) => vec![a.as_str()],
+            other => panic!("{other}"),
+        };
+        for action in listed {
+            assert!(!action.contains('*'), "wildcard action {action}");
+            actions.insert(action);
+        }
+        assert!(
+            s["Resource"].is_string() || s["Resource"].is_array(),
+            "{s}: no resource"
+        );
+        assert_ne!(s["Resource"], "*", "{s}: every resource is named");
+    }
+    // Reading notifications, trail files and their key; writing the archive with its key and
+    // the one log group: nothing else (README, "Deploying with AWS SAM").
+    let expected: BTreeSet<&str> = [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(actions, expected);
+}
