@@ -276,3 +276,36 @@ fn the_role_grants_named_actions_on_named_resources_only() {
     .collect();
     assert_eq!(actions, expected);
 }
+
+#[test]
+fn every_rules_file_the_layer_ships_is_valid() {
+    let t = template();
+    let layer = &t["Resources"]["RulesLayer"];
+    assert_eq!(layer["Type"], "AWS::Serverless::LayerVersion");
+    let folder = workspace()
+        .join("infra")
+        .join(layer["Properties"]["ContentUri"].as_str().unwrap());
+    for (id, function) in functions(&t) {
+        let layers = function["Properties"]["Layers"].as_array().unwrap();
+        assert!(layers.contains(&Value::from("RulesLayer")), "{id}");
+    }
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "json" | "yaml" | "yml") {
+            continue;
+        }
+        // What the function reads as RULES=/opt/NAME.
+        let rules = path.to_str().unwrap().to_owned();
+        Config::from_lookup(|name| match name {
+            "ALLOWED_BUCKETS" => Some("org-trail".into()),
+            "ARCHIVE_BUCKET" => Some("trail-archive".into()),
+            "RULES" => Some(rules.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        checked += 1;
+    }
+    assert!(checked > 0, "no rules file in {}", folder.display());
+}
