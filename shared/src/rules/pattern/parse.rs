@@ -400,34 +400,35 @@ impl<'a> Parser<'a> {
     }
 
     fn json_or(&mut self, selectors: &mut Vec<Selector>) -> Result<Expr<JsonCondition>> {
-        let mut items = vec![self.json_and(selectors)?];
-        loop {
-            self.skip_blanks();
-            if !self.eat("||") {
-                break;
-            }
-            items.push(self.json_and(selectors)?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        self.chain("||", Expr::Or, |p| p.json_and(selectors), |_| Ok(()))
     }
 
     fn json_and(&mut self, selectors: &mut Vec<Selector>) -> Result<Expr<JsonCondition>> {
-        let mut items = vec![self.json_unary(selectors)?];
+        self.chain("&&", Expr::And, |p| p.json_unary(selectors), |_| Ok(()))
+    }
+
+    /// `operand (op operand)*`: one operand stands alone, more are joined by `join`.
+    /// `after_op` runs after each `op`, before the next operand.
+    fn chain<C>(
+        &mut self,
+        op: &str,
+        join: fn(Vec<Expr<C>>) -> Expr<C>,
+        mut operand: impl FnMut(&mut Self) -> Result<Expr<C>>,
+        mut after_op: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Expr<C>> {
+        let mut items = vec![operand(self)?];
         loop {
             self.skip_blanks();
-            if !self.eat("&&") {
+            if !self.eat(op) {
                 break;
             }
-            items.push(self.json_unary(selectors)?);
+            after_op(self)?;
+            items.push(operand(self)?);
         }
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Expr::And(items)
+            join(items)
         })
     }
 
@@ -669,43 +670,22 @@ impl<'a> Parser<'a> {
     }
 
     fn space_or(&mut self, field: &str) -> Result<Expr<(Op, Value)>> {
-        let mut items = vec![self.space_and(field)?];
-        loop {
-            self.skip_blanks();
-            if !self.eat("||") {
-                break;
-            }
-            self.skip_blanks();
-            self.same_field(field)?;
-            items.push(self.space_and(field)?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        self.chain(
+            "||",
+            Expr::Or,
+            |p| p.space_and(field),
+            |p| p.same_field(field),
+        )
     }
 
     fn space_and(&mut self, field: &str) -> Result<Expr<(Op, Value)>> {
-        let mut items = vec![Expr::Leaf(self.space_comparison()?)];
-        loop {
-            self.skip_blanks();
-            if !self.eat("&&") {
-                break;
-            }
-            self.skip_blanks();
-            self.same_field(field)?;
-            items.push(Expr::Leaf(self.space_comparison()?));
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Expr::And(items)
-        })
+        let comparison = |p: &mut Self| Ok(Expr::Leaf(p.space_comparison()?));
+        self.chain("&&", Expr::And, comparison, |p| p.same_field(field))
     }
 
     /// After `&&`/`||` in a slot, the next condition must name the slot's field again.
     fn same_field(&mut self, field: &str) -> Result<()> {
+        self.skip_blanks();
         let at = self.pos;
         let name = self.field_name()?;
         if name != field {
