@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -15,7 +16,7 @@ use trailrelay::aws::logs::CloudWatchLogSink;
 use trailrelay::aws::s3::{S3Archive, S3Source};
 use trailrelay::config::Config;
 use trailrelay::demo::{self, DemoSpec};
-use trailrelay::forwarder::{Forwarder, MessageOutcome, SqsEvent, SqsMessage};
+use trailrelay::forwarder::{Forwarder, Invocation, MessageOutcome, SqsEvent, SqsMessage};
 use trailrelay::ports::{ErrorClass, SystemClock};
 
 use crate::faults::{self, Faults};
@@ -44,14 +45,14 @@ async fn clients(endpoint: &str) -> Clients {
     }
 }
 
-fn forwarder(c: &Clients) -> Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock> {
+/// The forwarder as the Lambda function builds it.
+type AwsForwarder = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock>;
+
+fn forwarder(c: &Clients) -> AwsForwarder {
     forwarder_with(c, &[])
 }
 
-fn forwarder_with(
-    c: &Clients,
-    extra: &[(&'static str, &'static str)],
-) -> Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock> {
+fn forwarder_with(c: &Clients, extra: &[(&'static str, &'static str)]) -> AwsForwarder {
     let mut env = HashMap::from([
         ("ALLOWED_BUCKETS", TRAIL),
         ("ARCHIVE_BUCKET", ARCHIVE),
@@ -72,6 +73,15 @@ fn forwarder_with(
         SystemClock,
         config,
     )
+}
+
+/// One invocation with `records`, given two minutes.
+async fn deliver(f: &AwsForwarder, records: Vec<SqsMessage>) -> Invocation {
+    f.handle(
+        SqsEvent { records },
+        Instant::now() + Duration::from_secs(120),
+    )
+    .await
 }
 
 /// Receives until `want` messages that announce objects came, and every other message
@@ -247,14 +257,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
     // WHEN the real notifications are handled by the forwarder on the real APIs
     let messages = receive(&c.sqs, &queue, keys.len() + 1).await;
     let forwarder = forwarder(&c);
-    let invocation = forwarder
-        .handle(
-            SqsEvent {
-                records: messages.clone(),
-            },
-            Instant::now() + Duration::from_secs(120),
-        )
-        .await;
+    let invocation = deliver(&forwarder, messages.clone()).await;
 
     // THEN only the corrupt object's message fails, as poison; S3's test event is acknowledged
     let failures = failed(&invocation);
@@ -333,14 +336,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         .find(|m| m.body.contains("ObjectCreated") && !m.body.contains("X.json.gz"))
         .unwrap()
         .clone();
-    let repeat = forwarder
-        .handle(
-            SqsEvent {
-                records: vec![again],
-            },
-            Instant::now() + Duration::from_secs(60),
-        )
-        .await;
+    let repeat = deliver(&forwarder, vec![again]).await;
     assert!(repeat.response.batch_item_failures.is_empty());
     let objects_after = archived(&c.s3)
         .await
@@ -382,29 +378,25 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
             "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]})
         .to_string()
     };
-    let batch = SqsEvent {
-        records: vec![
-            SqsMessage {
-                message_id: "foreign".into(),
-                body: body("someone-elses"),
-            },
-            SqsMessage {
-                message_id: "missing".into(),
-                body: body(TRAIL),
-            },
-            SqsMessage {
-                message_id: "text".into(),
-                body: "not a notification".into(),
-            },
-            SqsMessage {
-                message_id: "too-large".into(),
-                body: body(TRAIL).replace("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"),
-            },
-        ],
-    };
-    let invocation = forwarder_with(&c, &[("MAX_OBJECT_BYTES", "1MiB")])
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let batch = vec![
+        SqsMessage {
+            message_id: "foreign".into(),
+            body: body("someone-elses"),
+        },
+        SqsMessage {
+            message_id: "missing".into(),
+            body: body(TRAIL),
+        },
+        SqsMessage {
+            message_id: "text".into(),
+            body: "not a notification".into(),
+        },
+        SqsMessage {
+            message_id: "too-large".into(),
+            body: body(TRAIL).replace("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"),
+        },
+    ];
+    let invocation = deliver(&forwarder_with(&c, &[("MAX_OBJECT_BYTES", "1MiB")]), batch).await;
     let failures = failed(&invocation);
     assert_eq!(
         failures,
@@ -479,7 +471,7 @@ async fn small_trail(
 }
 
 /// (message id, class, cause) of every failed message, in batch order.
-fn failed(invocation: &trailrelay::forwarder::Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
+fn failed(invocation: &Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
     invocation
         .failures()
         .map(|(id, f)| (id, f.class, f.cause))
@@ -563,28 +555,17 @@ async fn throttling_and_server_errors_lose_nothing() {
         input,
         messages,
     } = faulty(31).await;
-    faults
-        .throttle_put_log_events
-        .store(3, std::sync::atomic::Ordering::SeqCst);
-    faults
-        .slow_down_get_object
-        .store(2, std::sync::atomic::Ordering::SeqCst);
-    faults
-        .internal_error_put_object
-        .store(2, std::sync::atomic::Ordering::SeqCst);
-    let invocation = forwarder(&through_proxy)
-        .handle(
-            SqsEvent { records: messages },
-            Instant::now() + Duration::from_secs(120),
-        )
-        .await;
+    faults.throttle_put_log_events.store(3, SeqCst);
+    faults.slow_down_get_object.store(2, SeqCst);
+    faults.internal_error_put_object.store(2, SeqCst);
+    let invocation = deliver(&forwarder(&through_proxy), messages).await;
     assert!(
         invocation.response.batch_item_failures.is_empty(),
         "{:?}",
         invocation.outcomes
     );
     assert_eq!(
-        faults.injected.load(std::sync::atomic::Ordering::SeqCst),
+        faults.injected.load(SeqCst),
         7,
         "every fault was met and overcome"
     );
@@ -603,18 +584,9 @@ async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_complete
         input,
         messages,
     } = faulty(32).await;
-    faults
-        .throttle_put_log_events
-        .store(1_000, std::sync::atomic::Ordering::SeqCst);
+    faults.throttle_put_log_events.store(1_000, SeqCst);
     let f = forwarder(&through_proxy);
-    let first = f
-        .handle(
-            SqsEvent {
-                records: messages.clone(),
-            },
-            Instant::now() + Duration::from_secs(120),
-        )
-        .await;
+    let first = deliver(&f, messages.clone()).await;
     assert_eq!(first.response.batch_item_failures.len(), messages.len());
     for (_, outcome) in &first.outcomes {
         let MessageOutcome::Failed(failure) = outcome else {
@@ -630,15 +602,8 @@ async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_complete
         "no archive object from a failed message"
     );
     // The throttling ends; the queue redelivers.
-    faults
-        .throttle_put_log_events
-        .store(0, std::sync::atomic::Ordering::SeqCst);
-    let second = f
-        .handle(
-            SqsEvent { records: messages },
-            Instant::now() + Duration::from_secs(120),
-        )
-        .await;
+    faults.throttle_put_log_events.store(0, SeqCst);
+    let second = deliver(&f, messages).await;
     assert!(
         second.response.batch_item_failures.is_empty(),
         "{:?}",
@@ -660,18 +625,9 @@ async fn an_existing_log_group_needs_no_create_log_group_permission() {
         input,
         messages,
     } = faulty(35).await;
-    faults
-        .deny_create_log_group
-        .store(1_000, std::sync::atomic::Ordering::SeqCst);
+    faults.deny_create_log_group.store(1_000, SeqCst);
     let f = forwarder(&through_proxy);
-    let without_group = f
-        .handle(
-            SqsEvent {
-                records: messages.clone(),
-            },
-            Instant::now() + Duration::from_secs(120),
-        )
-        .await;
+    let without_group = deliver(&f, messages.clone()).await;
     assert_eq!(
         failed(&without_group),
         messages
@@ -686,20 +642,15 @@ async fn an_existing_log_group_needs_no_create_log_group_permission() {
         .send()
         .await
         .unwrap();
-    let denied_before = faults.injected.load(std::sync::atomic::Ordering::SeqCst);
-    let with_group = f
-        .handle(
-            SqsEvent { records: messages },
-            Instant::now() + Duration::from_secs(120),
-        )
-        .await;
+    let denied_before = faults.injected.load(SeqCst);
+    let with_group = deliver(&f, messages).await;
     assert!(
         with_group.response.batch_item_failures.is_empty(),
         "{:?}",
         with_group.outcomes
     );
     assert_eq!(
-        faults.injected.load(std::sync::atomic::Ordering::SeqCst),
+        faults.injected.load(SeqCst),
         denied_before,
         "no CreateLogGroup once the group exists"
     );

@@ -5,9 +5,7 @@ use trailrelay::forwarder::SqsEvent;
 use trailrelay::notification::{self, Acknowledged, Notification};
 
 fn sample(name: &str) -> SqsEvent {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
-        .join(name);
+    let path = crate::support::workspace().join("events").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -9,7 +9,9 @@ use flate2::write::GzEncoder;
 use serde_json::Value;
 use trailrelay::demo::{self, DemoSpec};
 
-use crate::support::{Trail, archived_lines, epoch_millis, files, logged_events, run, text, trail};
+use crate::support::{
+    Trail, archived_lines, epoch_millis, files, forward, logged_events, run, text, trail, workspace,
+};
 
 /// Every input record is in the logs exactly once and in the archive exactly once, unchanged,
 /// in the stream and the partition its key and fields name.
@@ -23,15 +25,7 @@ fn every_record_exactly_once_in_logs_and_archive() {
         _dir,
     } = trail(5, 3, 4, 150, 11);
 
-    let output = run(&[
-        "forward",
-        bucket.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-        "-j",
-        "2",
-    ]);
+    let output = forward(&bucket, &out, &["-j", "2"]);
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let objects = corpus.log_files + corpus.digest_files;
@@ -191,15 +185,7 @@ fn bad_objects_fail_alone_with_their_cause() {
         names.push(put_log_file(&bucket, unique, bytes));
     }
 
-    let output = run(&[
-        "forward",
-        bucket.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-        "--max-object-bytes",
-        "1MiB",
-    ]);
+    let output = forward(&bucket, &out, &["--max-object-bytes", "1MiB"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for ((_, _, message, tag), name) in bad.iter().zip(&names) {
@@ -251,8 +237,7 @@ fn bad_objects_fail_alone_with_their_cause() {
 /// bucket layout, forwarded as a folder and as single files.
 #[test]
 fn real_log_files_outside_the_layout() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/cloudtrail/invictus-ir-aws-dataset/CloudTrail");
+    let folder = workspace().join("shared/testdata/cloudtrail/invictus-ir-aws-dataset/CloudTrail");
     let mut expected = 0;
     for path in files(&folder, ".json") {
         let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -260,13 +245,7 @@ fn real_log_files_outside_the_layout() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = run(&[
-        "forward",
-        folder.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
+    let output = forward(&folder, &out, &[]);
     assert!(output.status.success(), "{}", text(&output));
     let archived = archived_lines(&out.join("archive"));
     assert_eq!(archived.len(), expected);
@@ -281,13 +260,7 @@ fn real_log_files_outside_the_layout() {
 
     let one = files(&folder, ".json").remove(0);
     let out1 = dir.path().join("one");
-    let output = run(&[
-        "forward",
-        one.to_str().unwrap(),
-        "--out",
-        out1.to_str().unwrap(),
-        "-q",
-    ]);
+    let output = forward(&one, &out1, &[]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("1 objects: 1 forwarded"));
 }

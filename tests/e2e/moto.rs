@@ -22,9 +22,7 @@ impl Moto {
     pub(crate) fn start() -> Self {
         let program = std::env::var_os("TRAILRELAY_MOTO_SERVER")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
-            });
+            .unwrap_or_else(|| crate::support::workspace().join(".venv/bin/moto_server"));
         assert!(
             program.exists(),
             "{} is missing: run tests/run.sh, which installs moto[server] into .venv",

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::support::{Trail, archived_lines, logged_events, run, text, trail};
+use crate::support::{Trail, archived_lines, forward, logged_events, run, text, trail};
 
 /// Routes decide where each event goes, the archive names the rules each event matched, and
 /// the metrics of the run land in metrics.ndjson as Embedded Metric Format.
@@ -41,15 +41,7 @@ Routes:
 "#,
     )
     .unwrap();
-    let output = run(&[
-        "forward",
-        bucket.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-        "--rules",
-        rules.to_str().unwrap(),
-    ]);
+    let output = forward(&bucket, &out, &["--rules", rules.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output));
 
     // Oracles computed from the input alone.

@@ -45,6 +45,14 @@ pub(crate) fn run(args: &[&str]) -> Output {
         .expect("run trailrelay")
 }
 
+/// `trailrelay forward INPUT --out OUT -q EXTRA...`; returns its output.
+pub(crate) fn forward(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec!["forward", input, "--out", out, "-q"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 pub(crate) fn text(out: &Output) -> String {
     format!(
         "status {:?}\n--- stdout\n{}--- stderr\n{}",
