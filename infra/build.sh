@@ -22,15 +22,16 @@ pinned_venv .venv-sam "$SAM_CLI"
 # cargo-lambda finds zig through the ziglang package's `python -m ziglang`, on PATH here.
 export PATH="$PWD/.venv-lambda/bin:$PATH"
 
-# The Lambda functions: every package under functions/.
-packages=()
+# The Lambda functions: the binary of every package under functions/, named as sam build
+# names them (--bin), so that its own cargo-lambda run finds the same build fresh.
+binaries=()
 for manifest in functions/*/Cargo.toml; do
-  packages+=(--package "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$manifest" | head -n 1)")
+  binaries+=(--bin "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$manifest" | head -n 1)")
 done
 
-echo "== cargo lambda build --release $flag ${packages[*]}"
+echo "== cargo lambda build --release $flag ${binaries[*]}"
 # Its own output folder: both architectures would otherwise write target/lambda/<bin>/.
-cargo lambda build --release "$flag" --lambda-dir "target/lambda-$arch" "${packages[@]}"
+cargo lambda build --release "$flag" --lambda-dir "target/lambda-$arch" "${binaries[@]}"
 
 echo "== sam build ($arch)"
 # SAM runs cargo-lambda again for each function of the template (cached by cargo: seconds).
