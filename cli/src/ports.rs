@@ -12,8 +12,8 @@ use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::batch::LogBatch;
 use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, LocalUpload};
 use trailrelay::ports::{
-    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError, PutReport,
-    Store,
+    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened, PortError,
+    PutReport, Store,
 };
 
 /// The AWS clients, made once and only when a run needs them.
@@ -63,9 +63,8 @@ impl Aws {
                 for o in page.contents() {
                     if let Some(key) = o.key() {
                         out.push(ObjectRef {
-                            store: Store::S3(bucket.to_owned()),
-                            key: key.to_owned(),
                             size: o.size().and_then(|s| u64::try_from(s).ok()),
+                            ..ObjectRef::new(Store::S3(bucket.to_owned()), key)
                         });
                     }
                 }
@@ -104,10 +103,17 @@ impl Read for AnyReader {
 impl ObjectSource for AnySource {
     type Reader = AnyReader;
 
-    fn open(&self, object: &ObjectRef) -> Result<AnyReader, PortError> {
+    fn open(&self, object: &ObjectRef) -> Result<Opened<AnyReader>, PortError> {
+        let boxed = |o: Opened<S3Reader>| Opened {
+            reader: AnyReader::S3(Box::new(o.reader)),
+            version: o.version,
+        };
         match (&object.store, &self.s3) {
-            (Store::Local(_), _) => LocalSource.open(object).map(AnyReader::Local),
-            (Store::S3(_), Some(s3)) => s3.open(object).map(|r| AnyReader::S3(Box::new(r))),
+            (Store::Local(_), _) => LocalSource.open(object).map(|o| Opened {
+                reader: AnyReader::Local(o.reader),
+                version: o.version,
+            }),
+            (Store::S3(_), Some(s3)) => s3.open(object).map(boxed),
             (Store::S3(_), None) => Err(PortError::new(
                 ErrorClass::Poison,
                 "unsupported-store",

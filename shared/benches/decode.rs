@@ -22,8 +22,8 @@ use trailrelay::key::TrailKey;
 use trailrelay::normalize::{self, Origin};
 use trailrelay::pipeline::{Outcome, Pipeline, Settings};
 use trailrelay::ports::{
-    ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
-    PutReport, Store,
+    ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened,
+    PortError, PutReport, Store, Version,
 };
 use trailrelay::rules::pattern::PatternOptions;
 use trailrelay::rules::{CIS_PACK_JSON, RuleSet, RuleStats, RulesFile};
@@ -77,8 +77,11 @@ struct Memory(Vec<u8>);
 
 impl ObjectSource for Memory {
     type Reader = io::Cursor<Vec<u8>>;
-    fn open(&self, _: &ObjectRef) -> Result<Self::Reader, PortError> {
-        Ok(io::Cursor::new(self.0.clone()))
+    fn open(&self, _: &ObjectRef) -> Result<Opened<Self::Reader>, PortError> {
+        Ok(Opened {
+            reader: io::Cursor::new(self.0.clone()),
+            version: Version::default(),
+        })
     }
 }
 
@@ -221,11 +224,7 @@ fn benches(c: &mut Criterion) {
     );
     let mut settings = Settings::default();
     let source = Memory(gz.clone());
-    let object = ObjectRef {
-        store: Store::S3("b".into()),
-        key: KEY.into(),
-        size: None,
-    };
+    let object = ObjectRef::new(Store::S3("b".into()), KEY);
     let forward = |settings: &Settings| {
         let report = Pipeline {
             source: &source,

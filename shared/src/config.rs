@@ -152,9 +152,43 @@ pub const VARIABLES: &[Variable] = &[
         name: "MESSAGE_CONCURRENCY",
         default: Some("4"),
         required: false,
-        meaning: "Messages of one batch processed at once.",
+        meaning: "Messages of one batch processed at once; each holds its object's buffers, which must fit in the function's memory together.",
+    },
+    Variable {
+        name: "DEAD_LETTER_QUEUE_URL",
+        default: None,
+        required: false,
+        meaning: "URL of the dead-letter queue: a poison message is sent there at once, its body unchanged and its cause in message attributes, and never retried. Unset, poison is reported failed and reaches the queue's DLQ after maxReceiveCount receives.",
+    },
+    Variable {
+        name: "ROUTE_LOG_GROUP_PREFIX",
+        default: None,
+        required: false,
+        meaning: "Log group name prefix the function may write to besides LOG_GROUP (the template grants the role exactly these groups); a route whose LogGroup does not start with it is refused at cold start. Unset, routes may not name a LogGroup.",
+    },
+    Variable {
+        name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        default: None,
+        required: false,
+        meaning: "Set by Lambda: the function's memory in MB. MESSAGE_CONCURRENCY objects' buffers must fit in it, or the configuration is refused.",
     },
 ];
+
+/// Memory a function instance needs besides the objects it forwards: the runtime, the SDK
+/// clients, the rules and the process itself.
+pub const BASE_MEMORY_BYTES: u64 = 64 << 20;
+
+/// The most memory one object in flight may take with `limits`: the archive part being
+/// filled and the one being uploaded ([`crate::aws::s3::PART_BYTES`] each), the decoder's
+/// buffer (a record and a read chunk), the open log batches (at most
+/// [`crate::batch::MAX_OPEN_STREAMS`], each at most one call's bytes) and the batch being sent
+/// (its events copied into the request and serialised).
+pub fn object_memory_bytes(limits: &Limits) -> u64 {
+    let part = crate::aws::s3::PART_BYTES as u64;
+    let batch = crate::batch::MAX_BATCH_BYTES as u64;
+    let open_batches = crate::batch::MAX_OPEN_STREAMS as u64 * batch;
+    2 * part + 2 * limits.max_record_bytes as u64 + open_batches + 3 * batch
+}
 
 /// A variable that is missing or invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +221,8 @@ pub struct Config {
     pub message_concurrency: usize,
     /// `S3_FORCE_PATH_STYLE`.
     pub s3_force_path_style: bool,
+    /// `DEAD_LETTER_QUEUE_URL`.
+    pub dead_letter_queue_url: Option<String>,
     /// Everything the pipeline needs: limits, log names, archive prefix, rules.
     pub settings: Settings,
 }
@@ -273,6 +309,31 @@ impl Config {
                 "must be between 1 and 64".into(),
             ));
         }
+        let limits = Limits {
+            max_object_bytes: size("MAX_OBJECT_BYTES")?,
+            max_record_bytes,
+        };
+        if let Some(memory) = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+            let mb: u64 = memory.trim().parse().map_err(|_| {
+                err(
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                    format!("{memory:?} is not a whole number of MB"),
+                )
+            })?;
+            let need = BASE_MEMORY_BYTES + message_concurrency * object_memory_bytes(&limits);
+            if need > mb << 20 {
+                return Err(err(
+                    "MESSAGE_CONCURRENCY",
+                    format!(
+                        "{message_concurrency} objects at once with MAX_RECORD_BYTES {max_record_bytes} need up to {} MB, more than the function's {mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower MESSAGE_CONCURRENCY or give the function more memory",
+                        need.div_ceil(1 << 20)
+                    ),
+                ));
+            }
+        }
+        let route_log_group_prefix = get("ROUTE_LOG_GROUP_PREFIX");
+        check_route_log_groups(&rules, route_log_group_prefix.as_deref())
+            .map_err(|message| err("RULES", message))?;
         Ok(Self {
             allowed_buckets,
             expected_bucket_owner,
@@ -282,6 +343,7 @@ impl Config {
             account_events_per_second: positive("ACCOUNT_EVENTS_PER_SECOND")?,
             deadline_grace_ms: number("DEADLINE_GRACE_MS")?,
             message_concurrency: message_concurrency as usize,
+            dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL"),
             s3_force_path_style: match required("S3_FORCE_PATH_STYLE")?.trim() {
                 "true" => true,
                 "false" => false,
@@ -293,10 +355,7 @@ impl Config {
                 }
             },
             settings: Settings {
-                limits: Limits {
-                    max_object_bytes: size("MAX_OBJECT_BYTES")?,
-                    max_record_bytes,
-                },
+                limits,
                 log_group,
                 log_stream,
                 archive_prefix: required("ARCHIVE_PREFIX")?,
@@ -305,6 +364,33 @@ impl Config {
             },
         })
     }
+}
+
+/// Refuses a route whose `LogGroup` may render outside `prefix` (every one, without a prefix):
+/// the function's role may write only to its own group and to the groups under the prefix.
+fn check_route_log_groups(rules: &RuleSet, prefix: Option<&str>) -> Result<(), String> {
+    for route in rules.routes() {
+        let Some(group) = route.log_group() else {
+            continue;
+        };
+        let fixed = group.fixed_prefix();
+        match prefix {
+            Some(prefix) if fixed.starts_with(prefix) => {}
+            Some(prefix) => {
+                return Err(format!(
+                    "route {:?} sends events to log group {fixed:?}..., outside ROUTE_LOG_GROUP_PREFIX {prefix:?}: the function may not write there",
+                    route.name
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "route {:?} names a LogGroup, but ROUTE_LOG_GROUP_PREFIX is not set: the function may write only to LOG_GROUP",
+                    route.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// S3 bucket naming rules (3 to 63 lower-case letters, digits, `.` and `-`, starting and
@@ -379,7 +465,12 @@ mod tests {
                     || v.default.is_some()
                     || matches!(
                         v.name,
-                        "EXPECTED_BUCKET_OWNER" | "ARCHIVE_KMS_KEY_ID" | "RULES"
+                        "EXPECTED_BUCKET_OWNER"
+                            | "ARCHIVE_KMS_KEY_ID"
+                            | "RULES"
+                            | "DEAD_LETTER_QUEUE_URL"
+                            | "ROUTE_LOG_GROUP_PREFIX"
+                            | "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
                     ),
                 "{}",
                 v.name
@@ -411,6 +502,16 @@ mod tests {
             ("MAX_OBJECT_BYTES", "huge", "is not a size"),
             ("DEADLINE_GRACE_MS", "-5", "is not a whole number"),
             ("MESSAGE_CONCURRENCY", "65", "between 1 and 64"),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "lots",
+                "is not a whole number of MB",
+            ),
+            (
+                "RULES",
+                r#"{"Routes":[{"Name":"elsewhere","FilterPattern":"x","LogGroup":"/other/{region}"}]}"#,
+                "route \"elsewhere\" names a LogGroup, but ROUTE_LOG_GROUP_PREFIX is not set",
+            ),
         ];
         for (name, value, message) in cases {
             let mut vars: Vec<(&str, &str)> =
@@ -436,6 +537,51 @@ mod tests {
         let listed: std::collections::BTreeSet<String> =
             VARIABLES.iter().map(|v| v.name.to_owned()).collect();
         assert_eq!(read.into_inner(), listed);
+    }
+
+    #[test]
+    fn objects_in_flight_must_fit_in_the_function_memory() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("MESSAGE_CONCURRENCY", "4"),
+        ]);
+        let e = config(&vars).unwrap_err();
+        assert_eq!(e.variable, "MESSAGE_CONCURRENCY");
+        assert!(
+            e.message
+                .contains("need up to 412 MB, more than the function's 256 MB"),
+            "{e}"
+        );
+        vars.pop();
+        vars.push(("MESSAGE_CONCURRENCY", "2"));
+        assert_eq!(config(&vars).unwrap().message_concurrency, 2);
+        // The template's default: 1,024 MB and four messages at once.
+        vars.truncate(MINIMAL.len());
+        vars.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"));
+        assert_eq!(config(&vars).unwrap().message_concurrency, 4);
+    }
+
+    #[test]
+    fn route_log_groups_must_lie_under_the_granted_prefix() {
+        let rules = |group: &'static str| -> String {
+            format!(r#"{{"Routes":[{{"Name":"r","FilterPattern":"x","LogGroup":"{group}"}}]}}"#)
+        };
+        let inside = rules("/trailrelay/routes/{account_id}");
+        let outside = rules("/aws/{account_id}");
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("ROUTE_LOG_GROUP_PREFIX", "/trailrelay/routes/"));
+        vars.push(("RULES", inside.as_str()));
+        assert_eq!(config(&vars).unwrap().settings.rules.routes().len(), 1);
+        vars.pop();
+        vars.push(("RULES", outside.as_str()));
+        let e = config(&vars).unwrap_err();
+        assert_eq!(e.variable, "RULES");
+        assert!(
+            e.message
+                .contains(r#"route "r" sends events to log group "/aws/"..., outside ROUTE_LOG_GROUP_PREFIX "/trailrelay/routes/""#),
+            "{e}"
+        );
     }
 
     #[test]

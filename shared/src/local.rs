@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::batch::LogBatch;
 use crate::ports::{
-    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError, PutReport,
-    Store,
+    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened, PortError,
+    PutReport, Store, Version,
 };
 
 /// An input path that cannot be listed.
@@ -32,57 +32,78 @@ pub struct ListError {
     pub source: io::Error,
 }
 
+/// What [`list_objects`] found: the objects, and the entries below the inputs that cannot be
+/// objects (a name that is not UTF-8, a folder that cannot be read), each named lossily.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The objects, in order.
+    pub objects: Vec<ObjectRef>,
+    /// Entries that are not objects, for the caller to report as failed inputs.
+    pub unreadable: Vec<ListError>,
+}
+
+impl Listing {
+    /// The cause every unreadable entry is counted under.
+    pub const UNREADABLE_CAUSE: &'static str = "unreadable-input";
+}
+
 /// The objects under `inputs`: a file is one object; a folder is every file below it, its key
-/// the path relative to the folder. Sorted by key within each folder.
-pub fn list_objects(inputs: &[PathBuf]) -> Result<Vec<ObjectRef>, ListError> {
-    let mut out = Vec::new();
+/// the path relative to the folder. Sorted by key within each folder. An input that does not
+/// exist fails the listing; an entry below a folder that cannot be an object is set aside in
+/// [`Listing::unreadable`], and the rest is listed.
+pub fn list_objects(inputs: &[PathBuf]) -> Result<Listing, ListError> {
+    let mut out = Listing::default();
     for input in inputs {
         let meta = fs::metadata(input).map_err(|source| ListError {
             path: input.clone(),
             source,
         })?;
         if meta.is_file() {
-            out.push(ObjectRef {
-                store: Store::Local(PathBuf::new()),
-                key: utf8(input)?.to_owned(),
-                size: Some(meta.len()),
-            });
+            match input.to_str() {
+                Some(key) => out.objects.push(ObjectRef {
+                    size: Some(meta.len()),
+                    ..ObjectRef::new(Store::Local(PathBuf::new()), key)
+                }),
+                None => out.unreadable.push(not_utf8(input)),
+            }
             continue;
         }
         for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
-            let entry = entry.map_err(|e| ListError {
-                path: e.path().unwrap_or(input).to_path_buf(),
-                source: e.into(),
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    out.unreadable.push(ListError {
+                        path: e.path().unwrap_or(input).to_path_buf(),
+                        source: e.into(),
+                    });
+                    continue;
+                }
+            };
             if !entry.file_type().is_file() {
                 continue;
             }
             let relative = entry.path().strip_prefix(input).unwrap_or(entry.path());
-            let key = relative
+            let Some(parts) = relative
                 .components()
                 .map(|c| c.as_os_str().to_str())
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| not_utf8(entry.path()))?
-                .join("/");
-            let size = entry.metadata().ok().map(|m| m.len());
-            out.push(ObjectRef {
-                store: Store::Local(input.clone()),
-                key,
-                size,
+            else {
+                out.unreadable.push(not_utf8(entry.path()));
+                continue;
+            };
+            out.objects.push(ObjectRef {
+                size: entry.metadata().ok().map(|m| m.len()),
+                ..ObjectRef::new(Store::Local(input.clone()), parts.join("/"))
             });
         }
     }
     Ok(out)
 }
 
-fn utf8(path: &Path) -> Result<&str, ListError> {
-    path.to_str().ok_or_else(|| not_utf8(path))
-}
-
 fn not_utf8(path: &Path) -> ListError {
     ListError {
         path: path.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidData, "path is not UTF-8"),
+        source: io::Error::new(io::ErrorKind::InvalidData, "the name is not UTF-8"),
     }
 }
 
@@ -102,7 +123,7 @@ pub struct LocalSource;
 impl ObjectSource for LocalSource {
     type Reader = File;
 
-    fn open(&self, object: &ObjectRef) -> Result<File, PortError> {
+    fn open(&self, object: &ObjectRef) -> Result<Opened<File>, PortError> {
         let path = match &object.store {
             Store::Local(root) => root.join(&object.key),
             Store::S3(bucket) => {
@@ -113,7 +134,10 @@ impl ObjectSource for LocalSource {
                 ));
             }
         };
-        File::open(path).map_err(io_error)
+        File::open(path).map_err(io_error).map(|reader| Opened {
+            reader,
+            version: Version::default(),
+        })
     }
 }
 
@@ -287,7 +311,9 @@ mod tests {
         fs::write(root.join("AWSLogs/a/1.json.gz"), b"xy").unwrap();
         let single = dir.path().join("one.json");
         fs::write(&single, b"{}").unwrap();
-        let objects = list_objects(&[root.clone(), single.clone()]).unwrap();
+        let objects = list_objects(&[root.clone(), single.clone()])
+            .unwrap()
+            .objects;
         let keys: Vec<_> = objects.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -310,11 +336,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_poison_not_found() {
-        let obj = ObjectRef {
-            store: Store::Local(PathBuf::from("/nonexistent-dir")),
-            key: "x.json.gz".into(),
-            size: None,
-        };
+        let obj = ObjectRef::new(Store::Local(PathBuf::from("/nonexistent-dir")), "x.json.gz");
         let e = LocalSource.open(&obj).unwrap_err();
         assert_eq!((e.class, e.cause), (ErrorClass::Poison, "not-found"));
     }

@@ -6,17 +6,24 @@
 //! Real records are untidy: fields go missing (Insights records have no `userIdentity`, old ones
 //! no `eventCategory`), arrive as `null`, or arrive with another type (`readOnly` as the string
 //! `"true"`). None of that fails a record: the derived field is `None` (JSON `null` in the
-//! archive). Only bytes that are not a JSON object fail, as [`RecordError`].
+//! archive). Nor do values that are valid JSON but beyond serde (numbers out of range, escapes
+//! of lone surrogates, repeated names, deep nesting): the fields that cannot be read are `None`
+//! and the record goes out unchanged. Only bytes that are not one JSON object fail, as
+//! [`RecordError`], for the caller to quarantine.
 //!
 //! The record is parsed once, borrowing its strings; everything not needed here is skipped.
 //! The record itself is never re-serialised: [`write_archive_line`] copies its bytes.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
+mod archive_line;
+mod raw;
+pub mod syntax;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+pub use archive_line::write_archive_line;
+use raw::{Object, RawIdentity, RawRecord};
 
 use crate::key::{ObjectKind, TrailKey};
 
@@ -106,6 +113,49 @@ impl Event<'_> {
     pub fn timestamp_ms(&self) -> Option<i64> {
         self.time.map(|t| t.as_millisecond())
     }
+
+    /// The same fields, owning their strings.
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            time: self.time,
+            account_id: owned(self.account_id),
+            region: owned(self.region),
+            category: owned(self.category),
+            read_only: self.read_only,
+            service: owned(self.service),
+            action: owned(self.action),
+            error_code: owned(self.error_code),
+            principal: self.principal.map(Principal::into_owned),
+            source_ip: owned(self.source_ip),
+            user_agent: owned(self.user_agent),
+            via: self.via,
+            resources: self
+                .resources
+                .into_iter()
+                .map(|r| Cow::Owned(r.into_owned()))
+                .collect(),
+            event_id: owned(self.event_id),
+        }
+    }
+}
+
+impl Principal<'_> {
+    /// The same fields, owning their strings.
+    pub fn into_owned(self) -> Principal<'static> {
+        Principal {
+            kind: owned(self.kind),
+            arn: owned(self.arn),
+            account_id: owned(self.account_id),
+            name: owned(self.name),
+            session_issuer: owned(self.session_issuer),
+            mfa: self.mfa,
+            invoked_by: owned(self.invoked_by),
+        }
+    }
+}
+
+fn owned(text: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    text.map(|t| Cow::Owned(t.into_owned()))
 }
 
 /// A record that is not a JSON object.
@@ -124,9 +174,9 @@ pub enum RecordError {
     Json {
         /// Zero-based position in `Records`.
         index: u64,
-        /// The parser's error, with line and column inside the record.
+        /// Where and why, inside the record.
         #[source]
-        source: serde_json::Error,
+        source: syntax::SyntaxError,
     },
 }
 
@@ -156,13 +206,37 @@ pub fn parse<'a>(
         index,
         valid_up_to: e.valid_up_to(),
     })?;
-    // The decoder has checked that the record is an object.
-    let raw = serde_json::from_str::<RawRecord<'a>>(text)
-        .map_err(|source| RecordError::Json { index, source })?;
-    Ok(Normalized {
-        json: text,
-        event: derive(raw, origin.trail_key),
-    })
+    let event = match serde_json::from_str::<RawRecord<'a>>(text) {
+        Ok(raw) => derive(raw, origin.trail_key),
+        Err(_) => derive_leniently(text, origin.trail_key)
+            .map_err(|source| RecordError::Json { index, source })?,
+    };
+    Ok(Normalized { json: text, event })
+}
+
+/// The slow path, for a record serde refuses: if it is JSON at all, each top-level member that
+/// serde reads on its own is kept (the first of repeated names, as filter patterns see them) and
+/// the fields are derived from those; the others are `None`.
+fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax::SyntaxError> {
+    let members = syntax::members(text)?;
+    let mut readable = String::from("{");
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in members {
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let member = format!("{name}:{value}");
+        if serde_json::from_str::<RawRecord<'_>>(&format!("{{{member}}}")).is_ok() {
+            if readable.len() > 1 {
+                readable.push(',');
+            }
+            readable.push_str(&member);
+        }
+    }
+    readable.push('}');
+    let raw = serde_json::from_str::<RawRecord<'_>>(&readable).unwrap_or_default();
+    Ok(derive(raw, key).into_owned())
 }
 
 fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
@@ -315,393 +389,6 @@ fn classify_via(
 }
 
 /// The archive's derived fields, in the order of the archive line.
-#[derive(Serialize)]
-struct ArchiveFields<'e, 'a> {
-    time: Option<String>,
-    org_id: Option<&'e str>,
-    account_id: Option<&'e str>,
-    region: Option<&'e str>,
-    category: Option<&'e str>,
-    read_only: Option<bool>,
-    service: Option<&'e str>,
-    action: Option<&'e str>,
-    error_code: Option<&'e str>,
-    principal: Option<&'e Principal<'a>>,
-    source_ip: Option<&'e str>,
-    user_agent: Option<&'e str>,
-    via: Option<Via>,
-    resources: &'e [Cow<'a, str>],
-    event_id: Option<&'e str>,
-    rules: &'e [&'e str],
-    source: Source<'e>,
-}
-
-#[derive(Serialize)]
-struct Source<'e> {
-    bucket: &'e str,
-    key: &'e str,
-    index: u64,
-}
-
-/// Appends one archive line (JSON, then `\n`) for a record: the derived fields, the names of
-/// the rules it matched, where it came from, and the record's own bytes under `"record"`.
-pub fn write_archive_line(
-    out: &mut Vec<u8>,
-    record: &Normalized<'_>,
-    index: u64,
-    origin: &Origin<'_>,
-    rules: &[&str],
-) {
-    let e = &record.event;
-    let fields = ArchiveFields {
-        time: e.time.map(|t| t.to_string()),
-        org_id: origin.trail_key.org_id.as_deref(),
-        account_id: e.account_id.as_deref(),
-        region: e.region.as_deref(),
-        category: e.category.as_deref(),
-        read_only: e.read_only,
-        service: e.service.as_deref(),
-        action: e.action.as_deref(),
-        error_code: e.error_code.as_deref(),
-        principal: e.principal.as_ref(),
-        source_ip: e.source_ip.as_deref(),
-        user_agent: e.user_agent.as_deref(),
-        via: e.via,
-        resources: &e.resources,
-        event_id: e.event_id.as_deref(),
-        rules,
-        source: Source {
-            bucket: origin.bucket,
-            key: origin.key,
-            index,
-        },
-    };
-    let start = out.len();
-    // Serialising plain strings, numbers and options into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &fields).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(b"{");
-    } else {
-        // Reopen the object to add the record's bytes as they are.
-        out.pop();
-        out.push(b',');
-    }
-    out.extend_from_slice(b"\"record\":");
-    out.extend_from_slice(record.json.as_bytes());
-    out.extend_from_slice(b"}\n");
-}
-
-// ---- Lenient views of the record ------------------------------------------------------------
-//
-// Each wrapper accepts any JSON value: the expected shape becomes `Some`, anything else `None`
-// (its contents are skipped), so an oddly typed field never fails the record.
-
-/// A string, else `None`.
-#[derive(Debug, Default)]
-struct Text<'a>(Option<Cow<'a, str>>);
-
-/// A boolean or the strings `"true"`/`"false"` (any case), else `None`.
-#[derive(Debug, Default)]
-struct Flag(Option<bool>);
-
-/// An object read as `T`, else `None`.
-#[derive(Debug)]
-struct Object<T>(T);
-
-/// An optional object read as `T`, else `None`.
-#[derive(Debug)]
-struct MaybeObject<T>(Option<T>);
-
-/// An array of objects read as `T`; anything else is empty.
-#[derive(Debug)]
-struct List<T>(Vec<Object<T>>);
-
-impl<T> Default for MaybeObject<T> {
-    fn default() -> Self {
-        Self(None)
-    }
-}
-
-impl<T> Default for List<T> {
-    fn default() -> Self {
-        Self(Vec::new())
-    }
-}
-
-fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// Implements the visits that mean "not the expected shape" by skipping and returning `$none`.
-macro_rules! reject_other_shapes {
-    ($none:expr; $($method:ident($ty:ty)),*) => {
-        $(fn $method<E: de::Error>(self, _: $ty) -> Result<Self::Value, E> { Ok($none) })*
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Ok($none) }
-    };
-}
-
-struct TextVisitor;
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Text(Some(Cow::Borrowed(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Text(Some(Cow::Owned(v.to_owned()))))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Text(Some(Cow::Owned(v))))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        skip_map(map).map(|()| Text(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        skip_seq(seq).map(|()| Text(None))
-    }
-
-    reject_other_shapes!(Text(None); visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TextVisitor)
-    }
-}
-
-struct FlagVisitor;
-
-impl<'de> Visitor<'de> for FlagVisitor {
-    type Value = Flag;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Flag(Some(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Flag(if v.eq_ignore_ascii_case("true") {
-            Some(true)
-        } else if v.eq_ignore_ascii_case("false") {
-            Some(false)
-        } else {
-            None
-        }))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        skip_map(map).map(|()| Flag(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        skip_seq(seq).map(|()| Flag(None))
-    }
-
-    reject_other_shapes!(Flag(None); visit_i64(i64), visit_u64(u64), visit_f64(f64));
-}
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(FlagVisitor)
-    }
-}
-
-struct ObjectVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-    type Value = Option<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        skip_seq(seq).map(|()| None)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    reject_other_shapes!(None; visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
-}
-
-impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Object<T> {
-    /// A non-object reads as `T::default()`: the top-level record must be an object, which the
-    /// decoder has already checked.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjectVisitor(PhantomData))
-            .map(|o| Object(o.unwrap_or_default()))
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeObject<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjectVisitor(PhantomData))
-            .map(MaybeObject)
-    }
-}
-
-struct ListVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for ListVisitor<T> {
-    type Value = List<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Object<T>>()? {
-            items.push(item);
-        }
-        Ok(List(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        skip_map(map).map(|()| List(Vec::new()))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(List(Vec::new()))
-    }
-
-    reject_other_shapes!(List(Vec::new()); visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
-}
-
-impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ListVisitor(PhantomData))
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawRecord<'a> {
-    #[serde(rename = "eventTime", borrow)]
-    event_time: Text<'a>,
-    #[serde(rename = "eventSource", borrow)]
-    event_source: Text<'a>,
-    #[serde(rename = "eventName", borrow)]
-    event_name: Text<'a>,
-    #[serde(rename = "awsRegion", borrow)]
-    aws_region: Text<'a>,
-    #[serde(rename = "sourceIPAddress", borrow)]
-    source_ip: Text<'a>,
-    #[serde(rename = "userAgent", borrow)]
-    user_agent: Text<'a>,
-    #[serde(rename = "errorCode", borrow)]
-    error_code: Text<'a>,
-    #[serde(rename = "eventID", borrow)]
-    event_id: Text<'a>,
-    #[serde(rename = "eventType", borrow)]
-    event_type: Text<'a>,
-    #[serde(rename = "eventCategory", borrow)]
-    event_category: Text<'a>,
-    #[serde(rename = "recipientAccountId", borrow)]
-    recipient_account_id: Text<'a>,
-    #[serde(rename = "readOnly")]
-    read_only: Flag,
-    #[serde(rename = "managementEvent")]
-    management_event: Flag,
-    #[serde(rename = "sessionCredentialFromConsole")]
-    session_credential_from_console: Flag,
-    #[serde(rename = "userIdentity", borrow)]
-    user_identity: MaybeObject<RawIdentity<'a>>,
-    #[serde(borrow)]
-    resources: List<RawResource<'a>>,
-    #[serde(rename = "insightDetails", borrow)]
-    insight_details: MaybeObject<RawInsight<'a>>,
-    #[serde(rename = "additionalEventData", borrow)]
-    additional_event_data: MaybeObject<RawAdditional<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawIdentity<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Text<'a>,
-    #[serde(borrow)]
-    arn: Text<'a>,
-    #[serde(rename = "accountId", borrow)]
-    account_id: Text<'a>,
-    #[serde(rename = "userName", borrow)]
-    user_name: Text<'a>,
-    #[serde(rename = "invokedBy", borrow)]
-    invoked_by: Text<'a>,
-    #[serde(rename = "sessionContext", borrow)]
-    session_context: MaybeObject<RawSessionContext<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawSessionContext<'a> {
-    attributes: MaybeObject<RawSessionAttributes>,
-    #[serde(rename = "sessionIssuer", borrow)]
-    session_issuer: MaybeObject<RawIssuer<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawSessionAttributes {
-    #[serde(rename = "mfaAuthenticated")]
-    mfa_authenticated: Flag,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawIssuer<'a> {
-    #[serde(borrow)]
-    arn: Text<'a>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawResource<'a> {
-    #[serde(rename = "ARN", borrow)]
-    arn: Text<'a>,
-    #[serde(rename = "ARNPrefix", borrow)]
-    arn_prefix: Text<'a>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawInsight<'a> {
-    #[serde(rename = "eventSource", borrow)]
-    event_source: Text<'a>,
-    #[serde(rename = "eventName", borrow)]
-    event_name: Text<'a>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RawAdditional<'a> {
-    #[serde(rename = "MFAUsed", borrow)]
-    mfa_used: Text<'a>,
-}
 
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,11 @@
 //!
 //! An object succeeds only when every record was read, every log batch was accepted and the
 //! archive object was committed. On any failure the archive object is abandoned (never left
-//! partial) and the failure is classified once ([`ProcessError::class`]); log batches already
-//! sent stay sent, so a retry may repeat them: delivery is at least once.
+//! partial) and the failure is classified once ([`ProcessError::class`]). Log batches already
+//! accepted stay accepted, and the report says how far each log stream got ([`Progress`]): a
+//! later attempt given that progress ([`Pipeline::resume`]) reads the object again, writes the
+//! whole archive object again, and sends only the events no earlier attempt had accepted. A
+//! record that is not JSON is quarantined ([`quarantine`]) and the rest of the file goes on.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -19,13 +22,21 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+mod progress;
+pub mod quarantine;
+mod totals;
+
+pub use progress::{Progress, StreamProgress};
+pub use totals::{Counts, Totals};
+
 use crate::archive::archive_key;
-use crate::batch::{LogBatcher, LogEvent};
+use crate::batch::{LogBatch, LogBatcher, LogEvent, MAX_EVENT_BYTES};
 use crate::decode::{self, DecodeError, Limits};
 use crate::key::{self, ObjectKind, TrailKey};
-use crate::normalize::{self, Origin, RecordError};
+use crate::normalize::{self, Origin};
 use crate::ports::{
-    ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
+    ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened,
+    PortError, Version,
 };
 use crate::rules::{RuleSet, RuleStats};
 use crate::template::{Fields, NameKind, Template, TemplateError};
@@ -96,9 +107,6 @@ pub enum ProcessError {
     /// Its bytes are not a readable CloudTrail document.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// One of its records is not a JSON object.
-    #[error(transparent)]
-    Record(#[from] RecordError),
     /// The log sink refused a batch.
     #[error("sending log events failed: {0}")]
     Logs(#[source] PortError),
@@ -119,7 +127,7 @@ impl ProcessError {
         match self {
             Self::Open(e) | Self::Logs(e) | Self::Archive(e) => e.class,
             Self::Decode(DecodeError::Read(_)) | Self::Deadline { .. } => ErrorClass::Retry,
-            Self::Decode(_) | Self::Record(_) => ErrorClass::Poison,
+            Self::Decode(_) => ErrorClass::Poison,
         }
     }
 
@@ -128,7 +136,6 @@ impl ProcessError {
         match self {
             Self::Open(e) | Self::Logs(e) | Self::Archive(e) => e.cause,
             Self::Decode(e) => e.cause(),
-            Self::Record(e) => e.cause(),
             Self::Deadline { .. } => "deadline",
         }
     }
@@ -160,45 +167,13 @@ pub enum Outcome {
     Forwarded {
         /// The archive object's key.
         archive_key: String,
+        /// The quarantine object's key, when a record was not JSON.
+        quarantine_key: Option<String>,
     },
     /// Left alone, on purpose.
     Skipped(SkipReason),
     /// Failed; see the error's class.
     Failed(ProcessError),
-}
-
-/// Counts for one object, or summed over many.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Bytes read from the source (compressed).
-    pub bytes_read: u64,
-    /// Bytes after decompression.
-    pub bytes_decoded: u64,
-    /// Records decoded.
-    pub records: u64,
-    /// Events accepted by the log sink.
-    pub events_logged: u64,
-    /// Events the log sink rejected one by one (kept in the archive).
-    pub events_rejected: u64,
-    /// Events too large for CloudWatch Logs (kept in the archive).
-    pub events_too_large: u64,
-    /// Log batches sent.
-    pub log_batches: u64,
-    /// Records written to the archive.
-    pub events_archived: u64,
-}
-
-impl Counts {
-    fn add(&mut self, other: &Counts) {
-        self.bytes_read += other.bytes_read;
-        self.bytes_decoded += other.bytes_decoded;
-        self.records += other.records;
-        self.events_logged += other.events_logged;
-        self.events_rejected += other.events_rejected;
-        self.events_too_large += other.events_too_large;
-        self.log_batches += other.log_batches;
-        self.events_archived += other.events_archived;
-    }
 }
 
 /// What happened to one object.
@@ -214,6 +189,11 @@ pub struct ObjectReport {
     pub counts: Counts,
     /// Rule matches and metric values of its events.
     pub rule_stats: RuleStats,
+    /// The version read, once the object was opened.
+    pub version: Option<Version>,
+    /// Events accepted per log stream, by this attempt and those before it: where a later
+    /// attempt resumes.
+    pub progress: Progress,
 }
 
 /// The ports and settings one run uses.
@@ -242,13 +222,27 @@ where
 {
     /// Forwards one object and reports what happened. Never panics on bad input.
     pub fn forward(&self, object: &ObjectRef) -> ObjectReport {
+        self.resume(object, &Progress::default())
+    }
+
+    /// Forwards one object that earlier attempts took as far as `progress`: every record is read
+    /// and archived again, and only the log events no earlier attempt had accepted are sent.
+    pub fn resume(&self, object: &ObjectRef, progress: &Progress) -> ObjectReport {
         let trail_key = TrailKey::parse(&object.key);
-        let mut counts = Counts::default();
-        let mut rule_stats = RuleStats::new(&self.settings.rules);
+        let mut run = Run {
+            counts: Counts::default(),
+            rule_stats: RuleStats::new(&self.settings.rules),
+            version: None,
+            progress: progress.clone(),
+            skip: progress.clone(),
+        };
         let outcome = match skip_reason(&trail_key) {
             Some(reason) => Outcome::Skipped(reason),
-            None => match self.forward_records(object, &trail_key, &mut counts, &mut rule_stats) {
-                Ok(archive_key) => Outcome::Forwarded { archive_key },
+            None => match self.forward_records(object, &trail_key, &mut run) {
+                Ok((archive_key, quarantine_key)) => Outcome::Forwarded {
+                    archive_key,
+                    quarantine_key,
+                },
                 Err(e) => Outcome::Failed(e),
             },
         };
@@ -256,8 +250,10 @@ where
             object: object.clone(),
             kind: trail_key.kind,
             outcome,
-            counts,
-            rule_stats,
+            counts: run.counts,
+            rule_stats: run.rule_stats,
+            version: run.version,
+            progress: run.progress,
         }
     }
 
@@ -265,9 +261,8 @@ where
         &self,
         object: &ObjectRef,
         trail_key: &TrailKey,
-        counts: &mut Counts,
-        rule_stats: &mut RuleStats,
-    ) -> Result<String, ProcessError> {
+        run: &mut Run,
+    ) -> Result<(String, Option<String>), ProcessError> {
         let settings = self.settings;
         let now_ms = self
             .clock
@@ -281,11 +276,17 @@ where
             key: &object.key,
             trail_key,
         };
-        let reader = self.source.open(object).map_err(ProcessError::Open)?;
+        let Opened { reader, version } = self.source.open(object).map_err(ProcessError::Open)?;
+        run.version = Some(version);
         let mut records = decode::open(reader, settings.limits)?;
         let key = archive_key(&settings.archive_prefix, trail_key, &object.key);
         let upload = self.archive.begin(&key).map_err(ProcessError::Archive)?;
         let mut gzip = GzEncoder::new(upload, Compression::new(settings.archive_gzip_level.min(9)));
+        let mut quarantine = quarantine::Quarantine::new(
+            self.archive,
+            quarantine::quarantine_key(&settings.archive_prefix, &key),
+            settings.archive_gzip_level,
+        );
         let mut batcher = LogBatcher::new();
         let mut line = Vec::with_capacity(4096);
         let (mut group, mut stream) = (String::new(), String::new());
@@ -293,11 +294,19 @@ where
         let result = (|| {
             while let Some(raw) = records.next_record()? {
                 if raw.index % DEADLINE_CHECK_RECORDS == 0 {
-                    self.check_deadline(counts.records)?;
+                    self.check_deadline(run.counts.records)?;
                 }
-                let record = normalize::parse(raw.json, raw.index, &origin)?;
-                counts.records += 1;
-                let decision = settings.rules.evaluate(record.json, rule_stats);
+                run.counts.records += 1;
+                let record = match normalize::parse(raw.json, raw.index, &origin) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        tracing::warn!(object = %object, index = raw.index, error = %e, "Record quarantined.");
+                        quarantine.keep(raw.json, raw.index, &e, &origin)?;
+                        run.counts.records_quarantined += 1;
+                        continue;
+                    }
+                };
+                let decision = settings.rules.evaluate(record.json, &mut run.rule_stats);
                 if decision.to_archive {
                     line.clear();
                     normalize::write_archive_line(
@@ -308,9 +317,13 @@ where
                         &decision.rules,
                     );
                     gzip.write_all(&line).map_err(archive_io)?;
-                    counts.events_archived += 1;
+                    run.counts.events_archived += 1;
                 }
                 if !decision.to_logs {
+                    continue;
+                }
+                if record.json.len() > MAX_EVENT_BYTES {
+                    run.counts.events_too_large += 1;
                     continue;
                 }
                 let event = &record.event;
@@ -325,24 +338,29 @@ where
                     .unwrap_or(&settings.log_group)
                     .render_into(&fields, &mut group);
                 settings.log_stream.render_into(&fields, &mut stream);
+                if run.skip.take(&group, &stream) {
+                    run.counts.events_resumed += 1;
+                    continue;
+                }
                 let log_event = LogEvent {
                     timestamp_ms: event.timestamp_ms().unwrap_or(now_ms),
                     message: record.json.into(),
                 };
                 if batcher.push(&group, &stream, log_event).is_err() {
-                    counts.events_too_large += 1;
+                    run.counts.events_too_large += 1;
                 }
-                self.send_ready(&mut batcher, counts, trail_key)?;
+                self.send_ready(&mut batcher, run, trail_key)?;
             }
             batcher.finish();
-            self.send_ready(&mut batcher, counts, trail_key)
+            self.send_ready(&mut batcher, run, trail_key)
         })();
-        counts.bytes_decoded = records.bytes_decoded();
-        counts.bytes_read = records.stream().source_bytes();
+        run.counts.bytes_decoded = records.bytes_decoded();
+        run.counts.bytes_read = records.stream().source_bytes();
         result?;
         let upload = gzip.finish().map_err(archive_io)?;
         upload.commit().map_err(ProcessError::Archive)?;
-        Ok(key)
+        let quarantined = quarantine.commit()?;
+        Ok((key, quarantined))
     }
 
     fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
@@ -355,16 +373,14 @@ where
     fn send_ready(
         &self,
         batcher: &mut LogBatcher,
-        counts: &mut Counts,
+        run: &mut Run,
         trail_key: &TrailKey,
     ) -> Result<(), ProcessError> {
         while let Some(mut batch) = batcher.take_ready() {
             batch.source_account.clone_from(&trail_key.account_id);
-            self.check_deadline(counts.records)?;
+            self.check_deadline(run.counts.records)?;
             let report = self.logs.put(&batch).map_err(ProcessError::Logs)?;
-            counts.log_batches += 1;
-            counts.events_rejected += report.rejected;
-            counts.events_logged += batch.events.len() as u64 - report.rejected;
+            run.accepted(&batch, report.rejected);
         }
         Ok(())
     }
@@ -404,6 +420,27 @@ where
     }
 }
 
+/// One attempt at one object: what it counted and how far it got.
+struct Run {
+    counts: Counts,
+    rule_stats: RuleStats,
+    version: Option<Version>,
+    /// Accepted per stream, earlier attempts included.
+    progress: Progress,
+    /// What is left to skip of what earlier attempts had accepted.
+    skip: Progress,
+}
+
+impl Run {
+    fn accepted(&mut self, batch: &LogBatch, rejected: u64) {
+        let events = batch.events.len() as u64;
+        self.counts.log_batches += 1;
+        self.counts.events_rejected += rejected;
+        self.counts.events_logged += events - rejected;
+        self.progress.add(&batch.group, &batch.stream, events);
+    }
+}
+
 fn archive_io(e: std::io::Error) -> ProcessError {
     ProcessError::Archive(PortError::new(ErrorClass::Retry, "archive-write", e))
 }
@@ -415,75 +452,6 @@ fn skip_reason(trail_key: &TrailKey) -> Option<SkipReason> {
             Some(SkipReason::NotALogFile)
         }
         _ => None,
-    }
-}
-
-/// Totals over many objects.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Totals {
-    /// Objects forwarded.
-    pub forwarded: u64,
-    /// Objects skipped, by reason.
-    pub skipped: Vec<(SkipReason, u64)>,
-    /// Objects failed, by cause, with their class.
-    pub failed: Vec<(&'static str, ErrorClass, u64)>,
-    /// Counts summed over every object.
-    pub counts: Counts,
-    /// Rule matches and metric values over every object.
-    pub rule_stats: RuleStats,
-}
-
-impl Totals {
-    /// Adds one object's report.
-    pub fn add(&mut self, report: &ObjectReport) {
-        self.counts.add(&report.counts);
-        self.rule_stats.merge(&report.rule_stats);
-        match &report.outcome {
-            Outcome::Forwarded { .. } => self.forwarded += 1,
-            Outcome::Skipped(reason) => bump(&mut self.skipped, *reason, 1),
-            Outcome::Failed(e) => self.count_failures(e.cause(), e.class(), 1),
-        }
-    }
-
-    /// Adds another set of totals.
-    pub fn merge(&mut self, other: &Totals) {
-        self.counts.add(&other.counts);
-        self.rule_stats.merge(&other.rule_stats);
-        self.forwarded += other.forwarded;
-        for (reason, n) in &other.skipped {
-            bump(&mut self.skipped, *reason, *n);
-        }
-        for (cause, class, n) in &other.failed {
-            self.count_failures(cause, *class, *n);
-        }
-    }
-
-    fn count_failures(&mut self, cause: &'static str, class: ErrorClass, n: u64) {
-        match self
-            .failed
-            .iter_mut()
-            .find(|(c, k, _)| *c == cause && *k == class)
-        {
-            Some((_, _, m)) => *m += n,
-            None => self.failed.push((cause, class, n)),
-        }
-    }
-
-    /// Objects failed, all causes together.
-    pub fn failed_objects(&self) -> u64 {
-        self.failed.iter().map(|(_, _, n)| n).sum()
-    }
-
-    /// Objects skipped, all reasons together.
-    pub fn skipped_objects(&self) -> u64 {
-        self.skipped.iter().map(|(_, n)| n).sum()
-    }
-}
-
-fn bump<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K, by: u64) {
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => *n += by,
-        None => list.push((key, by)),
     }
 }
 

@@ -13,6 +13,8 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use serde::{Deserialize, Serialize};
+
 use crate::batch::LogBatch;
 
 /// Where an object lives.
@@ -33,9 +35,50 @@ pub struct ObjectRef {
     pub key: String,
     /// Size in bytes, when known beforehand.
     pub size: Option<u64>,
+    /// The version that must be read, when an earlier attempt read part of it: opening fails
+    /// with cause `object-changed` if the object no longer has it.
+    pub version: Option<Version>,
+}
+
+/// Which bytes an object held when it was read: S3's ETag and, in a versioned bucket, its
+/// version id. Local files have neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Version {
+    /// The entity tag, quotes included, as S3 returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The version id, in a bucket with versioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl Version {
+    /// Whether nothing identifies the bytes.
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.version_id.is_none()
+    }
+}
+
+/// An opened object: its byte stream and the version being read.
+#[derive(Debug)]
+pub struct Opened<R> {
+    /// The bytes.
+    pub reader: R,
+    /// What identifies them.
+    pub version: Version,
 }
 
 impl ObjectRef {
+    /// An object by store and key, with nothing else known.
+    pub fn new(store: Store, key: impl Into<String>) -> Self {
+        Self {
+            store,
+            key: key.into(),
+            size: None,
+            version: None,
+        }
+    }
+
     /// The bucket name, or the local folder as text: the archive's `source.bucket`.
     pub fn bucket(&self) -> Cow<'_, str> {
         match &self.store {
@@ -102,13 +145,18 @@ impl PortError {
     }
 }
 
+/// The cause of a read refused because the object is no longer the version asked for.
+pub const OBJECT_CHANGED: &str = "object-changed";
+
 /// Where objects are read from.
 pub trait ObjectSource: Sync {
     /// The object's byte stream.
     type Reader: Read;
 
-    /// Opens `object` for streaming. Implementations never read it whole.
-    fn open(&self, object: &ObjectRef) -> Result<Self::Reader, PortError>;
+    /// Opens `object` for streaming. Implementations never read it whole. When
+    /// `object.version` is set, an object that no longer has that version fails with cause
+    /// [`OBJECT_CHANGED`] (poison).
+    fn open(&self, object: &ObjectRef) -> Result<Opened<Self::Reader>, PortError>;
 }
 
 /// What a sink did with a batch whose call succeeded.
@@ -155,4 +203,44 @@ impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
+}
+
+/// A message to send to an SQS queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The queue, by ARN (as Lambda's `eventSourceARN` names it) or by URL.
+    pub queue: QueueRef,
+    /// The body.
+    pub body: String,
+    /// Seconds before the message becomes visible, at most [`crate::forwarder::MAX_DELAY_SECONDS`].
+    pub delay_seconds: u32,
+    /// String message attributes, at most ten.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+/// A queue, by ARN or URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum QueueRef {
+    /// `arn:aws:sqs:REGION:ACCOUNT:NAME`.
+    Arn(String),
+    /// The queue's URL.
+    Url(String),
+}
+
+impl fmt::Display for QueueRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Arn(s) | Self::Url(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Where the forwarder sends messages: continuations to the queue a message came from, poison
+/// to the dead-letter queue. The one way work is enqueued.
+pub trait Queue: Send + Sync {
+    /// Sends `message`; `Ok` once the queue has it.
+    fn send(
+        &self,
+        message: &Outgoing,
+    ) -> impl std::future::Future<Output = Result<(), PortError>> + Send;
 }

@@ -197,6 +197,14 @@ impl Template {
         }
     }
 
+    /// The fixed text every rendering starts with: what comes before the first placeholder.
+    pub fn fixed_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Text(text)) => text,
+            _ => "",
+        }
+    }
+
     /// Renders into a new string.
     pub fn render(&self, fields: &Fields<'_>) -> String {
         let mut out = String::new();

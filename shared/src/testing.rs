@@ -82,16 +82,20 @@ pub(crate) mod fakes {
 
     use crate::batch::LogBatch;
     use crate::ports::{
-        ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, PortError,
-        PutReport, Store,
+        ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, OBJECT_CHANGED, ObjectRef,
+        ObjectSource, Opened, Outgoing, PortError, PutReport, Queue, Store, Version,
     };
 
     pub(crate) fn object(key: &str) -> ObjectRef {
-        ObjectRef {
-            store: Store::S3("trail-bucket".into()),
-            key: key.into(),
-            size: None,
-        }
+        ObjectRef::new(Store::S3("trail-bucket".into()), key)
+    }
+
+    /// A stand-in for S3's ETag: any change of the bytes changes it.
+    pub(crate) fn etag(bytes: &[u8]) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        format!("\"{:016x}\"", h.finish())
     }
 
     /// Objects by key; opening a key listed in `panic_on` panics, one in `slow` takes that long.
@@ -105,7 +109,7 @@ pub(crate) mod fakes {
     impl ObjectSource for MemorySource {
         type Reader = io::Cursor<Vec<u8>>;
 
-        fn open(&self, object: &ObjectRef) -> Result<Self::Reader, PortError> {
+        fn open(&self, object: &ObjectRef) -> Result<Opened<Self::Reader>, PortError> {
             assert!(
                 !self.panic_on.contains(&object.key),
                 "scripted panic on {}",
@@ -114,10 +118,27 @@ pub(crate) mod fakes {
             if let Some((_, delay)) = self.slow.iter().find(|(k, _)| *k == object.key) {
                 std::thread::sleep(*delay);
             }
-            self.objects
+            let bytes = self
+                .objects
                 .get(&object.key)
-                .map(|b| io::Cursor::new(b.clone()))
-                .ok_or_else(|| PortError::new(ErrorClass::Poison, "not-found", "no such key"))
+                .ok_or_else(|| PortError::new(ErrorClass::Poison, "not-found", "no such key"))?;
+            let version = Version {
+                etag: Some(etag(bytes)),
+                version_id: None,
+            };
+            if let Some(expected) = &object.version
+                && expected.etag != version.etag
+            {
+                return Err(PortError::new(
+                    ErrorClass::Poison,
+                    OBJECT_CHANGED,
+                    "the ETag differs",
+                ));
+            }
+            Ok(Opened {
+                reader: io::Cursor::new(bytes.clone()),
+                version,
+            })
         }
     }
 
@@ -186,6 +207,23 @@ pub(crate) mod fakes {
                 bytes: Vec::new(),
                 committed: Arc::clone(&self.committed),
             })
+        }
+    }
+
+    /// Keeps every message sent; refuses them all while `refuse` is set.
+    #[derive(Debug, Default, Clone)]
+    pub(crate) struct RecordingQueue {
+        pub(crate) sent: Arc<Mutex<Vec<Outgoing>>>,
+        pub(crate) refuse: bool,
+    }
+
+    impl Queue for RecordingQueue {
+        async fn send(&self, message: &Outgoing) -> Result<(), PortError> {
+            if self.refuse {
+                return Err(PortError::new(ErrorClass::Retry, "throttled", "refused"));
+            }
+            self.sent.lock().unwrap().push(message.clone());
+            Ok(())
         }
     }
 

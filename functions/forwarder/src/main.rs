@@ -7,12 +7,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use trailrelay::aws::logs::CloudWatchLogSink;
 use trailrelay::aws::s3::{S3Archive, S3Source};
+use trailrelay::aws::sqs::SqsQueue;
 use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::config::Config;
-use trailrelay::forwarder::{BatchResponse, Forwarder, SqsEvent, time_given};
-use trailrelay::ports::{ErrorClass, SystemClock};
+use trailrelay::forwarder::{
+    BatchResponse, Forwarder, MessageOutcome, Ports, SqsEvent, time_given,
+};
+use trailrelay::ports::SystemClock;
 
-type Function = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock>;
+type Function = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock, SqsQueue>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -30,22 +33,23 @@ async fn main() -> Result<(), Error> {
         config.logs_puts_per_second,
         config.account_events_per_second,
     ));
-    let forwarder: Function = Forwarder::new(
-        S3Source::new(
+    let ports = Ports {
+        source: S3Source::new(
             s3.clone(),
             handle.clone(),
             config.expected_bucket_owner.clone(),
         ),
-        CloudWatchLogSink::new(logs, handle.clone(), limits),
-        S3Archive::new(
+        logs: CloudWatchLogSink::new(logs, handle.clone(), limits),
+        archive: S3Archive::new(
             s3,
             handle,
             config.archive_bucket.clone(),
             config.archive_kms_key_id.clone(),
         ),
-        SystemClock,
-        config,
-    );
+        clock: SystemClock,
+        queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk)),
+    };
+    let forwarder: Function = Forwarder::new(ports, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let forwarder = forwarder.clone();
         async move { handle_batch(&forwarder, event).await }
@@ -62,14 +66,50 @@ async fn handle_batch(
     let invocation = forwarder
         .handle(event.payload, Instant::now() + remaining)
         .await;
-    for (message_id, f) in invocation.failures() {
+    // Each failure once, with where it ended.
+    for (message_id, outcome, f) in invocation.troubles() {
         let object = f.object.as_deref().unwrap_or("-");
-        match f.class {
-            ErrorClass::Poison => {
-                tracing::error!(message_id, object, cause = f.cause, class = "poison", error = %f.message, "Message failed; it will reach the dead-letter queue.")
+        let (class, cause, error) = (f.class.as_str(), f.cause, &f.message);
+        match outcome {
+            MessageOutcome::DeadLettered(_) => {
+                tracing::error!(
+                    message_id,
+                    object,
+                    cause,
+                    class,
+                    error,
+                    "Message sent to the dead-letter queue."
+                )
             }
-            ErrorClass::Retry => {
-                tracing::warn!(message_id, object, cause = f.cause, class = "retry", error = %f.message, "Message failed; it will be retried.")
+            MessageOutcome::Continued(_) => {
+                tracing::warn!(
+                    message_id,
+                    object,
+                    cause,
+                    class,
+                    error,
+                    "Message interrupted; its continuation is enqueued."
+                )
+            }
+            _ if f.class == trailrelay::ports::ErrorClass::Poison => {
+                tracing::error!(
+                    message_id,
+                    object,
+                    cause,
+                    class,
+                    error,
+                    "Message failed; it will reach the dead-letter queue."
+                )
+            }
+            _ => {
+                tracing::warn!(
+                    message_id,
+                    object,
+                    cause,
+                    class,
+                    error,
+                    "Message failed; it will be retried."
+                )
             }
         }
     }
@@ -81,6 +121,8 @@ async fn handle_batch(
         messages = invocation.outcomes.len(),
         done = messages.get("done").copied().unwrap_or(0),
         acknowledged = messages.get("acknowledged").copied().unwrap_or(0),
+        continued = messages.get("continued").copied().unwrap_or(0),
+        dead_lettered = messages.get("dead-lettered").copied().unwrap_or(0),
         failed = invocation.response.batch_item_failures.len(),
         objects = invocation.totals.forwarded,
         records = c.records,
@@ -88,6 +130,8 @@ async fn handle_batch(
         events_logged = c.events_logged,
         events_archived = c.events_archived,
         events_rejected = c.events_rejected,
+        events_resumed = c.events_resumed,
+        records_quarantined = c.records_quarantined,
         "Batch done."
     );
     let now_ms = SystemTime::now()

@@ -9,11 +9,16 @@
 
 pub mod logs;
 pub mod s3;
+pub mod sqs;
 
 use std::num::NonZeroU32;
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
@@ -21,6 +26,14 @@ use crate::ports::{ErrorClass, PortError};
 
 /// Attempts per call in the SDK's standard retry mode (the first and four retries).
 pub const SDK_MAX_ATTEMPTS: u32 = 5;
+/// Longest wait for a connection to an endpoint.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for one attempt's response (a 1 MB PutLogEvents, a part upload), so no call
+/// outlives an invocation: with [`SDK_MAX_ATTEMPTS`] and the backoff, a call ends within
+/// about two and a half minutes.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(25);
+/// Longest silence while reading a response, a streamed object included.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The one HTTP client: hyper with rustls on ring (no second TLS stack, no C crypto).
 pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
@@ -29,14 +42,24 @@ pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
         .build_https()
 }
 
-/// Loads the SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) with [`http_client`]
-/// and the standard retry mode.
+/// Loads the SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) with [`http_client`],
+/// the standard retry mode and explicit timeouts.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(http_client())
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// Connect, read and per-attempt timeouts for every client.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build()
 }
 
 /// Error codes that mean "slow down" across the services used here.
@@ -49,39 +72,58 @@ const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
     "SlowDown",
     "RequestLimitExceeded",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
     "LimitExceededException",
+    "AWS.SimpleQueueService.RequestThrottled",
 ];
 
-/// Classifies what an SDK call left after its own retries: throttling, 5xx and transport
-/// failures are worth retrying later; a refusal of the request itself (missing object, access
-/// denied, validation) is poison.
-pub fn classify<E, R>(error: aws_sdk_s3::error::SdkError<E, R>) -> PortError
+/// Error codes of a resource that does not exist (S3, CloudWatch Logs, SQS).
+const NOT_FOUND_CODES: &[&str] = &[
+    "NoSuchKey",
+    "NoSuchBucket",
+    "NotFound",
+    "ResourceNotFoundException",
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+];
+
+/// Error codes of a caller without the permission.
+const ACCESS_DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "Forbidden",
+    "InvalidAccessKeyId",
+];
+
+/// What to do about a service's answer, from its error code and HTTP status: the one
+/// classification of every AWS failure. Throttling codes (and HTTP 429) and every 5xx are
+/// worth retrying; a failed S3 precondition means the object changed; a refusal of the request
+/// itself (missing resource, access denied, any other 4xx) is poison.
+pub fn classify_status(code: Option<&str>, status: u16) -> (ErrorClass, &'static str) {
+    let code = code.unwrap_or("");
+    if THROTTLING_CODES.contains(&code) || status == 429 {
+        (ErrorClass::Retry, "throttled")
+    } else if status >= 500 {
+        (ErrorClass::Retry, "service-error")
+    } else if code == "PreconditionFailed" || status == 412 {
+        (ErrorClass::Poison, crate::ports::OBJECT_CHANGED)
+    } else if NOT_FOUND_CODES.contains(&code) || status == 404 {
+        (ErrorClass::Poison, "not-found")
+    } else if ACCESS_DENIED_CODES.contains(&code) || status == 403 {
+        (ErrorClass::Poison, "access-denied")
+    } else {
+        (ErrorClass::Poison, "refused")
+    }
+}
+
+/// Classifies what an SDK call (any of the SDKs: their errors share one type) left after its
+/// own retries, from the response's own status ([`classify_status`]); timeouts and transport
+/// failures are retried.
+pub fn classify<E>(error: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    use aws_sdk_s3::error::SdkError;
     let (class, cause) = match &error {
-        SdkError::ServiceError(e) => {
-            let code = e.err().code().unwrap_or("");
-            let status = raw_status(e.raw());
-            if THROTTLING_CODES.contains(&code) {
-                (ErrorClass::Retry, "throttled")
-            } else if matches!(
-                code,
-                "NoSuchKey" | "NoSuchBucket" | "NotFound" | "ResourceNotFoundException"
-            ) {
-                (ErrorClass::Poison, "not-found")
-            } else if matches!(code, "AccessDenied" | "AccessDeniedException" | "Forbidden") {
-                (ErrorClass::Poison, "access-denied")
-            } else if status.is_some_and(|s| s >= 500) {
-                (ErrorClass::Retry, "service-error")
-            } else {
-                (ErrorClass::Poison, "refused")
-            }
-        }
+        SdkError::ServiceError(e) => classify_status(e.err().code(), e.raw().status().as_u16()),
         SdkError::TimeoutError(_) => (ErrorClass::Retry, "timeout"),
         SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (ErrorClass::Retry, "network"),
         SdkError::ConstructionFailure(_) => (ErrorClass::Poison, "request"),
@@ -89,17 +131,6 @@ where
     };
     let described = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
     PortError::new(class, cause, described)
-}
-
-fn raw_status<R: std::fmt::Debug>(raw: &R) -> Option<u16> {
-    // The raw response type is generic here; its Debug output carries the status code.
-    let text = format!("{raw:?}");
-    let at = text.find("status: ")? + "status: ".len();
-    text[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The rate limits of one function instance: PutLogEvents calls per second, and log events per

@@ -12,7 +12,8 @@ use tokio_util::io::SyncIoBridge;
 
 use super::classify;
 use crate::ports::{
-    ArchiveSink, ArchiveUpload, ErrorClass, ObjectRef, ObjectSource, PortError, Store,
+    ArchiveSink, ArchiveUpload, ErrorClass, OBJECT_CHANGED, ObjectRef, ObjectSource, Opened,
+    PortError, Store, Version,
 };
 
 /// Size of each part of a multipart upload. Parts are at least 5 MiB but the last, and an
@@ -49,7 +50,7 @@ pub type S3Reader = SyncIoBridge<Pin<Box<dyn AsyncBufRead + Send>>>;
 impl ObjectSource for S3Source {
     type Reader = S3Reader;
 
-    fn open(&self, object: &ObjectRef) -> Result<S3Reader, PortError> {
+    fn open(&self, object: &ObjectRef) -> Result<Opened<S3Reader>, PortError> {
         let Store::S3(bucket) = &object.store else {
             return Err(PortError::new(
                 ErrorClass::Poison,
@@ -57,16 +58,45 @@ impl ObjectSource for S3Source {
                 format!("{object} is not in S3"),
             ));
         };
+        let expected = object.version.as_ref();
+        // If-Match makes S3 refuse (412) an object whose ETag changed since an earlier attempt.
         let request = self
             .client
             .get_object()
             .bucket(bucket)
             .key(&object.key)
+            .set_if_match(expected.and_then(|v| v.etag.clone()))
             .set_expected_bucket_owner(self.expected_bucket_owner.clone());
         let output = self.handle.block_on(request.send()).map_err(classify)?;
+        let version = Version {
+            etag: output.e_tag().map(str::to_owned),
+            version_id: output.version_id().map(str::to_owned),
+        };
+        if let Some(expected) = expected {
+            check_version(object, expected, &version)?;
+        }
         let body: Pin<Box<dyn AsyncBufRead + Send>> = Box::pin(output.body.into_async_read());
-        Ok(SyncIoBridge::new_with_handle(body, self.handle.clone()))
+        Ok(Opened {
+            reader: SyncIoBridge::new_with_handle(body, self.handle.clone()),
+            version,
+        })
     }
+}
+
+/// Refuses `found` unless it is the `expected` version: each identifier `expected` has must
+/// match.
+fn check_version(object: &ObjectRef, expected: &Version, found: &Version) -> Result<(), PortError> {
+    let differs = |want: &Option<String>, got: &Option<String>| want.is_some() && want != got;
+    if differs(&expected.etag, &found.etag) || differs(&expected.version_id, &found.version_id) {
+        return Err(PortError::new(
+            ErrorClass::Poison,
+            OBJECT_CHANGED,
+            format!(
+                "{object} changed since it was first read: expected {expected:?}, found {found:?}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes archive objects to one bucket.

@@ -4,12 +4,21 @@
 //! Each message runs as its own task (at most [`Config::message_concurrency`] at once), and
 //! each object as a blocking task, so a failure or a panic in one message fails that message
 //! only. A message succeeds when every object it announces was forwarded (or is one the
-//! forwarder skips on purpose); otherwise it is reported in `batchItemFailures`
-//! (ReportBatchItemFailures, <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>)
-//! and comes back after its visibility timeout, until the queue's redrive policy moves it to
-//! the dead-letter queue. Near the deadline, work still running stops and unfinished messages are
-//! reported failed rather than abandoned. Every failure is classified once, retry or poison,
-//! and described once.
+//! forwarder skips on purpose). A failure is classified once, retry or poison, and ends in one
+//! of three places ([`message`]):
+//!
+//! - poison, with a dead-letter queue configured: the message goes there at once, its body
+//!   unchanged and its cause in message attributes, and is reported done;
+//! - retry, after some log events of the message were accepted: a
+//!   [`Continuation`](crate::notification::Continuation) with the
+//!   rest of its work goes to the queue the message came from (its `eventSourceARN`), delayed
+//!   a little more each time, and the message is reported done, so nothing is sent twice;
+//! - otherwise, or when that send fails: the message is reported in `batchItemFailures`
+//!   (ReportBatchItemFailures, <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>)
+//!   and comes back after its visibility timeout, until the queue's redrive policy moves it.
+//!
+//! Near the deadline, work still running stops, and unfinished messages are continued or
+//! reported failed rather than abandoned.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,10 +26,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+mod message;
+
 use crate::config::Config;
-use crate::notification::{self, Announced, Notification};
-use crate::pipeline::{Outcome, Pipeline, Totals};
-use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Store};
+use crate::pipeline::Totals;
+use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectSource, Queue};
+
+pub use message::{
+    CONTINUATION_BASE_DELAY_SECONDS, MAX_DELAY_SECONDS, MAX_ERROR_ATTRIBUTE_BYTES,
+    continuation_delay,
+};
 
 /// A Lambda SQS event: the batch.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -39,6 +54,24 @@ pub struct SqsMessage {
     /// The body: a notification.
     #[serde(default)]
     pub body: String,
+    /// The queue it came from, `arn:aws:sqs:REGION:ACCOUNT:NAME`: where continuations go.
+    #[serde(
+        rename = "eventSourceARN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_arn: Option<String>,
+}
+
+impl SqsMessage {
+    /// A message with this id and body, from no known queue.
+    pub fn new(message_id: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            body: body.into(),
+            event_source_arn: None,
+        }
+    }
 }
 
 /// The partial batch response.
@@ -64,6 +97,11 @@ pub enum MessageOutcome {
     Done,
     /// Nothing to forward, by design (test events, validation messages, deletions).
     Acknowledged(&'static str),
+    /// Interrupted (retry) after some of its log events were accepted: the rest is enqueued as a
+    /// continuation and the message is done.
+    Continued(Failure),
+    /// Poison, sent to the dead-letter queue with its cause; the message is done.
+    DeadLettered(Failure),
     /// Failed; reported in `batchItemFailures`.
     Failed(Failure),
 }
@@ -93,13 +131,16 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// Messages by outcome: `done`, `acknowledged`, `failed-retry`, `failed-poison`.
+    /// Messages by outcome: `done`, `acknowledged`, `continued`, `dead-lettered`,
+    /// `failed-retry`, `failed-poison`.
     pub fn message_counts(&self) -> BTreeMap<&'static str, u64> {
         let mut m = BTreeMap::new();
         for (_, o) in &self.outcomes {
             let key = match o {
                 MessageOutcome::Done => "done",
                 MessageOutcome::Acknowledged(_) => "acknowledged",
+                MessageOutcome::Continued(_) => "continued",
+                MessageOutcome::DeadLettered(_) => "dead-lettered",
                 MessageOutcome::Failed(f) if f.class == ErrorClass::Retry => "failed-retry",
                 MessageOutcome::Failed(_) => "failed-poison",
             };
@@ -118,6 +159,16 @@ impl Invocation {
             (
                 "MessagesAcknowledged",
                 counts.get("acknowledged").copied().unwrap_or(0),
+                "Count",
+            ),
+            (
+                "MessagesContinued",
+                counts.get("continued").copied().unwrap_or(0),
+                "Count",
+            ),
+            (
+                "MessagesDeadLettered",
+                counts.get("dead-lettered").copied().unwrap_or(0),
                 "Count",
             ),
             (
@@ -140,6 +191,8 @@ impl Invocation {
             ("EventsArchived", c.events_archived, "Count"),
             ("EventsRejected", c.events_rejected, "Count"),
             ("EventsTooLarge", c.events_too_large, "Count"),
+            ("EventsResumed", c.events_resumed, "Count"),
+            ("RecordsQuarantined", c.records_quarantined, "Count"),
             (
                 "EventsDroppedFromLogs",
                 self.totals.rule_stats.dropped_from_logs,
@@ -166,6 +219,17 @@ impl Invocation {
             _ => None,
         })
     }
+
+    /// (message id, outcome) of every message that met a failure, however it ended: failed,
+    /// continued or dead-lettered.
+    pub fn troubles(&self) -> impl Iterator<Item = (&str, &MessageOutcome, &Failure)> {
+        self.outcomes.iter().filter_map(|(id, o)| match o {
+            MessageOutcome::Failed(f)
+            | MessageOutcome::Continued(f)
+            | MessageOutcome::DeadLettered(f) => Some((id.as_str(), o, f)),
+            _ => None,
+        })
+    }
 }
 
 /// A message's outcome and what its objects counted.
@@ -173,20 +237,32 @@ type Finished = (MessageOutcome, Totals);
 
 /// The ports, the configuration and the clock, shared by every task of an invocation.
 #[derive(Debug)]
-pub struct Forwarder<S, L, A, C> {
-    inner: Arc<Inner<S, L, A, C>>,
+pub struct Forwarder<S, L, A, C, Q> {
+    inner: Arc<Inner<S, L, A, C, Q>>,
+}
+
+/// The ports a forwarder works with.
+#[derive(Debug)]
+pub struct Ports<S, L, A, C, Q> {
+    /// Where objects come from.
+    pub source: S,
+    /// Where log events go.
+    pub logs: L,
+    /// Where archive objects go.
+    pub archive: A,
+    /// The time.
+    pub clock: C,
+    /// Where continuations and dead letters go.
+    pub queue: Q,
 }
 
 #[derive(Debug)]
-struct Inner<S, L, A, C> {
-    source: S,
-    logs: L,
-    archive: A,
-    clock: C,
+struct Inner<S, L, A, C, Q> {
+    ports: Ports<S, L, A, C, Q>,
     config: Config,
 }
 
-impl<S, L, A, C> Clone for Forwarder<S, L, A, C> {
+impl<S, L, A, C, Q> Clone for Forwarder<S, L, A, C, Q> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -194,23 +270,18 @@ impl<S, L, A, C> Clone for Forwarder<S, L, A, C> {
     }
 }
 
-impl<S, L, A, C> Forwarder<S, L, A, C>
+impl<S, L, A, C, Q> Forwarder<S, L, A, C, Q>
 where
     S: ObjectSource + Send + 'static,
     L: LogSink + Send + 'static,
     A: ArchiveSink + Send + 'static,
     C: Clock + Send + 'static,
+    Q: Queue + 'static,
 {
     /// A forwarder over these ports.
-    pub fn new(source: S, logs: L, archive: A, clock: C, config: Config) -> Self {
+    pub fn new(ports: Ports<S, L, A, C, Q>, config: Config) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                source,
-                logs,
-                archive,
-                clock,
-                config,
-            }),
+            inner: Arc::new(Inner { ports, config }),
         }
     }
 
@@ -245,7 +316,7 @@ where
                 let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                     break;
                 };
-                let (this, body, slots) = (self.clone(), message.body.clone(), Arc::clone(&slots));
+                let (this, message, slots) = (self.clone(), message.clone(), Arc::clone(&slots));
                 let handle = tasks.spawn(async move {
                     let _permit = permit;
                     let result = if Instant::now() >= stop_at {
@@ -254,7 +325,7 @@ where
                             Totals::default(),
                         )
                     } else {
-                        this.process(body, stop_at).await
+                        this.process(&message, stop_at).await
                     };
                     if let Ok(mut s) = slots.lock() {
                         s[i] = Some(result);
@@ -288,6 +359,7 @@ where
             });
             invocation.totals.merge(&totals);
             if let MessageOutcome::Failed(_) = &outcome {
+                // Reported for the queue to deliver again.
                 invocation
                     .response
                     .batch_item_failures
@@ -300,67 +372,6 @@ where
                 .push((message.message_id.clone(), outcome));
         }
         invocation
-    }
-
-    async fn process(&self, body: String, stop_at: Instant) -> (MessageOutcome, Totals) {
-        let mut totals = Totals::default();
-        let objects = match notification::parse(&body) {
-            Ok(Notification::Acknowledged(a)) => {
-                return (MessageOutcome::Acknowledged(a.as_str()), totals);
-            }
-            Ok(Notification::Objects(objects)) => objects,
-            Err(e) => {
-                return (
-                    MessageOutcome::Failed(poison(e.cause(), None, e.to_string())),
-                    totals,
-                );
-            }
-        };
-        if let Err(e) = notification::check_allowed(&objects, &self.inner.config.allowed_buckets) {
-            return (
-                MessageOutcome::Failed(poison(e.cause(), None, e.to_string())),
-                totals,
-            );
-        }
-        for announced in objects {
-            if Instant::now() >= stop_at {
-                return (MessageOutcome::Failed(deadline_failure()), totals);
-            }
-            let object = object_ref(announced);
-            let name = object.to_string();
-            let this = self.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                let inner = &this.inner;
-                Pipeline {
-                    source: &inner.source,
-                    logs: &inner.logs,
-                    archive: &inner.archive,
-                    clock: &inner.clock,
-                    settings: &inner.config.settings,
-                    deadline: Some(stop_at),
-                }
-                .forward(&object)
-            })
-            .await;
-            let report = match report {
-                Ok(report) => report,
-                Err(e) if e.is_panic() => {
-                    return (MessageOutcome::Failed(panic_failure(Some(name))), totals);
-                }
-                Err(_) => return (MessageOutcome::Failed(deadline_failure()), totals),
-            };
-            totals.add(&report);
-            if let Outcome::Failed(e) = &report.outcome {
-                let failure = Failure {
-                    class: e.class(),
-                    cause: e.cause(),
-                    object: Some(name.clone()),
-                    message: format!("{name}: {e}"),
-                };
-                return (MessageOutcome::Failed(failure), totals);
-            }
-        }
-        (MessageOutcome::Done, totals)
     }
 }
 
@@ -378,23 +389,6 @@ pub fn time_given(deadline_ms: u64, now: std::time::SystemTime) -> Duration {
     (std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms))
         .duration_since(now)
         .unwrap_or_default()
-}
-
-fn object_ref(a: Announced) -> ObjectRef {
-    ObjectRef {
-        store: Store::S3(a.bucket),
-        key: a.key,
-        size: a.size,
-    }
-}
-
-fn poison(cause: &'static str, object: Option<String>, message: String) -> Failure {
-    Failure {
-        class: ErrorClass::Poison,
-        cause,
-        object,
-        message,
-    }
 }
 
 fn deadline_failure() -> Failure {

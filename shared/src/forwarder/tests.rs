@@ -6,7 +6,12 @@ use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::testing::fakes::{FixedClock, MemoryArchive, MemorySource, RecordingLogSink};
+use crate::notification::{Continuation, ContinuedObject};
+use crate::pipeline::{Progress, StreamProgress};
+use crate::ports::{Outgoing, QueueRef};
+use crate::testing::fakes::{
+    FixedClock, MemoryArchive, MemorySource, RecordingLogSink, RecordingQueue,
+};
 
 const GOOD: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
                     111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678.json.gz";
@@ -14,6 +19,10 @@ const CORRUPT: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2
                        111122223333_CloudTrail_us-east-1_20261101T0010Z_corruptcorrupt00.json.gz";
 const PANICS: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
                       111122223333_CloudTrail_us-east-1_20261101T0015Z_panicpanicpanic0.json.gz";
+
+/// Three records a day apart: three log batches (one call spans at most 24 hours).
+const SPREAD: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
+                      111122223333_CloudTrail_us-east-1_20261101T0025Z_spreadspreadspre.json.gz";
 
 const SLOW: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
                     111122223333_CloudTrail_us-east-1_20261101T0020Z_slowslowslowslow.json.gz";
@@ -31,19 +40,80 @@ fn s3_body(bucket: &str, key: &str) -> String {
 }
 
 fn message(id: &str, body: String) -> SqsMessage {
+    SqsMessage::new(id, body)
+}
+
+const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:111122223333:trailrelay-queue";
+const DLQ_URL: &str = "https://sqs.us-east-1.amazonaws.com/111122223333/trailrelay-dlq";
+
+/// A message as Lambda delivers it from the forwarder's queue.
+fn queued(id: &str, body: String) -> SqsMessage {
     SqsMessage {
-        message_id: id.into(),
-        body,
+        event_source_arn: Some(QUEUE_ARN.into()),
+        ..SqsMessage::new(id, body)
     }
 }
 
+type TestForwarder =
+    Forwarder<MemorySource, RecordingLogSink, MemoryArchive, FixedClock, RecordingQueue>;
+
 struct World {
-    forwarder: Forwarder<MemorySource, RecordingLogSink, MemoryArchive, FixedClock>,
+    forwarder: TestForwarder,
     logs: RecordingLogSink,
     archive: MemoryArchive,
+    queue: RecordingQueue,
+    source: MemorySource,
 }
 
-fn world(logs: RecordingLogSink, grace_ms: &str) -> World {
+fn spread_records() -> Vec<Value> {
+    [
+        "2026-11-01T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+        "2026-11-05T00:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, t)| json!({"eventTime": t, "eventID": format!("s{i}"), "eventName": "X"}))
+    .collect()
+}
+
+/// A forwarder over the world's ports, with `env` over the test defaults.
+fn build(w: &World, env: &[(&'static str, &'static str)]) -> TestForwarder {
+    forwarder(&w.source, &w.logs, &w.archive, &w.queue, env)
+}
+
+fn forwarder(
+    source: &MemorySource,
+    logs: &RecordingLogSink,
+    archive: &MemoryArchive,
+    queue: &RecordingQueue,
+    env: &[(&'static str, &'static str)],
+) -> TestForwarder {
+    let mut vars = HashMap::from([
+        ("ALLOWED_BUCKETS", "trail-bucket"),
+        ("ARCHIVE_BUCKET", "archive-bucket"),
+        ("DEADLINE_GRACE_MS", "1000"),
+        ("MESSAGE_CONCURRENCY", "3"),
+    ]);
+    vars.extend(env.iter().copied());
+    let config = Config::from_lookup(|n| vars.get(n).map(|v| (*v).to_owned())).unwrap();
+    Forwarder::new(
+        Ports {
+            source: source.clone(),
+            logs: logs.clone(),
+            archive: archive.clone(),
+            clock: FixedClock(1_793_491_200),
+            queue: queue.clone(),
+        },
+        config,
+    )
+}
+
+fn world(logs: RecordingLogSink, grace_ms: &'static str) -> World {
+    world_with(logs, &[("DEADLINE_GRACE_MS", grace_ms)])
+}
+
+fn world_with(logs: RecordingLogSink, env: &[(&'static str, &'static str)]) -> World {
     let record = json!({"eventTime": "2026-11-01T00:00:00Z", "eventID": "e1", "eventName": "X"});
     let mut corrupt = gzip(&serde_json::to_vec(&json!({"Records": [record]})).unwrap());
     corrupt.truncate(corrupt.len() - 9);
@@ -59,28 +129,21 @@ fn world(logs: RecordingLogSink, grace_ms: &str) -> World {
                 SLOW.to_owned(),
                 gzip(&serde_json::to_vec(&json!({"Records": [record]})).unwrap()),
             ),
+            (
+                SPREAD.to_owned(),
+                gzip(&serde_json::to_vec(&json!({"Records": spread_records()})).unwrap()),
+            ),
         ]),
         panic_on: vec![PANICS.to_owned()],
         slow: vec![(SLOW.to_owned(), Duration::from_millis(3400))],
     };
-    let env = HashMap::from([
-        ("ALLOWED_BUCKETS", "trail-bucket"),
-        ("ARCHIVE_BUCKET", "archive-bucket"),
-        ("DEADLINE_GRACE_MS", grace_ms),
-        ("MESSAGE_CONCURRENCY", "3"),
-    ]);
-    let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
-    let archive = MemoryArchive::default();
+    let (archive, queue) = (MemoryArchive::default(), RecordingQueue::default());
     World {
-        forwarder: Forwarder::new(
-            source,
-            logs.clone(),
-            archive.clone(),
-            FixedClock(1_793_491_200),
-            config,
-        ),
+        forwarder: forwarder(&source, &logs, &archive, &queue, env),
         logs,
         archive,
+        queue,
+        source,
     }
 }
 
@@ -315,20 +378,12 @@ async fn a_deadline_mid_batch_fails_what_is_unfinished_for_retry() {
     let env_grace = "1000";
     let mut w = world(RecordingLogSink::default(), env_grace);
     // One message at a time, so the order is fixed.
-    let env = HashMap::from([
-        ("ALLOWED_BUCKETS", "trail-bucket"),
-        ("ARCHIVE_BUCKET", "archive-bucket"),
-        ("DEADLINE_GRACE_MS", env_grace),
-        ("MESSAGE_CONCURRENCY", "1"),
-    ]);
-    let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
-    let source = w.forwarder.inner.source.clone();
-    w.forwarder = Forwarder::new(
-        source,
-        w.logs.clone(),
-        w.archive.clone(),
-        FixedClock(1_793_491_200),
-        config,
+    w.forwarder = build(
+        &w,
+        &[
+            ("DEADLINE_GRACE_MS", env_grace),
+            ("MESSAGE_CONCURRENCY", "1"),
+        ],
     );
     let batch = SqsEvent {
         records: vec![
@@ -364,4 +419,175 @@ async fn a_deadline_mid_batch_fails_what_is_unfinished_for_retry() {
         1,
         "only the finished object's archive object"
     );
+}
+
+/// What the queue port was given, in order.
+fn sent(w: &World) -> Vec<Outgoing> {
+    w.queue.sent.lock().unwrap().clone()
+}
+
+fn attribute<'a>(message: &'a Outgoing, name: &str) -> Option<&'a str> {
+    message
+        .attributes
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_goes_to_the_dead_letter_queue_at_once_and_is_done() {
+    let logs = RecordingLogSink::default();
+    let w = world_with(logs, &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)]);
+    let corrupt = queued("corrupt", s3_body("trail-bucket", CORRUPT));
+    let batch = SqsEvent {
+        records: vec![corrupt.clone(), queued("garbage", "hello".into())],
+    };
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    // Reported done: never received again, never re-sends anything.
+    assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+    assert!(matches!(&inv.outcomes[0].1, MessageOutcome::DeadLettered(f) if f.cause == "gzip"));
+    assert_eq!(inv.message_counts()["dead-lettered"], 2);
+    let mut sent = sent(&w);
+    sent.sort_by_key(|m| attribute(m, "trailrelay.message-id").map(str::to_owned));
+    assert_eq!(sent.len(), 2);
+    let dead = &sent[0];
+    assert_eq!(dead.queue, QueueRef::Url(DLQ_URL.into()));
+    assert_eq!(dead.body, corrupt.body, "the body unchanged");
+    assert_eq!(attribute(dead, "trailrelay.cause"), Some("gzip"));
+    assert_eq!(attribute(dead, "trailrelay.class"), Some("poison"));
+    assert_eq!(attribute(dead, "trailrelay.message-id"), Some("corrupt"));
+    assert_eq!(attribute(dead, "trailrelay.source-queue"), Some(QUEUE_ARN));
+    assert_eq!(
+        attribute(dead, "trailrelay.object"),
+        Some(format!("s3://trail-bucket/{CORRUPT}").as_str())
+    );
+    assert!(
+        attribute(dead, "trailrelay.error")
+            .unwrap()
+            .contains("corrupt or truncated gzip")
+    );
+    assert_eq!(
+        attribute(&sent[1], "trailrelay.cause"),
+        Some("not-json-message")
+    );
+    assert_eq!(attribute(&sent[1], "trailrelay.object"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_dead_letter_queue_refuses_the_message_fails_as_before() {
+    let mut w = world(RecordingLogSink::default(), "1000");
+    w.queue.refuse = true;
+    w.forwarder = build(&w, &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)]);
+    let batch = SqsEvent {
+        records: vec![queued("corrupt", s3_body("trail-bucket", CORRUPT))],
+    };
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(failed(&inv), [("corrupt", ErrorClass::Poison, "gzip")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_interrupted_after_accepted_batches_continues_and_never_resends() {
+    // GIVEN the second of the object's three log calls is throttled past every retry
+    let logs = RecordingLogSink {
+        fail_calls: vec![2],
+        ..RecordingLogSink::default()
+    };
+    let w = world(logs, "1000");
+    let batch = SqsEvent {
+        records: vec![queued(
+            "m",
+            // Two objects in one message: the interrupted one and one not yet started.
+            json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [SPREAD, GOOD]}).to_string(),
+        )],
+    };
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    // THEN the message is done, its rest enqueued on the queue it came from
+    assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+    assert!(matches!(&inv.outcomes[0].1, MessageOutcome::Continued(f) if f.cause == "throttled"));
+    let sent = sent(&w);
+    assert_eq!(sent.len(), 1);
+    let next = &sent[0];
+    assert_eq!(next.queue, QueueRef::Arn(QUEUE_ARN.into()));
+    assert_eq!(next.delay_seconds, continuation_delay(1));
+    let continuation: Continuation = serde_json::from_str(&next.body).unwrap();
+    assert_eq!(continuation.attempt, 1);
+    let keys: Vec<&str> = continuation
+        .objects
+        .iter()
+        .map(|o| o.key.as_str())
+        .collect();
+    assert_eq!(keys, [SPREAD, GOOD]);
+    let expected_etag = crate::testing::fakes::etag(&w.source.objects[SPREAD]);
+    assert_eq!(continuation.objects[0].version.etag, Some(expected_etag));
+    assert_eq!(
+        continuation.objects[0].progress,
+        Progress(vec![StreamProgress {
+            group: "/trailrelay/cloudtrail".into(),
+            stream: "o-exampleorg1_111122223333_CloudTrail_us-east-1".into(),
+            accepted: 1,
+        }])
+    );
+    assert_eq!(
+        continuation.objects[1],
+        ContinuedObject {
+            bucket: "trail-bucket".into(),
+            key: GOOD.into(),
+            size: None,
+            version: Default::default(),
+            progress: Progress::default(),
+        }
+    );
+    // WHEN the continuation arrives
+    let again = w
+        .forwarder
+        .handle(
+            SqsEvent {
+                records: vec![queued("c", next.body.clone())],
+            },
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(again.outcomes[0].1, MessageOutcome::Done, "{again:?}");
+    // THEN every event was logged exactly once, and both archive objects are whole
+    let mut ids: Vec<String> = w
+        .logs
+        .batches
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.events.iter())
+        .map(|e| serde_json::from_str::<Value>(&e.message).unwrap()["eventID"].to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["\"e1\"", "\"e1\"", "\"s0\"", "\"s1\"", "\"s2\""]);
+    assert_eq!(again.totals.counts.events_resumed, 1);
+    assert_eq!(w.archive.committed.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_before_any_accepted_batch_is_retried_by_the_queue() {
+    // The first call fails: nothing was accepted, so the queue's own retry repeats nothing.
+    let logs = RecordingLogSink {
+        fail_calls: vec![1],
+        ..RecordingLogSink::default()
+    };
+    let w = world(logs, "1000");
+    let batch = SqsEvent {
+        records: vec![queued("m", s3_body("trail-bucket", SPREAD))],
+    };
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(failed(&inv), [("m", ErrorClass::Retry, "throttled")]);
+    assert!(sent(&w).is_empty());
 }

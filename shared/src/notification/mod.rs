@@ -19,16 +19,18 @@
 //! SNS to SQS: <https://docs.aws.amazon.com/sns/latest/dg/sns-sqs-as-subscriber.html>;
 //! CloudTrail SNS: <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/configure-sns-notifications-for-cloudtrail.html>.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::key::{KeyDecodeError, form_decode};
+use crate::pipeline::Progress;
+use crate::ports::Version;
 
 /// The text CloudTrail publishes to an SNS topic to check that it may.
 pub const CLOUDTRAIL_VALIDATION_MESSAGE: &str = "CloudTrail validation message.";
 
 /// An object a notification announces.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Announced {
     /// Bucket name.
     pub bucket: String,
@@ -38,6 +40,73 @@ pub struct Announced {
     pub size: Option<u64>,
     /// S3's sequencer, when the notification says (orders events for one key).
     pub sequencer: Option<String>,
+    /// In a continuation: the version an earlier attempt read, which this one must read too.
+    pub version: Option<Version>,
+    /// In a continuation: the events earlier attempts had accepted.
+    pub progress: Progress,
+}
+
+impl Announced {
+    /// An object by bucket and key, with nothing else known.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The value of [`Continuation::trailrelay`].
+pub const CONTINUATION: &str = "continuation";
+/// The version of the continuation shape this forwarder writes and reads.
+pub const CONTINUATION_FORMAT: u32 = 1;
+
+/// trailrelay's own message: the rest of a message's work, which the forwarder enqueues on the
+/// queue the message came from when an object was interrupted after some of its log events were
+/// accepted. `{"trailrelay":"continuation","format":1,"attempt":N,"objects":[{"bucket","key",
+/// "size","etag","version_id","progress":[{"group","stream","accepted"}]}]}`: the objects still
+/// to do, in order, each with the version read and the events each stream accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Continuation {
+    /// Always [`CONTINUATION`]: what marks the shape.
+    pub trailrelay: String,
+    /// [`CONTINUATION_FORMAT`].
+    pub format: u32,
+    /// Continuations so far of the original message (1 for the first).
+    pub attempt: u32,
+    /// The objects still to forward.
+    pub objects: Vec<ContinuedObject>,
+}
+
+/// One object of a [`Continuation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContinuedObject {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, not encoded.
+    pub key: String,
+    /// Size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The version read by the attempt that made progress.
+    #[serde(flatten)]
+    pub version: Version,
+    /// Events accepted per log stream.
+    #[serde(default, skip_serializing_if = "Progress::is_empty")]
+    pub progress: Progress,
+}
+
+impl Continuation {
+    /// A continuation of `objects`, the `attempt`-th.
+    pub fn new(attempt: u32, objects: Vec<ContinuedObject>) -> Self {
+        Self {
+            trailrelay: CONTINUATION.into(),
+            format: CONTINUATION_FORMAT,
+            attempt,
+            objects,
+        }
+    }
 }
 
 /// Why a message announces nothing to forward, yet is not an error.
@@ -67,6 +136,13 @@ impl Acknowledged {
 pub enum Notification {
     /// Objects to forward (at least one).
     Objects(Vec<Announced>),
+    /// The rest of an earlier message's objects, the `attempt`-th continuation.
+    Continuation {
+        /// How many continuations led here.
+        attempt: u32,
+        /// The objects, with their versions and progress.
+        objects: Vec<Announced>,
+    },
     /// Nothing to forward.
     Acknowledged(Acknowledged),
 }
@@ -197,6 +273,9 @@ fn parse_value(value: Value, may_unwrap_sns: bool) -> Result<Notification, Notif
     if map.get("Records").is_some_and(Value::is_array) {
         return s3_event(value);
     }
+    if map.get("trailrelay").and_then(Value::as_str) == Some(CONTINUATION) {
+        return continuation(value);
+    }
     if map.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(Notification::Acknowledged(Acknowledged::S3TestEvent));
     }
@@ -259,13 +338,42 @@ fn s3_event(value: Value) -> Result<Notification, NotificationError> {
             continue;
         }
         objects.push(Announced {
-            key: form_decode(&r.s3.object.key)?.into_owned(),
             size: r.s3.object.size(),
             sequencer: r.s3.object.sequencer(),
-            bucket: r.s3.bucket.name,
+            ..Announced::new(r.s3.bucket.name, form_decode(&r.s3.object.key)?)
         });
     }
     Ok(announced(objects))
+}
+
+fn continuation(value: Value) -> Result<Notification, NotificationError> {
+    let c: Continuation = serde_json::from_value(value)
+        .map_err(|_| NotificationError::UnknownShape("a continuation of an unexpected shape"))?;
+    if c.format != CONTINUATION_FORMAT {
+        return Err(NotificationError::UnsupportedVersion(format!(
+            "continuation format {}",
+            c.format
+        )));
+    }
+    if c.objects.is_empty() {
+        return Err(NotificationError::UnknownShape(
+            "a continuation without objects",
+        ));
+    }
+    let objects = c
+        .objects
+        .into_iter()
+        .map(|o| Announced {
+            size: o.size,
+            version: (!o.version.is_empty()).then_some(o.version),
+            progress: o.progress,
+            ..Announced::new(o.bucket, o.key)
+        })
+        .collect();
+    Ok(Notification::Continuation {
+        attempt: c.attempt,
+        objects,
+    })
 }
 
 fn eventbridge(map: &serde_json::Map<String, Value>) -> Result<Notification, NotificationError> {
@@ -283,8 +391,7 @@ fn eventbridge(map: &serde_json::Map<String, Value>) -> Result<Notification, Not
     Ok(announced(vec![Announced {
         size: detail.object.size(),
         sequencer: detail.object.sequencer(),
-        bucket: detail.bucket.name,
-        key: detail.object.key,
+        ..Announced::new(detail.bucket.name, detail.object.key)
     }]))
 }
 
@@ -304,16 +411,9 @@ fn cloudtrail_sns(map: &serde_json::Map<String, Value>) -> Result<Notification, 
     let objects = keys
         .iter()
         .map(|k| {
-            k.as_str()
-                .map(|key| Announced {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    size: None,
-                    sequencer: None,
-                })
-                .ok_or(NotificationError::UnknownShape(
-                    "s3ObjectKey holds a non-string",
-                ))
+            k.as_str().map(|key| Announced::new(bucket, key)).ok_or(
+                NotificationError::UnknownShape("s3ObjectKey holds a non-string"),
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
     if objects.is_empty() {

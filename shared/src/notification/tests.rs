@@ -22,6 +22,7 @@ fn objects(n: &Notification) -> Vec<(String, String)> {
             .map(|o| (o.bucket.clone(), o.key.clone()))
             .collect(),
         Notification::Acknowledged(a) => panic!("acknowledged {a:?}"),
+        Notification::Continuation { .. } => panic!("continuation {n:?}"),
     }
 }
 
@@ -251,20 +252,7 @@ fn refusals() {
 
 #[test]
 fn allow_list_refuses_foreign_buckets() {
-    let objs = vec![
-        Announced {
-            bucket: "trail".into(),
-            key: "a".into(),
-            size: None,
-            sequencer: None,
-        },
-        Announced {
-            bucket: "evil".into(),
-            key: "b".into(),
-            size: None,
-            sequencer: None,
-        },
-    ];
+    let objs = vec![Announced::new("trail", "a"), Announced::new("evil", "b")];
     let allowed = vec!["trail".to_owned()];
     assert!(check_allowed(&objs[..1], &allowed).is_ok());
     let e = check_allowed(&objs, &allowed).unwrap_err();
@@ -273,4 +261,61 @@ fn allow_list_refuses_foreign_buckets() {
         "s3://evil/b is in a bucket that is not allowed"
     );
     assert_eq!(e.cause(), "bucket-not-allowed");
+}
+
+#[test]
+fn continuations_round_trip_with_their_versions_and_progress() {
+    use crate::notification::{Continuation, ContinuedObject};
+    use crate::pipeline::{Progress, StreamProgress};
+    use crate::ports::Version;
+    let progress = Progress(vec![StreamProgress {
+        group: "/trailrelay/cloudtrail".into(),
+        stream: "o-1_111122223333_CloudTrail_us-east-1".into(),
+        accepted: 10_000,
+    }]);
+    let c = Continuation::new(
+        2,
+        vec![
+            ContinuedObject {
+                bucket: "trail".into(),
+                key: "AWSLogs/a b+c.json.gz".into(),
+                size: Some(42),
+                version: Version {
+                    etag: Some("\"e1\"".into()),
+                    version_id: Some("v1".into()),
+                },
+                progress: progress.clone(),
+            },
+            ContinuedObject {
+                bucket: "trail".into(),
+                key: "AWSLogs/next.json.gz".into(),
+                size: None,
+                version: Version::default(),
+                progress: Progress::default(),
+            },
+        ],
+    );
+    let body = serde_json::to_string(&c).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(value["trailrelay"], "continuation");
+    assert_eq!(value["objects"][0]["etag"], "\"e1\"");
+    assert_eq!(value["objects"][0]["progress"][0]["accepted"], 10_000);
+    assert!(value["objects"][1].get("progress").is_none());
+    let Notification::Continuation { attempt, objects } = parse(&body).unwrap() else {
+        panic!("{body}")
+    };
+    assert_eq!(attempt, 2);
+    assert_eq!(
+        objects[0].key, "AWSLogs/a b+c.json.gz",
+        "keys are not form-encoded"
+    );
+    assert_eq!(
+        objects[0].version.as_ref().unwrap().version_id.as_deref(),
+        Some("v1")
+    );
+    assert_eq!(objects[0].progress, progress);
+    assert_eq!((objects[1].version.clone(), objects[1].size), (None, None));
+    // Another format is refused, not misread.
+    let future = body.replace("\"format\":1", "\"format\":2");
+    assert_eq!(parse(&future).unwrap_err().cause(), "unsupported-version");
 }

@@ -64,6 +64,17 @@ impl World {
     }
 
     fn forward_until(&self, key: &str, deadline: Option<std::time::Instant>) -> ObjectReport {
+        self.pipeline(deadline).forward(&object(key))
+    }
+
+    fn resume(&self, object: &ObjectRef, progress: &Progress) -> ObjectReport {
+        self.pipeline(None).resume(object, progress)
+    }
+
+    fn pipeline(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> Pipeline<'_, MemorySource, RecordingLogSink, MemoryArchive, FixedClock> {
         Pipeline {
             source: &self.source,
             logs: &self.logs,
@@ -72,7 +83,6 @@ impl World {
             settings: &self.settings,
             deadline,
         }
-        .forward(&object(key))
     }
 
     fn logged(&self) -> Vec<(String, String, i64, Value)> {
@@ -106,7 +116,7 @@ fn every_record_reaches_logs_and_archive_once() {
     // WHEN it is forwarded
     let report = world.forward(KEY);
     // THEN the archive holds one line per record, in file order, with its source index
-    let Outcome::Forwarded { archive_key } = &report.outcome else {
+    let Outcome::Forwarded { archive_key, .. } = &report.outcome else {
         panic!("{:?}", report.outcome);
     };
     assert_eq!(
@@ -149,6 +159,8 @@ fn every_record_reaches_logs_and_archive_once() {
             events_too_large: 0,
             log_batches: 1,
             events_archived: 3,
+            events_resumed: 0,
+            records_quarantined: 0,
         }
     );
 }
@@ -192,18 +204,196 @@ fn corrupt_object_fails_as_poison_and_leaves_no_archive_object() {
 }
 
 #[test]
-fn invalid_record_fails_with_its_index() {
-    let doc = br#"{"Records":[{"eventName":"A"},{"eventName":tru}]}"#;
+fn records_that_are_not_json_are_quarantined_and_the_file_goes_on() {
+    // GIVEN a file whose second record is not JSON and whose third is not UTF-8
+    let doc = b"{\"Records\":[{\"eventName\":\"A\"},{\"eventName\":tru},{\"eventName\":\"\xff\"},{\"eventName\":\"D\"}]}";
     let world = World::new(&[(KEY, gzip(doc))]);
+    // WHEN it is forwarded
     let report = world.forward(KEY);
-    let Outcome::Failed(e) = &report.outcome else {
+    // THEN the file is forwarded, the good records everywhere, the bad ones beside the archive
+    let Outcome::Forwarded {
+        archive_key,
+        quarantine_key: Some(quarantine_key),
+    } = &report.outcome
+    else {
+        panic!("{:?}", report.outcome)
+    };
+    assert_eq!(
+        quarantine_key,
+        &quarantine::quarantine_key("", archive_key),
+        "beside the archive object"
+    );
+    assert_eq!(report.counts.records, 4);
+    assert_eq!(report.counts.records_quarantined, 2);
+    assert_eq!(report.counts.events_logged, 2);
+    let committed = world.archive.committed.lock().unwrap();
+    let archived: Vec<Value> = gunzip_lines(&committed[archive_key])
+        .into_iter()
+        .map(|l| l["record"]["eventName"].clone())
+        .collect();
+    assert_eq!(archived, [json!("A"), json!("D")]);
+    let kept = gunzip_lines(&committed[quarantine_key]);
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0]["source"]["index"], 1);
+    assert_eq!(kept[0]["text"], r#"{"eventName":tru}"#);
+    assert!(
+        kept[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("record 1 is not valid JSON: expected true, false or null at byte 13"),
+        "{}",
+        kept[0]["error"]
+    );
+    assert_eq!(kept[1]["source"]["index"], 2);
+    assert_eq!(kept[1]["base64"], "eyJldmVudE5hbWUiOiL/In0=");
+    assert_eq!(kept[1]["source"]["key"], KEY);
+}
+
+#[test]
+fn json_that_serde_refuses_is_forwarded_unchanged() {
+    // Valid JSON (RFC 8259), each beyond serde in a field the normaliser reads.
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let records = [
+        r#"{"eventID":"n","readOnly":1e999,"eventName":"Big"}"#.to_owned(),
+        r#"{"eventID":"s","userAgent":"\ud800","eventName":"Lone"}"#.to_owned(),
+        r#"{"eventID":"d","eventName":"First","eventName":"Second"}"#.to_owned(),
+        format!(r#"{{"eventID":"x","requestParameters":{deep},"eventName":"Deep"}}"#),
+    ];
+    let doc = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+    let world = World::new(&[(KEY, gzip(doc.as_bytes()))]);
+    let report = world.forward(KEY);
+    let Outcome::Forwarded {
+        archive_key,
+        quarantine_key: None,
+    } = &report.outcome
+    else {
+        panic!("{:?}", report.outcome)
+    };
+    let sent: Vec<String> = world
+        .logs
+        .batches
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.events.iter().map(|e| e.message.to_string()))
+        .collect();
+    assert_eq!(sent, records, "every record as it came");
+    let committed = world.archive.committed.lock().unwrap();
+    let mut text = String::new();
+    GzDecoder::new(&committed[archive_key][..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), records.len());
+    for (line, record) in lines.iter().zip(&records) {
+        assert!(line.ends_with(&format!(r#""record":{record}}}"#)), "{line}");
+    }
+    // The fields serde could read are derived; the others are null.
+    let derived = |i: usize, field: &str| -> Value {
+        let at = lines[i].find(r#","record":"#).unwrap();
+        let fields: Value = serde_json::from_str(&format!("{}}}", &lines[i][..at])).unwrap();
+        fields[field].clone()
+    };
+    assert_eq!(
+        (derived(0, "action"), derived(0, "read_only")),
+        (json!("Big"), Value::Null)
+    );
+    assert_eq!(
+        (derived(1, "action"), derived(1, "user_agent")),
+        (json!("Lone"), Value::Null)
+    );
+    assert_eq!(
+        derived(2, "action"),
+        json!("First"),
+        "the first of repeated names"
+    );
+    assert_eq!(
+        (derived(3, "action"), derived(3, "event_id")),
+        (json!("Deep"), json!("x"))
+    );
+}
+
+#[test]
+fn a_resumed_object_sends_only_what_no_earlier_attempt_had_accepted() {
+    // GIVEN an object of three records a day apart (three log batches), whose second call fails
+    let times = [
+        "2026-11-01T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+        "2026-11-05T00:00:00Z",
+    ];
+    let records: Vec<Value> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| record(i, t))
+        .collect();
+    let mut world = World::new(&[(KEY, document(&records))]);
+    world.logs.fail_calls = vec![2];
+    let first = world.forward(KEY);
+    assert!(matches!(first.outcome, Outcome::Failed(_)));
+    assert_eq!(
+        first.progress,
+        Progress(vec![StreamProgress {
+            group: DEFAULT_LOG_GROUP.into(),
+            stream: "o-exampleorg1_111122223333_CloudTrail_us-east-1".into(),
+            accepted: 1,
+        }])
+    );
+    let version = first.version.clone().unwrap();
+    assert!(version.etag.is_some());
+    // WHEN the next attempt resumes from that progress, on the same version
+    let object = ObjectRef {
+        version: Some(version),
+        ..object(KEY)
+    };
+    let second = world.resume(&object, &first.progress);
+    // THEN it sends the rest only, and the archive object is whole
+    assert!(
+        matches!(second.outcome, Outcome::Forwarded { .. }),
+        "{:?}",
+        second.outcome
+    );
+    assert_eq!(
+        (second.counts.events_resumed, second.counts.events_logged),
+        (1, 2)
+    );
+    assert_eq!(second.progress.total(), 3);
+    let ids: Vec<Value> = world
+        .logged()
+        .iter()
+        .map(|l| l.3["eventID"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [json!("id-0"), json!("id-1"), json!("id-2")],
+        "each once"
+    );
+    let committed = world.archive.committed.lock().unwrap();
+    assert_eq!(gunzip_lines(committed.values().next().unwrap()).len(), 3);
+}
+
+#[test]
+fn a_resumed_object_that_changed_is_refused() {
+    let world = World::new(&[(KEY, document(&[record(1, "2026-11-01T00:00:00Z")]))]);
+    let object = ObjectRef {
+        version: Some(Version {
+            etag: Some("\"an-earlier-etag\"".into()),
+            version_id: None,
+        }),
+        ..object(KEY)
+    };
+    let progress = Progress(vec![StreamProgress {
+        group: DEFAULT_LOG_GROUP.into(),
+        stream: "s".into(),
+        accepted: 1,
+    }]);
+    let Outcome::Failed(e) = world.resume(&object, &progress).outcome else {
         panic!()
     };
-    assert_eq!(e.cause(), "invalid-record");
-    assert!(
-        e.to_string().starts_with("record 1 is not valid JSON"),
-        "{e}"
+    assert_eq!(
+        (e.cause(), e.class()),
+        ("object-changed", ErrorClass::Poison)
     );
+    assert!(world.logs.batches.lock().unwrap().is_empty());
 }
 
 #[test]
@@ -321,7 +511,7 @@ fn rules_route_events_and_name_themselves_in_the_archive() {
     // WHEN the object is forwarded
     let report = world.forward(KEY);
     // THEN the archive keeps two events, each naming the rules it matched
-    let Outcome::Forwarded { archive_key } = &report.outcome else {
+    let Outcome::Forwarded { archive_key, .. } = &report.outcome else {
         panic!("{:?}", report.outcome)
     };
     let lines = gunzip_lines(&world.archive.committed.lock().unwrap()[archive_key]);

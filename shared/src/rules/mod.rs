@@ -59,6 +59,13 @@ pub struct Route {
     log_group: Option<Template>,
 }
 
+impl Route {
+    /// The log group this route sends its events to instead of the configured one, if any.
+    pub fn log_group(&self) -> Option<&Template> {
+        self.log_group.as_ref()
+    }
+}
+
 /// What the rules decided for one event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision<'r> {

@@ -1,0 +1,287 @@
+//! One message: its objects through the pipeline, then where its failure, if any, ends.
+
+use std::time::Instant;
+
+use super::{Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, panic_failure};
+use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
+use crate::pipeline::{Outcome, Pipeline, Totals};
+use crate::ports::{
+    ArchiveSink, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Outgoing, Queue, QueueRef,
+    Store,
+};
+
+/// The longest delay SQS allows on a message
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>).
+pub const MAX_DELAY_SECONDS: u32 = 900;
+/// The delay of a first continuation; each later one waits twice as long, up to
+/// [`MAX_DELAY_SECONDS`].
+pub const CONTINUATION_BASE_DELAY_SECONDS: u32 = 30;
+/// The most bytes of an error description carried as a message attribute.
+pub const MAX_ERROR_ATTRIBUTE_BYTES: usize = 1024;
+
+/// The delay of the `attempt`-th continuation (from 1): 30 s, 60 s, 120 s, ... up to 15 minutes.
+pub fn continuation_delay(attempt: u32) -> u32 {
+    let doublings = attempt.saturating_sub(1).min(31);
+    CONTINUATION_BASE_DELAY_SECONDS
+        .saturating_mul(1 << doublings)
+        .min(MAX_DELAY_SECONDS)
+}
+
+/// How a message's work ended, before its failure is put anywhere.
+enum Ending {
+    Done,
+    Acknowledged(&'static str),
+    /// Failed; `rest` is the work still to do when some of the message's log events were
+    /// accepted, so that sending the message again would repeat them.
+    Failed {
+        failure: Failure,
+        rest: Option<Continuation>,
+    },
+}
+
+impl Ending {
+    fn failed(failure: Failure) -> Self {
+        Self::Failed {
+            failure,
+            rest: None,
+        }
+    }
+}
+
+impl<S, L, A, C, Q> Forwarder<S, L, A, C, Q>
+where
+    S: ObjectSource + Send + 'static,
+    L: LogSink + Send + 'static,
+    A: ArchiveSink + Send + 'static,
+    C: Clock + Send + 'static,
+    Q: Queue + 'static,
+{
+    /// Forwards one message's objects, then settles its failure.
+    pub(super) async fn process(
+        &self,
+        message: &SqsMessage,
+        stop_at: Instant,
+    ) -> (MessageOutcome, Totals) {
+        let mut totals = Totals::default();
+        let ending = self.work(&message.body, stop_at, &mut totals).await;
+        let outcome = match ending {
+            Ending::Done => MessageOutcome::Done,
+            Ending::Acknowledged(why) => MessageOutcome::Acknowledged(why),
+            Ending::Failed { failure, rest } => self.settle(message, failure, rest).await,
+        };
+        (outcome, totals)
+    }
+
+    async fn work(&self, body: &str, stop_at: Instant, totals: &mut Totals) -> Ending {
+        let (attempt, objects) = match notification::parse(body) {
+            Ok(Notification::Acknowledged(a)) => return Ending::Acknowledged(a.as_str()),
+            Ok(Notification::Objects(objects)) => (0, objects),
+            Ok(Notification::Continuation { attempt, objects }) => (attempt, objects),
+            Err(e) => return Ending::failed(poison(e.cause(), None, e.to_string())),
+        };
+        if let Err(e) = notification::check_allowed(&objects, &self.inner.config.allowed_buckets) {
+            return Ending::failed(poison(e.cause(), None, e.to_string()));
+        }
+        let mut batches_accepted = 0;
+        for (i, announced) in objects.iter().enumerate() {
+            // The rest of the message, from this object on, should it not complete.
+            let rest = |first: ContinuedObject, batches_accepted: u64| {
+                (batches_accepted > 0).then(|| {
+                    let later = objects[i + 1..].iter().map(continued);
+                    Continuation::new(attempt + 1, std::iter::once(first).chain(later).collect())
+                })
+            };
+            if Instant::now() >= stop_at {
+                return Ending::Failed {
+                    failure: deadline_failure(),
+                    rest: rest(continued(announced), batches_accepted),
+                };
+            }
+            let object = object_ref(announced);
+            let name = object.to_string();
+            let (this, progress) = (self.clone(), announced.progress.clone());
+            let report = tokio::task::spawn_blocking(move || {
+                let inner = &this.inner;
+                Pipeline {
+                    source: &inner.ports.source,
+                    logs: &inner.ports.logs,
+                    archive: &inner.ports.archive,
+                    clock: &inner.ports.clock,
+                    settings: &inner.config.settings,
+                    deadline: Some(stop_at),
+                }
+                .resume(&object, &progress)
+            })
+            .await;
+            let report = match report {
+                Ok(report) => report,
+                Err(e) if e.is_panic() => return Ending::failed(panic_failure(Some(name))),
+                Err(_) => return Ending::failed(deadline_failure()),
+            };
+            totals.add(&report);
+            batches_accepted += report.counts.log_batches;
+            if let Outcome::Failed(e) = &report.outcome {
+                let failure = Failure {
+                    class: e.class(),
+                    cause: e.cause(),
+                    object: Some(name.clone()),
+                    message: format!("{name}: {e}"),
+                };
+                let here = ContinuedObject {
+                    version: report
+                        .version
+                        .clone()
+                        .or(announced.version.clone())
+                        .unwrap_or_default(),
+                    progress: report.progress.clone(),
+                    ..continued(announced)
+                };
+                return Ending::Failed {
+                    failure,
+                    rest: rest(here, batches_accepted),
+                };
+            }
+        }
+        Ending::Done
+    }
+
+    /// Puts a failure where it belongs: poison in the dead-letter queue, an interrupted object
+    /// in a continuation, anything else (or a failed send) back to the queue for a retry.
+    async fn settle(
+        &self,
+        message: &SqsMessage,
+        failure: Failure,
+        rest: Option<Continuation>,
+    ) -> MessageOutcome {
+        let sent = match (
+            failure.class,
+            &self.inner.config.dead_letter_queue_url,
+            rest,
+        ) {
+            (ErrorClass::Poison, Some(dlq), _) => {
+                let outgoing = dead_letter(message, &failure, dlq);
+                self.send(outgoing, &failure, MessageOutcome::DeadLettered)
+                    .await
+            }
+            (ErrorClass::Retry, _, Some(rest)) => {
+                let Some(queue) = &message.event_source_arn else {
+                    return MessageOutcome::Failed(failure);
+                };
+                let outgoing = Outgoing {
+                    queue: QueueRef::Arn(queue.clone()),
+                    delay_seconds: continuation_delay(rest.attempt),
+                    body: serde_json::to_string(&rest).unwrap_or_default(),
+                    attributes: vec![
+                        ("trailrelay.cause", failure.cause.to_owned()),
+                        ("trailrelay.continues", message.message_id.clone()),
+                    ],
+                };
+                self.send(outgoing, &failure, MessageOutcome::Continued)
+                    .await
+            }
+            _ => None,
+        };
+        sent.unwrap_or(MessageOutcome::Failed(failure))
+    }
+
+    /// Sends `outgoing`; the outcome `then` makes of `failure` once it is sent, `None` if the
+    /// send failed (the message is then reported failed, so nothing is lost).
+    async fn send(
+        &self,
+        outgoing: Outgoing,
+        failure: &Failure,
+        then: fn(Failure) -> MessageOutcome,
+    ) -> Option<MessageOutcome> {
+        match self.inner.ports.queue.send(&outgoing).await {
+            Ok(()) => Some(then(failure.clone())),
+            Err(e) => {
+                tracing::error!(queue = %outgoing.queue, cause = e.cause, error = %e, "Sending to a queue failed; the message will be retried.");
+                None
+            }
+        }
+    }
+}
+
+/// The message for the dead-letter queue: the body unchanged, the cause in attributes.
+fn dead_letter(message: &SqsMessage, failure: &Failure, dlq: &str) -> Outgoing {
+    let mut attributes = vec![
+        ("trailrelay.cause", failure.cause.to_owned()),
+        ("trailrelay.class", failure.class.as_str().to_owned()),
+        (
+            "trailrelay.error",
+            truncate(&failure.message, MAX_ERROR_ATTRIBUTE_BYTES),
+        ),
+        ("trailrelay.message-id", message.message_id.clone()),
+    ];
+    if let Some(object) = &failure.object {
+        attributes.push(("trailrelay.object", object.clone()));
+    }
+    if let Some(queue) = &message.event_source_arn {
+        attributes.push(("trailrelay.source-queue", queue.clone()));
+    }
+    Outgoing {
+        queue: QueueRef::Url(dlq.to_owned()),
+        body: message.body.clone(),
+        delay_seconds: 0,
+        attributes,
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary, marked when cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+fn continued(a: &Announced) -> ContinuedObject {
+    ContinuedObject {
+        bucket: a.bucket.clone(),
+        key: a.key.clone(),
+        size: a.size,
+        version: a.version.clone().unwrap_or_default(),
+        progress: a.progress.clone(),
+    }
+}
+
+fn object_ref(a: &Announced) -> ObjectRef {
+    ObjectRef {
+        size: a.size,
+        version: a.version.clone(),
+        ..ObjectRef::new(Store::S3(a.bucket.clone()), a.key.clone())
+    }
+}
+
+fn poison(cause: &'static str, object: Option<String>, message: String) -> Failure {
+    Failure {
+        class: ErrorClass::Poison,
+        cause,
+        object,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuations_wait_longer_each_time_up_to_the_sqs_limit() {
+        let delays: Vec<u32> = (1..=7).map(continuation_delay).collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(continuation_delay(u32::MAX), MAX_DELAY_SECONDS);
+    }
+
+    #[test]
+    fn long_errors_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("short", 10), "short");
+        let cut = truncate(&"é".repeat(100), 11);
+        assert!(cut.len() <= 11 && cut.ends_with("..."), "{cut}");
+        assert_eq!(cut, "éééé...");
+    }
+}
