@@ -12,12 +12,12 @@ use trailrelay::aws::s3::{S3Archive, S3Source};
 use trailrelay::config::parse_bytes;
 use trailrelay::decode::Limits;
 use trailrelay::demo::{self, DemoSpec, Findings};
-use trailrelay::local::{LocalArchive, LocalLogSink, list_objects};
+use trailrelay::local::{Listing, LocalArchive, LocalLogSink, list_objects};
 use trailrelay::pipeline::{
     DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, ObjectReport, Outcome,
     Pipeline, Settings, Totals,
 };
-use trailrelay::ports::SystemClock;
+use trailrelay::ports::{ErrorClass, SystemClock};
 use trailrelay::rules::pattern::PatternOptions;
 use trailrelay::rules::{
     BUILT_IN_CIS, RuleSet, RuleStats, RulesFile, test_metric_filter as test_metric_filter_api,
@@ -215,11 +215,26 @@ fn forward(
     } else {
         None
     };
+    // Inputs that cannot be listed are failed inputs, reported and counted; the rest goes on.
     let mut objects = Vec::new();
+    let mut unlisted = Totals::default();
     for input in inputs {
         match (ports::s3_url(input), &aws) {
-            (Some((bucket, prefix)), Some(aws)) => objects.extend(aws.list(&bucket, &prefix)?),
-            _ => objects.extend(list_objects(&[PathBuf::from(input)]).map_err(|e| e.to_string())?),
+            (Some((bucket, prefix)), Some(aws)) => match aws.list(&bucket, &prefix) {
+                Ok(listed) => objects.extend(listed),
+                Err(e) => {
+                    eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str());
+                    unlisted.add_failure(e.cause, e.class);
+                }
+            },
+            _ => {
+                let listing = list_objects(&[PathBuf::from(input)]).map_err(|e| e.to_string())?;
+                for e in &listing.unreadable {
+                    eprintln!("error: {e} [{}, poison]", Listing::UNREADABLE_CAUSE);
+                    unlisted.add_failure(Listing::UNREADABLE_CAUSE, ErrorClass::Poison);
+                }
+                objects.extend(listing.objects);
+            }
         }
     }
     let logs_dir = out.join("logs");
@@ -277,7 +292,7 @@ fn forward(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = progress_bar(&objects, options.quiet);
     let started = Instant::now();
-    let totals = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
+    let mut totals = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
         progress.inc(report.object.size.unwrap_or(report.counts.bytes_read));
         if let Outcome::Failed(e) = &report.outcome {
             progress.suspend(|| {
@@ -291,6 +306,7 @@ fn forward(
         }
     });
     progress.finish_and_clear();
+    totals.merge(&unlisted);
     print_summary(&totals, started.elapsed(), &logs_label, &archive_label);
     if !settings.rules.is_empty() {
         print_rules(&settings.rules, &totals.rule_stats);
@@ -344,6 +360,13 @@ fn print_summary(totals: &Totals, elapsed: Duration, logs_to: &str, archive_to: 
         "  archive   {} events in {} objects -> {}",
         c.events_archived, totals.forwarded, archive_to
     );
+    if c.records_quarantined > 0 {
+        println!(
+            "  quarantine {} records that are not JSON -> {archive_to}/{}/",
+            c.records_quarantined,
+            trailrelay::pipeline::quarantine::QUARANTINE_FOLDER
+        );
+    }
     if !totals.skipped.is_empty() {
         let skipped: Vec<String> = totals
             .skipped

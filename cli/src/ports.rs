@@ -45,8 +45,9 @@ impl Aws {
         self.runtime.handle().clone()
     }
 
-    /// Every object under `s3://bucket/prefix`, in key order.
-    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>, String> {
+    /// Every object under `s3://bucket/prefix`, in key order; a failure classified as every
+    /// AWS failure is.
+    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>, PortError> {
         self.runtime.block_on(async {
             let mut out = Vec::new();
             let mut pages = self
@@ -57,9 +58,7 @@ impl Aws {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    format!("s3://{bucket}/{prefix}: {}", trailrelay::aws::classify(e))
-                })?;
+                let page = page.map_err(trailrelay::aws::classify)?;
                 for o in page.contents() {
                     if let Some(key) = o.key() {
                         out.push(ObjectRef {

@@ -161,6 +161,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "URL of the dead-letter queue: a poison message is sent there at once, its body unchanged and its cause in message attributes, and never retried. Unset, poison is reported failed and reaches the queue's DLQ after maxReceiveCount receives.",
     },
     Variable {
+        name: "CONTINUATION_DELAY_SECONDS",
+        default: Some("30"),
+        required: false,
+        meaning: "Delay of the first continuation of an interrupted message (0 to 900); each later one waits twice as long, up to 900 s.",
+    },
+    Variable {
         name: "ROUTE_LOG_GROUP_PREFIX",
         default: None,
         required: false,
@@ -223,6 +229,8 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// `DEAD_LETTER_QUEUE_URL`.
     pub dead_letter_queue_url: Option<String>,
+    /// `CONTINUATION_DELAY_SECONDS`.
+    pub continuation_delay_seconds: u32,
     /// Everything the pipeline needs: limits, log names, archive prefix, rules.
     pub settings: Settings,
 }
@@ -344,6 +352,15 @@ impl Config {
             deadline_grace_ms: number("DEADLINE_GRACE_MS")?,
             message_concurrency: message_concurrency as usize,
             dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL"),
+            continuation_delay_seconds: match number("CONTINUATION_DELAY_SECONDS")? {
+                n @ 0..=900 => n as u32,
+                _ => {
+                    return Err(err(
+                        "CONTINUATION_DELAY_SECONDS",
+                        "must be between 0 and 900 (the longest SQS delay)".into(),
+                    ));
+                }
+            },
             s3_force_path_style: match required("S3_FORCE_PATH_STYLE")?.trim() {
                 "true" => true,
                 "false" => false,
@@ -502,6 +519,7 @@ mod tests {
             ("MAX_OBJECT_BYTES", "huge", "is not a size"),
             ("DEADLINE_GRACE_MS", "-5", "is not a whole number"),
             ("MESSAGE_CONCURRENCY", "65", "between 1 and 64"),
+            ("CONTINUATION_DELAY_SECONDS", "901", "between 0 and 900"),
             (
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 "lots",

@@ -1,187 +1,18 @@
 //! The forwarder on real AWS APIs (moto server): a real bucket notification to a real queue,
 //! real objects, the real messages, the real adapters; then every destination read back.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-use flate2::read::MultiGzDecoder;
-use serde_json::Value;
-use trailrelay::aws::RateLimits;
-use trailrelay::aws::logs::CloudWatchLogSink;
-use trailrelay::aws::s3::{S3Archive, S3Source};
-use trailrelay::config::Config;
 use trailrelay::demo::{self, DemoSpec};
-use trailrelay::forwarder::{Forwarder, Invocation, MessageOutcome, SqsEvent, SqsMessage};
-use trailrelay::ports::{ErrorClass, SystemClock};
+use trailrelay::forwarder::{MessageOutcome, SqsMessage};
+use trailrelay::ports::ErrorClass;
 
-use crate::faults::{self, Faults};
-use crate::moto::{Moto, sdk_config};
-use crate::support::{epoch_millis, files, input_events};
-
-const TRAIL: &str = "org-trail";
-const ARCHIVE: &str = "trail-archive";
-
-struct Clients {
-    s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
-}
-
-async fn clients(endpoint: &str) -> Clients {
-    let sdk = sdk_config(endpoint).await;
-    Clients {
-        s3: aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        ),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
-    }
-}
-
-/// The forwarder as the Lambda function builds it.
-type AwsForwarder = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock>;
-
-fn forwarder(c: &Clients) -> AwsForwarder {
-    forwarder_with(c, &[])
-}
-
-fn forwarder_with(c: &Clients, extra: &[(&'static str, &'static str)]) -> AwsForwarder {
-    let mut env = HashMap::from([
-        ("ALLOWED_BUCKETS", TRAIL),
-        ("ARCHIVE_BUCKET", ARCHIVE),
-        ("S3_FORCE_PATH_STYLE", "true"),
-        ("DEADLINE_GRACE_MS", "2000"),
-    ]);
-    env.extend(extra.iter().copied());
-    let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
-    let handle = tokio::runtime::Handle::current();
-    let limits = Arc::new(RateLimits::new(
-        config.logs_puts_per_second,
-        config.account_events_per_second,
-    ));
-    Forwarder::new(
-        S3Source::new(c.s3.clone(), handle.clone(), None),
-        CloudWatchLogSink::new(c.logs.clone(), handle.clone(), limits),
-        S3Archive::new(c.s3.clone(), handle, ARCHIVE.into(), None),
-        SystemClock,
-        config,
-    )
-}
-
-/// One invocation with `records`, given two minutes.
-async fn deliver(f: &AwsForwarder, records: Vec<SqsMessage>) -> Invocation {
-    f.handle(
-        SqsEvent { records },
-        Instant::now() + Duration::from_secs(120),
-    )
-    .await
-}
-
-/// Receives until `want` messages that announce objects came, and every other message
-/// (S3's test event) with them.
-async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str, want: usize) -> Vec<SqsMessage> {
-    let mut out = Vec::new();
-    let started = Instant::now();
-    while out
-        .iter()
-        .filter(|m: &&SqsMessage| m.body.contains("ObjectCreated"))
-        .count()
-        < want
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "only {} messages arrived",
-            out.len()
-        );
-        let got = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for m in got.messages() {
-            out.push(SqsMessage {
-                message_id: m.message_id().unwrap().to_owned(),
-                body: m.body().unwrap().to_owned(),
-            });
-        }
-    }
-    out
-}
-
-async fn archived(s3: &aws_sdk_s3::Client) -> Vec<(String, Value)> {
-    let mut lines = Vec::new();
-    let listed = s3.list_objects_v2().bucket(ARCHIVE).send().await.unwrap();
-    for object in listed.contents() {
-        let key = object.key().unwrap().to_owned();
-        let body = s3
-            .get_object()
-            .bucket(ARCHIVE)
-            .key(&key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap();
-        let mut text = String::new();
-        MultiGzDecoder::new(&body.into_bytes()[..])
-            .read_to_string(&mut text)
-            .unwrap();
-        for line in text.lines() {
-            lines.push((key.clone(), serde_json::from_str(line).unwrap()));
-        }
-    }
-    lines
-}
-
-async fn logged(logs: &aws_sdk_cloudwatchlogs::Client) -> Vec<(String, i64, Value)> {
-    let mut out = Vec::new();
-    let streams = logs
-        .describe_log_streams()
-        .log_group_name("/trailrelay/cloudtrail")
-        .send()
-        .await
-        .unwrap();
-    for stream in streams.log_streams() {
-        let name = stream.log_stream_name().unwrap().to_owned();
-        let mut token: Option<String> = None;
-        loop {
-            let page = logs
-                .get_log_events()
-                .log_group_name("/trailrelay/cloudtrail")
-                .log_stream_name(&name)
-                .start_from_head(true)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .unwrap();
-            for e in page.events() {
-                out.push((
-                    name.clone(),
-                    e.timestamp().unwrap(),
-                    serde_json::from_str(e.message().unwrap()).unwrap(),
-                ));
-            }
-            let next = page.next_forward_token().map(str::to_owned);
-            if page.events().is_empty() || next == token {
-                break;
-            }
-            token = next;
-        }
-    }
-    out
-}
+use crate::moto::Moto;
+use crate::stack::*;
+use crate::support::{epoch_millis, input_events};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
@@ -190,30 +21,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
     // GIVEN a trail bucket whose object-created notifications go to a queue
     c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
     c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
-    let queue = c
-        .sqs
-        .create_queue()
-        .queue_name("trail-events")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let arn = c
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .unwrap();
+    let (queue, arn) = create_queue(&c.sqs, "trail-events").await;
     c.s3.put_bucket_notification_configuration()
         .bucket(TRAIL)
         .notification_configuration(
@@ -379,22 +187,13 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
         .to_string()
     };
     let batch = vec![
-        SqsMessage {
-            message_id: "foreign".into(),
-            body: body("someone-elses"),
-        },
-        SqsMessage {
-            message_id: "missing".into(),
-            body: body(TRAIL),
-        },
-        SqsMessage {
-            message_id: "text".into(),
-            body: "not a notification".into(),
-        },
-        SqsMessage {
-            message_id: "too-large".into(),
-            body: body(TRAIL).replace("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"),
-        },
+        SqsMessage::new("foreign", body("someone-elses")),
+        SqsMessage::new("missing", body(TRAIL)),
+        SqsMessage::new("text", "not a notification"),
+        SqsMessage::new(
+            "too-large",
+            body(TRAIL).replace("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"),
+        ),
     ];
     let invocation = deliver(&forwarder_with(&c, &[("MAX_OBJECT_BYTES", "1MiB")]), batch).await;
     let failures = failed(&invocation);
@@ -409,138 +208,6 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
     );
     assert_eq!(invocation.response.batch_item_failures.len(), 4);
     assert!(archived(&c.s3).await.is_empty());
-}
-
-/// Writes a trail of `spec` and uploads every file of it to the trail bucket; returns what was
-/// written, every record by eventID, and the keys.
-async fn upload_trail(
-    c: &Clients,
-    spec: &DemoSpec,
-) -> (demo::DemoCorpus, BTreeMap<String, Value>, Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = demo::write_corpus(dir.path(), spec).unwrap();
-    let input = input_events(dir.path());
-    let mut keys = Vec::new();
-    for path in files(dir.path(), ".json.gz") {
-        let key = path
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let body = ByteStream::from(std::fs::read(&path).unwrap());
-        c.s3.put_object()
-            .bucket(TRAIL)
-            .key(&key)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        keys.push(key);
-    }
-    (corpus, input, keys)
-}
-
-/// Buckets and a small trail on a fresh moto, and the S3 event bodies announcing its log files.
-async fn small_trail(
-    c: &Clients,
-    seed: u64,
-) -> (std::collections::BTreeMap<String, Value>, Vec<SqsMessage>) {
-    c.s3.create_bucket().bucket(TRAIL).send().await.unwrap();
-    c.s3.create_bucket().bucket(ARCHIVE).send().await.unwrap();
-    let now = now_s();
-    let spec = DemoSpec {
-        accounts: 1,
-        regions: 2,
-        files_per_stream: 2,
-        records_per_file: 40,
-        seed,
-        start_s: now - 3600,
-    };
-    let (_, input, keys) = upload_trail(c, &spec).await;
-    let mut messages = Vec::new();
-    for key in keys.iter().filter(|k| !k.contains("CloudTrail-Digest")) {
-        let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
-        messages.push(SqsMessage {
-            message_id: format!("m{}", messages.len()),
-            body: body.to_string(),
-        });
-    }
-    (input, messages)
-}
-
-/// (message id, class, cause) of every failed message, in batch order.
-fn failed(invocation: &Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
-    invocation
-        .failures()
-        .map(|(id, f)| (id, f.class, f.cause))
-        .collect()
-}
-
-fn count_ids<'a>(ids: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
-    let mut seen = BTreeMap::new();
-    for id in ids {
-        *seen.entry(id.to_owned()).or_default() += 1;
-    }
-    seen
-}
-
-/// Every input event is in CloudWatch Logs once and in the archive once, and nothing else is.
-async fn assert_each_event_once_everywhere(c: &Clients, input: &BTreeMap<String, Value>) {
-    let in_logs = count_ids(
-        logged(&c.logs)
-            .await
-            .iter()
-            .map(|(_, _, r)| r["eventID"].as_str().unwrap()),
-    );
-    let archived_lines = archived(&c.s3).await;
-    let in_archive = count_ids(
-        archived_lines
-            .iter()
-            .map(|(_, l)| l["event_id"].as_str().unwrap()),
-    );
-    for seen in [&in_logs, &in_archive] {
-        assert_eq!(
-            seen.keys().collect::<Vec<_>>(),
-            input.keys().collect::<Vec<_>>()
-        );
-        assert!(seen.values().all(|&n| n == 1));
-    }
-}
-
-/// Seconds since the Unix epoch, now.
-fn now_s() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.unwrap().as_secs() as i64
-}
-
-/// moto with a small trail, clients that reach it directly and clients that go through the
-/// fault-injecting proxy (no faults set yet).
-struct Faulty {
-    _moto: Moto,
-    direct: Clients,
-    through_proxy: Clients,
-    faults: Arc<Faults>,
-    input: BTreeMap<String, Value>,
-    messages: Vec<SqsMessage>,
-}
-
-async fn faulty(seed: u64) -> Faulty {
-    let moto = Moto::start();
-    let direct = clients(&moto.endpoint).await;
-    let (input, messages) = small_trail(&direct, seed).await;
-    let faults = Arc::new(Faults::default());
-    let proxy = faults::start(moto.endpoint.clone(), Arc::clone(&faults)).await;
-    let through_proxy = clients(&proxy).await;
-    Faulty {
-        _moto: moto,
-        direct,
-        through_proxy,
-        faults,
-        input,
-        messages,
-    }
 }
 
 /// Throttling and 5xx answers between the SDK and the services are retried inside the SDK;

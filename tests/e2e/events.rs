@@ -22,6 +22,9 @@ fn kinds(name: &str) -> Vec<String> {
                 }
             }
             Ok(Notification::Acknowledged(a)) => a.as_str().to_owned(),
+            Ok(Notification::Continuation { objects, .. }) => {
+                format!("continuation:{}", objects.len())
+            }
             Err(e) => e.cause().to_owned(),
         })
         .collect()

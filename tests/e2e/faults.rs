@@ -1,10 +1,12 @@
 //! A fault-injecting HTTP proxy on loopback, between the SDK clients and moto: it answers some
 //! requests with the errors AWS sends under load (PutLogEvents throttling, S3 `SlowDown` and
-//! `InternalError`) or to a role without a permission, and forwards everything else unchanged.
+//! `InternalError`, CloudWatch Logs `ServiceUnavailableException`) or to a role without a
+//! permission, holds some back, counts calls, and forwards everything else unchanged.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
@@ -26,6 +28,16 @@ pub(crate) struct Faults {
     /// CreateLogGroup answered `400 AccessDeniedException`, as to a role without
     /// `logs:CreateLogGroup`.
     pub(crate) deny_create_log_group: AtomicU32,
+    /// GetObject answered `500 InternalError`.
+    pub(crate) internal_error_get_object: AtomicU32,
+    /// PutLogEvents answered `500 ServiceUnavailableException`.
+    pub(crate) unavailable_put_log_events: AtomicU32,
+    /// PutLogEvents calls let through before any PutLogEvents fault applies.
+    pub(crate) pass_put_log_events: AtomicU32,
+    /// PutLogEvents calls are held until then, and answered after it.
+    pub(crate) hold_put_log_events_until: Mutex<Option<Instant>>,
+    /// PutLogEvents calls that reached the proxy.
+    pub(crate) put_log_events_calls: AtomicU32,
     /// Faults injected so far.
     pub(crate) injected: AtomicU32,
 }
@@ -100,11 +112,35 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if target.ends_with(".PutLogEvents") && faults.take(&faults.throttle_put_log_events) {
+    let put_log_events = target.ends_with(".PutLogEvents");
+    if put_log_events {
+        faults.put_log_events_calls.fetch_add(1, Ordering::SeqCst);
+        let until = faults
+            .hold_put_log_events_until
+            .lock()
+            .ok()
+            .and_then(|u| *u);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+    let passes = put_log_events
+        && faults
+            .pass_put_log_events
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    if put_log_events && !passes && faults.take(&faults.throttle_put_log_events) {
         return answer(
             StatusCode::BAD_REQUEST,
             "application/x-amz-json-1.1",
             r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        );
+    }
+    if put_log_events && !passes && faults.take(&faults.unavailable_put_log_events) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/x-amz-json-1.1",
+            r#"{"__type":"ServiceUnavailableException","message":"The service cannot complete the request."}"#,
         );
     }
     if target.ends_with(".CreateLogGroup") && faults.take(&faults.deny_create_log_group) {
@@ -120,6 +156,13 @@ async fn handle(
             StatusCode::SERVICE_UNAVAILABLE,
             "application/xml",
             "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        );
+    }
+    if is_object && req.method() == Method::GET && faults.take(&faults.internal_error_get_object) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/xml",
+            "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
         );
     }
     if is_object && req.method() == Method::PUT && faults.take(&faults.internal_error_put_object) {

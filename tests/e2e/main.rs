@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aws;
+mod delivery;
 mod events;
 mod faults;
 mod forward;
 mod infra;
 mod moto;
 mod rules;
+mod stack;
 mod support;

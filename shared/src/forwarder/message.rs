@@ -13,18 +13,14 @@ use crate::ports::{
 /// The longest delay SQS allows on a message
 /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>).
 pub const MAX_DELAY_SECONDS: u32 = 900;
-/// The delay of a first continuation; each later one waits twice as long, up to
-/// [`MAX_DELAY_SECONDS`].
-pub const CONTINUATION_BASE_DELAY_SECONDS: u32 = 30;
 /// The most bytes of an error description carried as a message attribute.
 pub const MAX_ERROR_ATTRIBUTE_BYTES: usize = 1024;
 
-/// The delay of the `attempt`-th continuation (from 1): 30 s, 60 s, 120 s, ... up to 15 minutes.
-pub fn continuation_delay(attempt: u32) -> u32 {
+/// The delay of the `attempt`-th continuation (from 1): `first`, twice that, four times, ...
+/// up to [`MAX_DELAY_SECONDS`].
+pub fn continuation_delay(first: u32, attempt: u32) -> u32 {
     let doublings = attempt.saturating_sub(1).min(31);
-    CONTINUATION_BASE_DELAY_SECONDS
-        .saturating_mul(1 << doublings)
-        .min(MAX_DELAY_SECONDS)
+    first.saturating_mul(1 << doublings).min(MAX_DELAY_SECONDS)
 }
 
 /// How a message's work ended, before its failure is put anywhere.
@@ -169,7 +165,10 @@ where
                 };
                 let outgoing = Outgoing {
                     queue: QueueRef::Arn(queue.clone()),
-                    delay_seconds: continuation_delay(rest.attempt),
+                    delay_seconds: continuation_delay(
+                        self.inner.config.continuation_delay_seconds,
+                        rest.attempt,
+                    ),
                     body: serde_json::to_string(&rest).unwrap_or_default(),
                     attributes: vec![
                         ("trailrelay.cause", failure.cause.to_owned()),
@@ -272,9 +271,10 @@ mod tests {
 
     #[test]
     fn continuations_wait_longer_each_time_up_to_the_sqs_limit() {
-        let delays: Vec<u32> = (1..=7).map(continuation_delay).collect();
+        let delays: Vec<u32> = (1..=7).map(|a| continuation_delay(30, a)).collect();
         assert_eq!(delays, [30, 60, 120, 240, 480, 900, 900]);
-        assert_eq!(continuation_delay(u32::MAX), MAX_DELAY_SECONDS);
+        assert_eq!(continuation_delay(30, u32::MAX), MAX_DELAY_SECONDS);
+        assert_eq!(continuation_delay(0, 5), 0);
     }
 
     #[test]

@@ -32,10 +32,7 @@ use crate::config::Config;
 use crate::pipeline::Totals;
 use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectSource, Queue};
 
-pub use message::{
-    CONTINUATION_BASE_DELAY_SECONDS, MAX_DELAY_SECONDS, MAX_ERROR_ATTRIBUTE_BYTES,
-    continuation_delay,
-};
+pub use message::{MAX_DELAY_SECONDS, MAX_ERROR_ATTRIBUTE_BYTES, continuation_delay};
 
 /// A Lambda SQS event: the batch.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -517,7 +517,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
     assert_eq!(sent.len(), 1);
     let next = &sent[0];
     assert_eq!(next.queue, QueueRef::Arn(QUEUE_ARN.into()));
-    assert_eq!(next.delay_seconds, continuation_delay(1));
+    assert_eq!(next.delay_seconds, 30, "the default first delay");
     let continuation: Continuation = serde_json::from_str(&next.body).unwrap();
     assert_eq!(continuation.attempt, 1);
     let keys: Vec<&str> = continuation
