@@ -21,6 +21,9 @@ use std::io::{self, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
 
+/// The UTF-8 byte order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Size of each read from the decompressed stream, and the buffer's starting size.
 const CHUNK_BYTES: usize = 256 * 1024;
 
@@ -90,14 +93,6 @@ pub enum DecodeError {
         /// What was found instead.
         what: &'static str,
     },
-    /// An element of `Records` is not a JSON object.
-    #[error("record {index} is not a JSON object (byte {offset})")]
-    RecordNotObject {
-        /// Zero-based position of the element in `Records`.
-        index: u64,
-        /// Offset of the element in the decompressed stream.
-        offset: u64,
-    },
 }
 
 impl DecodeError {
@@ -110,7 +105,6 @@ impl DecodeError {
             Self::RecordTooLarge { .. } => "record-too-large",
             Self::Syntax { .. } => "not-json",
             Self::NoRecords { .. } => "no-records",
-            Self::RecordNotObject { .. } => "record-not-object",
         }
     }
 }
@@ -330,9 +324,7 @@ impl<R: Read> RecordReader<R> {
     fn root_cause(&mut self, e: DecodeError) -> DecodeError {
         let structural = matches!(
             e,
-            DecodeError::Syntax { .. }
-                | DecodeError::NoRecords { .. }
-                | DecodeError::RecordNotObject { .. }
+            DecodeError::Syntax { .. } | DecodeError::NoRecords { .. }
         );
         if !(self.is_gzip && structural) {
             return e;
@@ -356,6 +348,12 @@ impl<R: Read> RecordReader<R> {
                     match self.peek_token()? {
                         None => return Err(self.syntax("empty document")),
                         Some(b'{') => self.pos += 1,
+                        // A byte order mark first, which RFC 8259 (section 8.1) lets parsers
+                        // ignore.
+                        Some(0xEF) if self.bytes_decoded() == 0 && self.at_bom()? => {
+                            self.pos += UTF8_BOM.len();
+                            continue;
+                        }
                         Some(b'[' | b'"' | b'-' | b'0'..=b'9') => {
                             return Err(DecodeError::NoRecords {
                                 what: "the top-level value is not an object",
@@ -381,14 +379,15 @@ impl<R: Read> RecordReader<R> {
                             return Err(self.syntax("trailing comma in Records"));
                         }
                     }
-                    if self.peek_token()? != Some(b'{') {
-                        return Err(DecodeError::RecordNotObject {
-                            index: self.index,
-                            offset: self.bytes_decoded(),
-                        });
-                    }
+                    // An element that is not an object is lent all the same, for the caller to
+                    // set aside: it costs no other record.
+                    let (start, end, spaced) = match self.peek_token()? {
+                        Some(b'{' | b'[') => self.scan_container()?,
+                        Some(b'"') => self.scan_string().map(|(s, e)| (s, e, false))?,
+                        Some(_) => self.scan_scalar().map(|(s, e)| (s, e, false))?,
+                        None => return Err(self.syntax("unexpected end of input")),
+                    };
                     self.state = State::Records { first: false };
-                    let (start, end, spaced) = self.scan_container()?;
                     let index = self.index;
                     self.index += 1;
                     return Ok(Some((index, start, end, spaced)));
@@ -504,6 +503,45 @@ impl<R: Read> RecordReader<R> {
             }
             None => Err(self.syntax("unexpected end of input")),
         }
+    }
+
+    /// Whether the input at `pos` starts with a UTF-8 byte order mark.
+    fn at_bom(&mut self) -> Result<bool, DecodeError> {
+        while self.end - self.pos < UTF8_BOM.len() {
+            let before = self.base;
+            if !self.fill(self.pos)? {
+                break;
+            }
+            debug_assert!(self.base >= before);
+        }
+        Ok(self.buf[self.pos..self.end].starts_with(UTF8_BOM))
+    }
+
+    /// Scans the number or literal (or stray bytes) starting at `pos`, up to the next
+    /// delimiter or white space; returns its range.
+    fn scan_scalar(&mut self) -> Result<(usize, usize), DecodeError> {
+        let mut start = self.pos;
+        let mut i = start;
+        loop {
+            while i < self.end
+                && !matches!(self.buf[i], b',' | b'}' | b']')
+                && CLASS[self.buf[i] as usize] != SPACE
+            {
+                i += 1;
+            }
+            if i < self.end {
+                break;
+            }
+            let before = self.base;
+            if !self.fill(start)? {
+                break;
+            }
+            let shift = (self.base - before) as usize;
+            start -= shift;
+            i -= shift;
+        }
+        self.pos = i;
+        Ok((start, i))
     }
 
     /// Scans the string starting at `pos`; returns its range, quotes included.
@@ -716,6 +754,50 @@ mod tests {
 
     const DOC: &str = r#"{"Records":[{"a":1,"s":"x}\"{]"},{"b":[{"c":null}]}]}"#;
 
+    /// Every record of `bytes` read `chunk` bytes at a time.
+    fn records_in_chunks(bytes: &[u8], chunk: usize) -> Vec<String> {
+        let mut reader = RecordReader::with_chunk(bytes, Limits::default(), false, chunk);
+        let mut out = Vec::new();
+        while let Some(r) = reader.next_record().unwrap() {
+            out.push(String::from_utf8(r.json.to_vec()).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn elements_that_are_not_objects_are_lent_for_the_caller_to_set_aside() {
+        let doc = br#"{"Records":[{"a":1}, 42 ,"x\"y",[1, {"b":2}],tru,-1e999,{"c":3}]}"#;
+        for chunk in 1..9 {
+            assert_eq!(
+                records_in_chunks(doc, chunk),
+                [
+                    r#"{"a":1}"#,
+                    "42",
+                    r#""x\"y""#,
+                    r#"[1,{"b":2}]"#,
+                    "tru",
+                    "-1e999",
+                    r#"{"c":3}"#
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let doc = b"\xEF\xBB\xBF{\"Records\":[{\"a\":1}]}";
+        for chunk in 1..5 {
+            assert_eq!(
+                records_in_chunks(doc, chunk),
+                [r#"{"a":1}"#],
+                "chunk {chunk}"
+            );
+        }
+        assert_eq!(error(b"\xEF\xBB{}").cause(), "not-json");
+        assert_eq!(error(b"\xEF\xBB\xBF\xEF\xBB\xBF{}").cause(), "not-json");
+    }
+
     #[test]
     fn compact_document_yields_exact_record_bytes() {
         assert_eq!(
@@ -782,8 +864,6 @@ mod tests {
             (b"{}", "no-records"),
             (br#"{"Records":{}}"#, "no-records"),
             (br#"{"Records":[],"Records":[]}"#, "no-records"),
-            (br#"{"Records":[1]}"#, "record-not-object"),
-            (br#"{"Records":[{"a":1},"x"]}"#, "record-not-object"),
             (br#"{"Records":[{"a":1}"#, "not-json"),
             (br#"{"Records":[{"a":"unterminated"#, "not-json"),
             (br#"{"Records":[{"a":1},]}"#, "not-json"),
