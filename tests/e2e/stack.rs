@@ -122,17 +122,29 @@ pub(crate) async fn receive(
 
 /// The archive's lines, by object key (quarantine objects left out).
 pub(crate) async fn archived(s3: &aws_sdk_s3::Client) -> Vec<(String, Value)> {
-    archive_lines(s3, false).await
-}
-
-/// The quarantine objects' lines, by object key.
-pub(crate) async fn quarantined(s3: &aws_sdk_s3::Client) -> Vec<(String, Value)> {
-    archive_lines(s3, true).await
-}
-
-async fn archive_lines(s3: &aws_sdk_s3::Client, quarantine: bool) -> Vec<(String, Value)> {
-    let folder = format!("/{}/", trailrelay::pipeline::quarantine::QUARANTINE_FOLDER);
     let mut lines = Vec::new();
+    for (key, text) in archive_objects(s3, false).await {
+        for line in text.lines() {
+            lines.push((key.clone(), serde_json::from_str(line).unwrap()));
+        }
+    }
+    lines
+}
+
+/// Every line of the archive objects (`quarantine` false) or of the quarantine objects, as
+/// text: some records are valid JSON that serde refuses.
+pub(crate) async fn archive_texts(s3: &aws_sdk_s3::Client, quarantine: bool) -> Vec<String> {
+    let objects = archive_objects(s3, quarantine).await;
+    objects
+        .iter()
+        .flat_map(|(_, text)| text.lines().map(str::to_owned))
+        .collect()
+}
+
+/// (key, decompressed text) of the archive objects, or of the quarantine objects.
+async fn archive_objects(s3: &aws_sdk_s3::Client, quarantine: bool) -> Vec<(String, String)> {
+    let folder = format!("/{}/", trailrelay::pipeline::quarantine::QUARANTINE_FOLDER);
+    let mut out = Vec::new();
     let listed = s3.list_objects_v2().bucket(ARCHIVE).send().await.unwrap();
     for object in listed.contents() {
         let key = object.key().unwrap().to_owned();
@@ -154,14 +166,24 @@ async fn archive_lines(s3: &aws_sdk_s3::Client, quarantine: bool) -> Vec<(String
         MultiGzDecoder::new(&body.into_bytes()[..])
             .read_to_string(&mut text)
             .unwrap();
-        for line in text.lines() {
-            lines.push((key.clone(), serde_json::from_str(line).unwrap()));
-        }
+        out.push((key, text));
     }
-    lines
+    out
 }
 
+/// (stream, timestamp, record) of every event in the default log group.
 pub(crate) async fn logged(logs: &aws_sdk_cloudwatchlogs::Client) -> Vec<(String, i64, Value)> {
+    log_events(logs)
+        .await
+        .into_iter()
+        .map(|(stream, at, message)| (stream, at, serde_json::from_str(&message).unwrap()))
+        .collect()
+}
+
+/// (stream, timestamp, message) of every event in the default log group.
+pub(crate) async fn log_events(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+) -> Vec<(String, i64, String)> {
     let mut out = Vec::new();
     let streams = logs
         .describe_log_streams()
@@ -186,7 +208,7 @@ pub(crate) async fn logged(logs: &aws_sdk_cloudwatchlogs::Client) -> Vec<(String
                 out.push((
                     name.clone(),
                     e.timestamp().unwrap(),
-                    serde_json::from_str(e.message().unwrap()).unwrap(),
+                    e.message().unwrap().to_owned(),
                 ));
             }
             let next = page.next_forward_token().map(str::to_owned);
