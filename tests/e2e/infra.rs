@@ -56,7 +56,12 @@ fn allowed_values(t: &Value, parameter: &str) -> BTreeSet<u64> {
 #[test]
 fn the_template_sets_exactly_the_variables_the_configuration_reads() {
     let t = template();
-    let listed: BTreeSet<&str> = VARIABLES.iter().map(|v| v.name).collect();
+    // Lambda sets its own variables (AWS_LAMBDA_*); a template may not.
+    let listed: BTreeSet<&str> = VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .filter(|n| !n.starts_with("AWS_LAMBDA_"))
+        .collect();
     let globals = t["Globals"]["Function"]["Environment"]["Variables"].as_object();
     for (id, function) in functions(&t) {
         let mut set: BTreeSet<&str> = globals
@@ -92,6 +97,9 @@ fn resolve(t: &Value, name: &str, value: &Value) -> String {
         "ARCHIVE_BUCKET" => "trail-archive".to_owned(),
         "LOG_GROUP" => "/trailrelay/cloudtrail".to_owned(),
         "EXPECTED_BUCKET_OWNER" => "111122223333".to_owned(),
+        "DEAD_LETTER_QUEUE_URL" => {
+            "https://sqs.us-east-1.amazonaws.com/111122223333/trailrelay-dlq".to_owned()
+        }
         _ => String::new(),
     };
     match value {
@@ -117,8 +125,13 @@ fn the_configuration_accepts_what_the_template_sets() {
         let vars = function["Properties"]["Environment"]["Variables"]
             .as_object()
             .unwrap();
-        let config = Config::from_lookup(|name| vars.get(name).map(|v| resolve(&t, name, v)))
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        // Lambda sets the memory size from the function's MemorySize.
+        let memory = resolve(&t, "", &function["Properties"]["MemorySize"]);
+        let config = Config::from_lookup(|name| match name {
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some(memory.clone()),
+            _ => vars.get(name).map(|v| resolve(&t, name, v)),
+        })
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
         // The defaults deploy the CIS pack and 10 instances' share of the PutLogEvents budget.
         assert_eq!(config.settings.rules.filters().len(), 29, "{id}");
         assert_eq!(config.logs_puts_per_second.get(), 250, "{id}");
@@ -258,12 +271,16 @@ fn the_role_grants_named_actions_on_named_resources_only() {
         );
         assert_ne!(s["Resource"], "*", "{s}: every resource is named");
     }
-    // Reading notifications, trail files and their key; writing the archive with its key and
-    // the one log group: nothing else (README, "Deploying with AWS SAM").
+    // Reading notifications, trail files and their key; continuing on the queue, dead letters
+    // to the DLQ; writing the archive with its key, the log group and the routed groups:
+    // nothing else (README, "Deploying with AWS SAM").
     let expected: BTreeSet<&str> = [
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+        "sqs:GetQueueUrl",
+        "logs:CreateLogGroup",
         "s3:GetObject",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
@@ -275,6 +292,58 @@ fn the_role_grants_named_actions_on_named_resources_only() {
     .into_iter()
     .collect();
     assert_eq!(actions, expected);
+}
+
+#[test]
+fn routed_log_groups_are_granted_exactly_where_the_configuration_lets_routes_write() {
+    let t = template();
+    let (_, forwarder) = functions(&t)
+        .into_iter()
+        .find(|(id, _)| *id == "Forwarder")
+        .unwrap();
+    let env = &forwarder["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["ROUTE_LOG_GROUP_PREFIX"], "RouteLogGroupPrefix");
+    let statements = role_statements(&t);
+    let routed = statements
+        .iter()
+        .find(|s| s["Sid"] == "WriteRoutedEvents")
+        .unwrap();
+    let resource = routed["Resource"].as_str().unwrap();
+    let granted = resource
+        .strip_suffix("${RouteLogGroupPrefix}*")
+        .unwrap_or_else(|| panic!("{resource}"));
+    assert!(granted.ends_with(":log-group:"), "{resource}");
+    // With a prefix deployed, a route inside it is accepted and its groups are granted; one
+    // outside it is refused at start.
+    let prefix = "/trailrelay/routes/";
+    let config = |group: &str| {
+        let rules = format!(
+            r#"{{"Routes":[{{"Name":"r","FilterPattern":"x","LogGroup":"{group}"}}]}}"#
+        );
+        Config::from_lookup(|name| match name {
+            "ALLOWED_BUCKETS" => Some("org-trail".into()),
+            "ARCHIVE_BUCKET" => Some("trail-archive".into()),
+            "ROUTE_LOG_GROUP_PREFIX" => Some(prefix.into()),
+            "RULES" => Some(rules.clone()),
+            _ => None,
+        })
+    };
+    let inside = config("/trailrelay/routes/{account_id}").unwrap();
+    let group = inside.settings.rules.routes()[0]
+        .log_group()
+        .unwrap()
+        .render(&trailrelay::template::Fields {
+            org_id: None,
+            account_id: Some("111122223333"),
+            region: None,
+            category: None,
+        });
+    let arn = format!("{granted}{group}");
+    assert!(
+        arn.starts_with(&resource.replace("${RouteLogGroupPrefix}*", prefix)),
+        "{arn}"
+    );
+    assert!(config("/other/{account_id}").is_err());
 }
 
 #[test]
