@@ -388,7 +388,5 @@ fn classify_via(
     Some(Via::Other)
 }
 
-/// The archive's derived fields, in the order of the archive line.
-
 #[cfg(test)]
 mod tests;

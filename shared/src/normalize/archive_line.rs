@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{Normalized, Origin, Principal, Via};
 
+/// The archive's derived fields, in the order of the archive line.
 #[derive(Serialize)]
 struct ArchiveFields<'e, 'a> {
     time: Option<String>,
