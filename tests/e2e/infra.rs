@@ -317,9 +317,8 @@ fn routed_log_groups_are_granted_exactly_where_the_configuration_lets_routes_wri
     // outside it is refused at start.
     let prefix = "/trailrelay/routes/";
     let config = |group: &str| {
-        let rules = format!(
-            r#"{{"Routes":[{{"Name":"r","FilterPattern":"x","LogGroup":"{group}"}}]}}"#
-        );
+        let rules =
+            format!(r#"{{"Routes":[{{"Name":"r","FilterPattern":"x","LogGroup":"{group}"}}]}}"#);
         Config::from_lookup(|name| match name {
             "ALLOWED_BUCKETS" => Some("org-trail".into()),
             "ARCHIVE_BUCKET" => Some("trail-archive".into()),
