@@ -86,24 +86,37 @@ struct ForwardArgs {
     /// Address S3 by path (for endpoints such as local emulators that need it).
     #[arg(long)]
     s3_force_path_style: bool,
+    /// Account that must own the buckets of s3:// inputs (ExpectedBucketOwner on every call).
+    #[arg(long, value_name = "ACCOUNT", value_parser = account_id)]
+    expected_bucket_owner: Option<String>,
+    /// Account that must own an s3:// archive bucket (ExpectedBucketOwner on every write).
+    #[arg(long, value_name = "ACCOUNT", value_parser = account_id)]
+    archive_bucket_owner: Option<String>,
     #[command(flatten)]
     options: PipelineOptions,
 }
 
-/// Where a run's log events and archive objects go.
+fn account_id(text: &str) -> Result<String, String> {
+    if trailrelay::config::is_account_id(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not a 12-digit account id"))
+    }
+}
+
+/// Where a run's log events and archive objects go, and how S3 is reached.
+#[derive(Default)]
 struct Destinations {
     cloudwatch: bool,
     archive: Option<String>,
     s3_force_path_style: bool,
+    expected_bucket_owner: Option<String>,
+    archive_bucket_owner: Option<String>,
 }
 
 impl Destinations {
     fn local() -> Self {
-        Self {
-            cloudwatch: false,
-            archive: None,
-            s3_force_path_style: false,
-        }
+        Self::default()
     }
 }
 
@@ -159,6 +172,8 @@ fn main() -> ExitCode {
                 cloudwatch: args.logs == "cloudwatch",
                 archive: args.archive.clone(),
                 s3_force_path_style: args.s3_force_path_style,
+                expected_bucket_owner: args.expected_bucket_owner.clone(),
+                archive_bucket_owner: args.archive_bucket_owner.clone(),
             };
             forward(&args.inputs, &args.out, &args.options, &destinations)
         }
@@ -220,13 +235,15 @@ fn forward(
     let mut unlisted = Totals::default();
     for input in inputs {
         match (ports::s3_url(input), &aws) {
-            (Some((bucket, prefix)), Some(aws)) => match aws.list(&bucket, &prefix) {
-                Ok(listed) => objects.extend(listed),
-                Err(e) => {
-                    eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str());
-                    unlisted.add_failure(e.cause, e.class);
+            (Some((bucket, prefix)), Some(aws)) => {
+                match aws.list(&bucket, &prefix, to.expected_bucket_owner.as_deref()) {
+                    Ok(listed) => objects.extend(listed),
+                    Err(e) => {
+                        eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str());
+                        unlisted.add_failure(e.cause, e.class);
+                    }
                 }
-            },
+            }
             _ => {
                 let listing = list_objects(&[PathBuf::from(input)]).map_err(|e| e.to_string())?;
                 for e in &listing.unreadable {
@@ -259,7 +276,8 @@ fn forward(
             .copied()
             .collect::<Vec<_>>()
             .join("/");
-            let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket, None);
+            let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket, None)
+                .with_expected_owner(to.archive_bucket_owner.clone());
             (ports::AnyArchive::S3(archive), url.to_owned())
         }
         (Some((dir, None)), _) => (
@@ -275,9 +293,13 @@ fn forward(
         }
     };
     let source = ports::AnySource {
-        s3: aws
-            .as_ref()
-            .map(|aws| S3Source::new(aws.s3.clone(), aws.handle(), None)),
+        s3: aws.as_ref().map(|aws| {
+            S3Source::new(
+                aws.s3.clone(),
+                aws.handle(),
+                to.expected_bucket_owner.clone(),
+            )
+        }),
     };
     let pipeline = Pipeline {
         source: &source,

@@ -47,7 +47,12 @@ impl Aws {
 
     /// Every object under `s3://bucket/prefix`, in key order; a failure classified as every
     /// AWS failure is.
-    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>, PortError> {
+    pub(crate) fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        expected_owner: Option<&str>,
+    ) -> Result<Vec<ObjectRef>, PortError> {
         self.runtime.block_on(async {
             let mut out = Vec::new();
             let mut pages = self
@@ -55,6 +60,7 @@ impl Aws {
                 .list_objects_v2()
                 .bucket(bucket)
                 .prefix(prefix)
+                .set_expected_bucket_owner(expected_owner.map(str::to_owned))
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {

@@ -83,6 +83,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "Bucket of the archive.",
     },
     Variable {
+        name: "ARCHIVE_BUCKET_OWNER",
+        default: None,
+        required: false,
+        meaning: "Account id sent as ExpectedBucketOwner on every archive write: writes fail unless the archive bucket belongs to it.",
+    },
+    Variable {
         name: "ARCHIVE_PREFIX",
         default: Some("cloudtrail"),
         required: false,
@@ -138,9 +144,9 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "DEADLINE_GRACE_MS",
-        default: Some("10000"),
+        default: Some("30000"),
         required: false,
-        meaning: "Milliseconds before the Lambda deadline at which unfinished messages are reported failed, to be retried (at most a quarter of the invocation's time).",
+        meaning: "Milliseconds before the Lambda deadline at which work stops: unfinished messages are continued or reported failed, and calls still in flight (each ends within 20 s) finish in the first three quarters of it. At most a quarter of the invocation's time.",
     },
     Variable {
         name: "S3_FORCE_PATH_STYLE",
@@ -213,6 +219,8 @@ pub struct Config {
     pub allowed_buckets: Vec<String>,
     /// `EXPECTED_BUCKET_OWNER`.
     pub expected_bucket_owner: Option<String>,
+    /// `ARCHIVE_BUCKET_OWNER`.
+    pub archive_bucket_owner: Option<String>,
     /// `ARCHIVE_BUCKET`.
     pub archive_bucket: String,
     /// `ARCHIVE_KMS_KEY_ID`.
@@ -280,15 +288,16 @@ impl Config {
                 format!("{bad:?} is not a bucket name"),
             ));
         }
-        let expected_bucket_owner = get("EXPECTED_BUCKET_OWNER");
-        if let Some(owner) = &expected_bucket_owner
-            && !(owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(err(
-                "EXPECTED_BUCKET_OWNER",
-                format!("{owner:?} is not a 12-digit account id"),
-            ));
-        }
+        let account = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                Some(owner) if !is_account_id(&owner) => {
+                    Err(err(name, format!("{owner:?} is not a 12-digit account id")))
+                }
+                owner => Ok(owner),
+            }
+        };
+        let expected_bucket_owner = account("EXPECTED_BUCKET_OWNER")?;
+        let archive_bucket_owner = account("ARCHIVE_BUCKET_OWNER")?;
         let archive_bucket = required("ARCHIVE_BUCKET")?;
         if !is_bucket_name(&archive_bucket) {
             return Err(err(
@@ -345,6 +354,7 @@ impl Config {
         Ok(Self {
             allowed_buckets,
             expected_bucket_owner,
+            archive_bucket_owner,
             archive_bucket,
             archive_kms_key_id: get("ARCHIVE_KMS_KEY_ID"),
             logs_puts_per_second: positive("LOGS_PUTS_PER_SECOND")?,
@@ -353,11 +363,14 @@ impl Config {
             message_concurrency: message_concurrency as usize,
             dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL"),
             continuation_delay_seconds: match number("CONTINUATION_DELAY_SECONDS")? {
-                n @ 0..=900 => n as u32,
+                n if n <= u64::from(crate::forwarder::MAX_DELAY_SECONDS) => n as u32,
                 _ => {
                     return Err(err(
                         "CONTINUATION_DELAY_SECONDS",
-                        "must be between 0 and 900 (the longest SQS delay)".into(),
+                        format!(
+                            "must be between 0 and {} (the longest SQS delay)",
+                            crate::forwarder::MAX_DELAY_SECONDS
+                        ),
                     ));
                 }
             },
@@ -408,6 +421,11 @@ fn check_route_log_groups(rules: &RuleSet, prefix: Option<&str>) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// An AWS account id: 12 digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// S3 bucket naming rules (3 to 63 lower-case letters, digits, `.` and `-`, starting and
@@ -471,7 +489,7 @@ mod tests {
         assert_eq!(c.settings.archive_prefix, "cloudtrail");
         assert_eq!(c.settings.limits, Limits::default());
         assert_eq!(c.logs_puts_per_second.get(), 50);
-        assert_eq!(c.deadline_grace_ms, 10_000);
+        assert_eq!(c.deadline_grace_ms, 30_000);
         assert_eq!(c.message_concurrency, 4);
         assert!(c.settings.rules.is_empty());
         assert_eq!(c.expected_bucket_owner, None);
@@ -483,6 +501,7 @@ mod tests {
                     || matches!(
                         v.name,
                         "EXPECTED_BUCKET_OWNER"
+                            | "ARCHIVE_BUCKET_OWNER"
                             | "ARCHIVE_KMS_KEY_ID"
                             | "RULES"
                             | "DEAD_LETTER_QUEUE_URL"
@@ -504,6 +523,11 @@ mod tests {
             (
                 "EXPECTED_BUCKET_OWNER",
                 "12345",
+                "is not a 12-digit account id",
+            ),
+            (
+                "ARCHIVE_BUCKET_OWNER",
+                "1234567890123",
                 "is not a 12-digit account id",
             ),
             ("LOG_GROUP", "/has space", "log group names take only"),

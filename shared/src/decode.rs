@@ -384,6 +384,7 @@ impl<R: Read> RecordReader<R> {
                     let (start, end, spaced) = match self.peek_token()? {
                         Some(b'{' | b'[') => self.scan_container()?,
                         Some(b'"') => self.scan_string().map(|(s, e)| (s, e, false))?,
+                        Some(b',' | b'}' | b']') => return Err(self.syntax("expected a record")),
                         Some(_) => self.scan_scalar().map(|(s, e)| (s, e, false))?,
                         None => return Err(self.syntax("unexpected end of input")),
                     };
@@ -869,6 +870,9 @@ mod tests {
             (br#"{"Records":[{"a":1},]}"#, "not-json"),
             (br#"{"Records":[{"a":1}{"b":2}]}"#, "not-json"),
             (br#"{"Records":[]} trailing"#, "not-json"),
+            (br#"{"Records":[,{"a":1}]}"#, "not-json"),
+            (br#"{"Records":[{"a":1},,{"b":2}]}"#, "not-json"),
+            (br#"{"Records":[{"a":1},}"#, "not-json"),
             (br#"{"Records" [] }"#, "not-json"),
             (br#"{Records:[]}"#, "not-json"),
         ];

@@ -206,9 +206,15 @@ pub fn parse<'a>(
         index,
         valid_up_to: e.valid_up_to(),
     })?;
-    let event = match serde_json::from_str::<RawRecord<'a>>(text) {
-        Ok(raw) => derive(raw, origin.trail_key),
-        Err(_) => derive_leniently(text, origin.trail_key)
+    // serde would read an array into the record's fields by position: only an object is a
+    // record (the decoder lends whatever `Records` holds).
+    let fast = match text.as_bytes().first() {
+        Some(b'{') => serde_json::from_str::<RawRecord<'a>>(text).ok(),
+        _ => None,
+    };
+    let event = match fast {
+        Some(raw) => derive(raw, origin.trail_key),
+        None => derive_leniently(text, origin.trail_key)
             .map_err(|source| RecordError::Json { index, source })?,
     };
     Ok(Normalized { json: text, event })
@@ -220,12 +226,14 @@ pub fn parse<'a>(
 fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax::SyntaxError> {
     let members = syntax::members(text)?;
     let mut readable = String::from("{");
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<Cow<'_, str>> = Vec::new();
     for (name, value) in members {
-        if seen.contains(&name) {
+        // Names compare as decoded: "a" and "\u0061" are one name.
+        let decoded = serde_json::from_str::<String>(name).map_or(Cow::Borrowed(name), Cow::Owned);
+        if seen.contains(&decoded) {
             continue;
         }
-        seen.push(name);
+        seen.push(decoded);
         let member = format!("{name}:{value}");
         if serde_json::from_str::<RawRecord<'_>>(&format!("{{{member}}}")).is_ok() {
             if readable.len() > 1 {

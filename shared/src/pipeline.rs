@@ -357,9 +357,10 @@ where
         run.counts.bytes_decoded = records.bytes_decoded();
         run.counts.bytes_read = records.stream().source_bytes();
         result?;
+        // The quarantine object first: an archive object in place means its quarantine is too.
+        let quarantined = quarantine.commit()?;
         let upload = gzip.finish().map_err(archive_io)?;
         upload.commit().map_err(ProcessError::Archive)?;
-        let quarantined = quarantine.commit()?;
         Ok((key, quarantined))
     }
 

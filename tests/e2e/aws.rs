@@ -345,8 +345,9 @@ async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
     let mut input = input_events(local.path());
     input.extend(from_s3);
     let out = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(crate::support::binary())
-        .args([
+    let output = cli_on(
+        &moto.endpoint,
+        &[
             "forward",
             "s3://org-trail/AWSLogs/",
             local.path().to_str().unwrap(),
@@ -358,14 +359,8 @@ async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
             "-q",
             "--out",
             out.path().to_str().unwrap(),
-        ])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(output.status.success(), "{}", crate::support::text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -380,4 +375,90 @@ async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
         "{archive_keys:?}"
     );
     assert_each_event_once_everywhere(&c, &input).await;
+}
+
+/// An S3 prefix that cannot be listed is one failed input named with its cause, and the run
+/// exits 1 (2 is for bad arguments): a missing bucket, and an endpoint nobody answers.
+#[test]
+fn cli_names_listing_and_connection_failures_and_exits_1() {
+    let moto = Moto::start();
+    let out = tempfile::tempdir().unwrap();
+    let args = |input: &'static str| {
+        let out = out.path().to_str().unwrap().to_owned();
+        move |endpoint: &str| {
+            cli_on(
+                endpoint,
+                &[
+                    "forward",
+                    input,
+                    "--s3-force-path-style",
+                    "-q",
+                    "--out",
+                    &out,
+                ],
+            )
+        }
+    };
+    let missing = args("s3://no-such-bucket/AWSLogs/")(&moto.endpoint);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = args("s3://org-trail/AWSLogs/")(&format!("http://{closed}"));
+    for (output, tag) in [
+        (missing, "[not-found, poison]"),
+        (refused, "[network, retry]"),
+    ] {
+        let report = crate::support::text(&output);
+        assert_eq!(output.status.code(), Some(1), "{report}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("error: s3://") && l.ends_with(tag)),
+            "{report}"
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("1 failed"),
+            "{report}"
+        );
+    }
+}
+
+/// Every S3 call the forwarder makes, reads and archive writes alike, names the account that
+/// must own the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_s3_call_names_the_expected_bucket_owner() {
+    let Faulty {
+        _moto,
+        direct,
+        through_proxy,
+        faults,
+        input,
+        messages,
+    } = faulty(36).await;
+    // moto's account.
+    let owner = "123456789012";
+    let f = forwarder_with(
+        &through_proxy,
+        &[
+            ("EXPECTED_BUCKET_OWNER", owner),
+            ("ARCHIVE_BUCKET_OWNER", owner),
+        ],
+    );
+    let invocation = deliver(&f, messages).await;
+    assert!(
+        invocation.response.batch_item_failures.is_empty(),
+        "{:?}",
+        invocation.outcomes
+    );
+    assert!(
+        faults.s3_calls.load(SeqCst) >= 8,
+        "reads and writes went through"
+    );
+    assert_eq!(
+        *faults.s3_without_owner.lock().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_each_event_once_everywhere(&direct, &input).await;
 }

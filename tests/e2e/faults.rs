@@ -38,6 +38,10 @@ pub(crate) struct Faults {
     pub(crate) hold_put_log_events_until: Mutex<Option<Instant>>,
     /// PutLogEvents calls that reached the proxy.
     pub(crate) put_log_events_calls: AtomicU32,
+    /// S3 requests (method and path) that came without `x-amz-expected-bucket-owner`.
+    pub(crate) s3_without_owner: Mutex<Vec<String>>,
+    /// S3 requests that reached the proxy.
+    pub(crate) s3_calls: AtomicU32,
     /// Faults injected so far.
     pub(crate) injected: AtomicU32,
 }
@@ -112,6 +116,14 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if target.is_empty() {
+        faults.s3_calls.fetch_add(1, Ordering::SeqCst);
+        if !req.headers().contains_key("x-amz-expected-bucket-owner")
+            && let Ok(mut without) = faults.s3_without_owner.lock()
+        {
+            without.push(format!("{} {}", req.method(), req.uri().path()));
+        }
+    }
     let put_log_events = target.ends_with(".PutLogEvents");
     if put_log_events {
         faults.put_log_events_calls.fetch_add(1, Ordering::SeqCst);

@@ -96,7 +96,7 @@ fn resolve(t: &Value, name: &str, value: &Value) -> String {
         "ALLOWED_BUCKETS" => "org-trail".to_owned(),
         "ARCHIVE_BUCKET" => "trail-archive".to_owned(),
         "LOG_GROUP" => "/trailrelay/cloudtrail".to_owned(),
-        "EXPECTED_BUCKET_OWNER" => "111122223333".to_owned(),
+        "EXPECTED_BUCKET_OWNER" | "ARCHIVE_BUCKET_OWNER" => "111122223333".to_owned(),
         "DEAD_LETTER_QUEUE_URL" => {
             "https://sqs.us-east-1.amazonaws.com/111122223333/trailrelay-dlq".to_owned()
         }
@@ -106,7 +106,7 @@ fn resolve(t: &Value, name: &str, value: &Value) -> String {
         Value::String(s) if t["Parameters"].get(s).is_some() => parameter_default(s)
             .filter(|d| !d.is_empty())
             .unwrap_or_else(stand_in),
-        Value::String(s) if t["Resources"].get(s).is_some() => stand_in(),
+        Value::String(s) if t["Resources"].get(s).is_some() || s.starts_with("AWS::") => stand_in(),
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Array(a) if a.len() == 3 && t["Mappings"].get(a[0].as_str().unwrap()).is_some() => {

@@ -9,14 +9,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
-use trailrelay::aws::RateLimits;
-use trailrelay::aws::logs::CloudWatchLogSink;
-use trailrelay::aws::s3::{S3Archive, S3Source};
-use trailrelay::aws::sqs::SqsQueue;
+use trailrelay::aws::forwarder_ports;
 use trailrelay::config::Config;
 use trailrelay::demo::{self, DemoSpec};
-use trailrelay::forwarder::{Forwarder, Invocation, Ports, SqsEvent, SqsMessage};
-use trailrelay::ports::{ErrorClass, SystemClock};
+use trailrelay::forwarder::{Forwarder, Invocation, SqsEvent, SqsMessage};
+use trailrelay::ports::ErrorClass;
 
 use crate::faults::{self, Faults};
 use crate::moto::{Moto, sdk_config};
@@ -45,8 +42,7 @@ pub(crate) async fn clients(endpoint: &str) -> Clients {
 }
 
 /// The forwarder as the Lambda function builds it.
-pub(crate) type AwsForwarder =
-    Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock, SqsQueue>;
+pub(crate) use trailrelay::aws::AwsForwarder;
 
 pub(crate) fn forwarder(c: &Clients) -> AwsForwarder {
     forwarder_with(c, &[])
@@ -61,18 +57,12 @@ pub(crate) fn forwarder_with(c: &Clients, extra: &[(&'static str, &'static str)]
     ]);
     env.extend(extra.iter().copied());
     let config = Config::from_lookup(|n| env.get(n).map(|v| (*v).to_owned())).unwrap();
-    let handle = tokio::runtime::Handle::current();
-    let limits = Arc::new(RateLimits::new(
-        config.logs_puts_per_second,
-        config.account_events_per_second,
-    ));
-    let ports = Ports {
-        source: S3Source::new(c.s3.clone(), handle.clone(), None),
-        logs: CloudWatchLogSink::new(c.logs.clone(), handle.clone(), limits),
-        archive: S3Archive::new(c.s3.clone(), handle, ARCHIVE.into(), None),
-        clock: SystemClock,
-        queue: SqsQueue::new(c.sqs.clone()),
+    let clients = trailrelay::aws::Clients {
+        s3: c.s3.clone(),
+        logs: c.logs.clone(),
+        sqs: c.sqs.clone(),
     };
+    let ports = forwarder_ports(&config, clients, tokio::runtime::Handle::current());
     Forwarder::new(ports, config)
 }
 
@@ -432,4 +422,18 @@ pub(crate) async fn drain(
 /// A string message attribute.
 pub(crate) fn attribute<'m>(m: &'m aws_sdk_sqs::types::Message, name: &str) -> Option<&'m str> {
     m.message_attributes()?.get(name)?.string_value()
+}
+
+/// The `trailrelay` binary with `args`, its AWS clients pointed at `endpoint` with test
+/// credentials.
+pub(crate) fn cli_on(endpoint: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::support::binary())
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
 }

@@ -1,21 +1,14 @@
 //! The forwarder Lambda function: wiring only. Configuration from the environment, the AWS
 //! clients, the adapters, then one batch per invocation through `trailrelay::forwarder`.
 
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use trailrelay::aws::logs::CloudWatchLogSink;
-use trailrelay::aws::s3::{S3Archive, S3Source};
-use trailrelay::aws::sqs::SqsQueue;
-use trailrelay::aws::{RateLimits, load_sdk_config};
+use trailrelay::aws::{AwsForwarder, Clients, forwarder_ports, load_sdk_config};
 use trailrelay::config::Config;
-use trailrelay::forwarder::{
-    BatchResponse, Forwarder, MessageOutcome, Ports, SqsEvent, time_given,
-};
-use trailrelay::ports::SystemClock;
+use trailrelay::forwarder::{BatchResponse, Forwarder, MessageOutcome, SqsEvent, time_given};
 
-type Function = Forwarder<S3Source, CloudWatchLogSink, S3Archive, SystemClock, SqsQueue>;
+type Function = AwsForwarder;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -28,27 +21,12 @@ async fn main() -> Result<(), Error> {
             .build(),
     );
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let handle = tokio::runtime::Handle::current();
-    let limits = Arc::new(RateLimits::new(
-        config.logs_puts_per_second,
-        config.account_events_per_second,
-    ));
-    let ports = Ports {
-        source: S3Source::new(
-            s3.clone(),
-            handle.clone(),
-            config.expected_bucket_owner.clone(),
-        ),
-        logs: CloudWatchLogSink::new(logs, handle.clone(), limits),
-        archive: S3Archive::new(
-            s3,
-            handle,
-            config.archive_bucket.clone(),
-            config.archive_kms_key_id.clone(),
-        ),
-        clock: SystemClock,
-        queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk)),
+    let clients = Clients {
+        s3,
+        logs,
+        sqs: aws_sdk_sqs::Client::new(&sdk),
     };
+    let ports = forwarder_ports(&config, clients, tokio::runtime::Handle::current());
     let forwarder: Function = Forwarder::new(ports, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let forwarder = forwarder.clone();

@@ -22,16 +22,69 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
-use crate::ports::{ErrorClass, PortError};
+use crate::config::Config;
+use crate::forwarder::{Forwarder, Ports};
+use crate::ports::{ErrorClass, PortError, SystemClock};
+
+/// The forwarder's ports on AWS.
+pub type AwsPorts =
+    Ports<s3::S3Source, logs::CloudWatchLogSink, s3::S3Archive, SystemClock, sqs::SqsQueue>;
+
+/// The forwarder on AWS.
+pub type AwsForwarder =
+    Forwarder<s3::S3Source, logs::CloudWatchLogSink, s3::S3Archive, SystemClock, sqs::SqsQueue>;
+
+/// The clients the forwarder uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// S3: trail objects and the archive.
+    pub s3: aws_sdk_s3::Client,
+    /// CloudWatch Logs: events.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// SQS: continuations and dead letters.
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// The forwarder's ports over `clients`, as `config` says (expected bucket owners, archive
+/// bucket and key, rate limits), bridging through `handle`.
+pub fn forwarder_ports(
+    config: &Config,
+    clients: Clients,
+    handle: tokio::runtime::Handle,
+) -> AwsPorts {
+    let limits = std::sync::Arc::new(RateLimits::new(
+        config.logs_puts_per_second,
+        config.account_events_per_second,
+    ));
+    Ports {
+        source: s3::S3Source::new(
+            clients.s3.clone(),
+            handle.clone(),
+            config.expected_bucket_owner.clone(),
+        ),
+        logs: logs::CloudWatchLogSink::new(clients.logs, handle.clone(), limits),
+        archive: s3::S3Archive::new(
+            clients.s3,
+            handle,
+            config.archive_bucket.clone(),
+            config.archive_kms_key_id.clone(),
+        )
+        .with_expected_owner(config.archive_bucket_owner.clone()),
+        clock: SystemClock,
+        queue: sqs::SqsQueue::new(clients.sqs),
+    }
+}
 
 /// Attempts per call in the SDK's standard retry mode (the first and four retries).
 pub const SDK_MAX_ATTEMPTS: u32 = 5;
 /// Longest wait for a connection to an endpoint.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest wait for one attempt's response (a 1 MB PutLogEvents, a part upload), so no call
-/// outlives an invocation: with [`SDK_MAX_ATTEMPTS`] and the backoff, a call ends within
-/// about two and a half minutes.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(25);
+/// Longest wait for one attempt's response (a 1 MB PutLogEvents, an 8 MiB part upload).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a call may take, all attempts and backoff together: work still in flight when an
+/// invocation's grace begins ends within it (the forwarder's default grace leaves three
+/// quarters of 30 s for that).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest silence while reading a response, a streamed object included.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -59,6 +112,7 @@ pub fn timeouts() -> TimeoutConfig {
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
         .build()
 }
 
@@ -74,6 +128,23 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "LimitExceededException",
     "AWS.SimpleQueueService.RequestThrottled",
+];
+
+/// Error codes of failures that pass, whatever status carries them: S3 answers `InternalError`
+/// with status 200 to CompleteMultipartUpload, `RequestTimeout` with 400; an expired token or a
+/// skewed clock heal with the next credentials or request.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "RequestTimeTooSkewed",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "OperationAbortedException",
+    "IDPCommunicationError",
 ];
 
 /// Error codes of a resource that does not exist (S3, CloudWatch Logs, SQS).
@@ -102,7 +173,7 @@ pub fn classify_status(code: Option<&str>, status: u16) -> (ErrorClass, &'static
     let code = code.unwrap_or("");
     if THROTTLING_CODES.contains(&code) || status == 429 {
         (ErrorClass::Retry, "throttled")
-    } else if status >= 500 {
+    } else if status >= 500 || TRANSIENT_CODES.contains(&code) {
         (ErrorClass::Retry, "service-error")
     } else if code == "PreconditionFailed" || status == 412 {
         (ErrorClass::Poison, crate::ports::OBJECT_CHANGED)
@@ -174,6 +245,104 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_classified_from_the_status_and_the_code() {
+        let cases: &[(Option<&str>, u16, ErrorClass, &str)] = &[
+            (
+                Some("ThrottlingException"),
+                400,
+                ErrorClass::Retry,
+                "throttled",
+            ),
+            (Some("SlowDown"), 503, ErrorClass::Retry, "throttled"),
+            (None, 429, ErrorClass::Retry, "throttled"),
+            (
+                Some("InternalError"),
+                500,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            (
+                Some("ServiceUnavailableException"),
+                500,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            (None, 502, ErrorClass::Retry, "service-error"),
+            // A code nobody lists, on a 5xx: the status decides.
+            (
+                Some("SomethingNew"),
+                503,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            // Transient whatever the status.
+            (
+                Some("InternalError"),
+                200,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            (
+                Some("RequestTimeout"),
+                400,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            (
+                Some("ExpiredToken"),
+                400,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            (
+                Some("RequestTimeTooSkewed"),
+                403,
+                ErrorClass::Retry,
+                "service-error",
+            ),
+            (
+                Some("PreconditionFailed"),
+                412,
+                ErrorClass::Poison,
+                "object-changed",
+            ),
+            (Some("NoSuchKey"), 404, ErrorClass::Poison, "not-found"),
+            (
+                Some("ResourceNotFoundException"),
+                400,
+                ErrorClass::Poison,
+                "not-found",
+            ),
+            (
+                Some("AWS.SimpleQueueService.NonExistentQueue"),
+                400,
+                ErrorClass::Poison,
+                "not-found",
+            ),
+            (
+                Some("AccessDenied"),
+                403,
+                ErrorClass::Poison,
+                "access-denied",
+            ),
+            (None, 403, ErrorClass::Poison, "access-denied"),
+            (
+                Some("InvalidParameterException"),
+                400,
+                ErrorClass::Poison,
+                "refused",
+            ),
+        ];
+        for &(code, status, class, cause) in cases {
+            assert_eq!(
+                classify_status(code, status),
+                (class, cause),
+                "{code:?} {status}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn a_noisy_account_waits_and_the_others_do_not() {

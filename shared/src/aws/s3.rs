@@ -106,6 +106,7 @@ pub struct S3Archive {
     handle: Handle,
     bucket: String,
     kms_key_id: Option<String>,
+    expected_bucket_owner: Option<String>,
 }
 
 impl S3Archive {
@@ -116,7 +117,15 @@ impl S3Archive {
             handle,
             bucket,
             kms_key_id,
+            expected_bucket_owner: None,
         }
+    }
+
+    /// Sends `owner` as ExpectedBucketOwner on every call: writes fail unless the archive
+    /// bucket belongs to that account.
+    pub fn with_expected_owner(mut self, owner: Option<String>) -> Self {
+        self.expected_bucket_owner = owner;
+        self
     }
 }
 
@@ -172,6 +181,7 @@ impl S3Upload {
                             .content_type("application/x-ndjson")
                             .set_server_side_encryption(sse)
                             .set_ssekms_key_id(kms)
+                            .set_expected_bucket_owner(a.expected_bucket_owner.clone())
                             .send(),
                     )
                     .map_err(classify)?;
@@ -202,6 +212,7 @@ impl S3Upload {
                     .upload_id(&upload_id)
                     .part_number(number)
                     .body(body)
+                    .set_expected_bucket_owner(a.expected_bucket_owner.clone())
                     .send(),
             )
             .map_err(classify)?;
@@ -248,6 +259,7 @@ impl ArchiveUpload for S3Upload {
                         .content_type("application/x-ndjson")
                         .set_server_side_encryption(sse)
                         .set_ssekms_key_id(kms)
+                        .set_expected_bucket_owner(a.expected_bucket_owner.clone())
                         .body(body)
                         .send(),
                 )
@@ -267,6 +279,7 @@ impl ArchiveUpload for S3Upload {
                         .key(&self.key)
                         .upload_id(self.upload_id.clone().unwrap_or_default())
                         .multipart_upload(upload)
+                        .set_expected_bucket_owner(a.expected_bucket_owner.clone())
                         .send(),
                 )
                 .map_err(classify)?;
@@ -290,8 +303,38 @@ impl Drop for S3Upload {
                     .bucket(&a.bucket)
                     .key(&self.key)
                     .upload_id(id)
+                    .set_expected_bucket_owner(a.expected_bucket_owner.clone())
                     .send(),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_must_find_every_identifier_it_expects() {
+        let object = ObjectRef::new(Store::S3("b".into()), "k");
+        let v = |etag: Option<&str>, id: Option<&str>| Version {
+            etag: etag.map(str::to_owned),
+            version_id: id.map(str::to_owned),
+        };
+        let found = v(Some("\"e1\""), Some("v1"));
+        assert!(check_version(&object, &v(Some("\"e1\""), None), &found).is_ok());
+        assert!(check_version(&object, &v(Some("\"e1\""), Some("v1")), &found).is_ok());
+        assert!(check_version(&object, &Version::default(), &found).is_ok());
+        for expected in [
+            v(Some("\"e2\""), None),
+            v(None, Some("v2")),
+            v(Some("\"e1\""), Some("v2")),
+        ] {
+            let e = check_version(&object, &expected, &found).unwrap_err();
+            assert_eq!((e.class, e.cause), (ErrorClass::Poison, OBJECT_CHANGED));
+        }
+        // An identifier the read did not return cannot match.
+        let e = check_version(&object, &v(None, Some("v1")), &v(Some("\"e1\""), None)).unwrap_err();
+        assert_eq!(e.cause, OBJECT_CHANGED);
     }
 }

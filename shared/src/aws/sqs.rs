@@ -54,7 +54,13 @@ impl SqsQueue {
             .send()
             .await
             .map_err(classify)?;
-        let url = found.queue_url().unwrap_or_default().to_owned();
+        let url = found.queue_url().map(str::to_owned).ok_or_else(|| {
+            PortError::new(
+                ErrorClass::Retry,
+                "sdk",
+                format!("GetQueueUrl gave no URL for {arn}"),
+            )
+        })?;
         if let Ok(mut urls) = self.urls.lock() {
             urls.insert(arn.clone(), url.clone());
         }

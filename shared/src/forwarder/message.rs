@@ -84,7 +84,8 @@ where
             let rest = |first: ContinuedObject, batches_accepted: u64| {
                 (batches_accepted > 0).then(|| {
                     let later = objects[i + 1..].iter().map(continued);
-                    Continuation::new(attempt + 1, std::iter::once(first).chain(later).collect())
+                    let objects = std::iter::once(first).chain(later).collect();
+                    Continuation::new(attempt.saturating_add(1), objects)
                 })
             };
             if Instant::now() >= stop_at {
@@ -149,17 +150,19 @@ where
         failure: Failure,
         rest: Option<Continuation>,
     ) -> MessageOutcome {
-        let sent = match (
-            failure.class,
-            &self.inner.config.dead_letter_queue_url,
-            rest,
-        ) {
-            (ErrorClass::Poison, Some(dlq), _) => {
-                let outgoing = dead_letter(message, &failure, dlq);
+        let rest = rest.and_then(|r| serde_json::to_string(&r).ok().map(|body| (r.attempt, body)));
+        let dlq = &self.inner.config.dead_letter_queue_url;
+        let sent = match (failure.class, dlq, rest) {
+            (ErrorClass::Poison, Some(dlq), rest) => {
+                let mut outgoing = dead_letter(message, &failure, dlq);
+                // What the message had left to do, for a redrive that repeats nothing.
+                if let Some((_, body)) = rest {
+                    outgoing.attributes.push(("trailrelay.continuation", body));
+                }
                 self.send(outgoing, &failure, MessageOutcome::DeadLettered)
                     .await
             }
-            (ErrorClass::Retry, _, Some(rest)) => {
+            (ErrorClass::Retry, _, Some((attempt, body))) => {
                 let Some(queue) = &message.event_source_arn else {
                     return MessageOutcome::Failed(failure);
                 };
@@ -167,9 +170,9 @@ where
                     queue: QueueRef::Arn(queue.clone()),
                     delay_seconds: continuation_delay(
                         self.inner.config.continuation_delay_seconds,
-                        rest.attempt,
+                        attempt,
                     ),
-                    body: serde_json::to_string(&rest).unwrap_or_default(),
+                    body,
                     attributes: vec![
                         ("trailrelay.cause", failure.cause.to_owned()),
                         ("trailrelay.continues", message.message_id.clone()),

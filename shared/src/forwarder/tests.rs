@@ -591,3 +591,30 @@ async fn a_failure_before_any_accepted_batch_is_retried_by_the_queue() {
     assert_eq!(failed(&inv), [("m", ErrorClass::Retry, "throttled")]);
     assert!(sent(&w).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_after_accepted_batches_carries_what_was_left_for_a_redrive() {
+    // GIVEN a message whose first object goes out whole and whose second is corrupt
+    let w = world_with(
+        RecordingLogSink::default(),
+        &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)],
+    );
+    let body = json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [SPREAD, CORRUPT]}).to_string();
+    let inv = w
+        .forwarder
+        .handle(
+            SqsEvent {
+                records: vec![queued("m", body.clone())],
+            },
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+    // THEN the message is dead-lettered as it came, with the rest of its work beside it
+    assert!(matches!(&inv.outcomes[0].1, MessageOutcome::DeadLettered(f) if f.cause == "gzip"));
+    let sent = sent(&w);
+    assert_eq!(sent[0].body, body);
+    let rest: Continuation =
+        serde_json::from_str(attribute(&sent[0], "trailrelay.continuation").unwrap()).unwrap();
+    let keys: Vec<&str> = rest.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, [CORRUPT], "the forwarded object is not in it");
+}

@@ -437,3 +437,32 @@ fn archive_line_has_the_documented_shape() {
         json!({"bucket": "trail-bucket", "key": ORG_KEY, "index": 17})
     );
 }
+
+#[test]
+fn only_objects_are_records_and_repeated_names_compare_decoded() {
+    let key = TrailKey::parse("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/f.json.gz");
+    let origin = Origin {
+        bucket: "b",
+        key: "k",
+        trail_key: &key,
+    };
+    // An array would fill the record's fields by position; it is not a record.
+    for not_a_record in [
+        r#"["2026-11-01T00:00:00Z","s3.amazonaws.com","GetObject"]"#,
+        "42",
+        r#""x""#,
+    ] {
+        let e = parse(not_a_record.as_bytes(), 3, &origin).unwrap_err();
+        assert!(
+            matches!(e, RecordError::Json { index: 3, .. }),
+            "{not_a_record}: {e}"
+        );
+    }
+    // The escaped spelling of a name repeats it: the first one counts, the rest still derive.
+    let text = r#"{"eventName":"First","\u0065ventName":"Second","eventSource":"iam.amazonaws.com","eventTime":"2026-11-01T00:00:00Z","readOnly":1e999}"#;
+    let e = parse(text.as_bytes(), 0, &origin).unwrap().event;
+    assert_eq!(e.action.as_deref(), Some("First"));
+    assert_eq!(e.service.as_deref(), Some("iam.amazonaws.com"));
+    assert!(e.time.is_some());
+    assert_eq!(e.read_only, None);
+}

@@ -129,6 +129,9 @@ fn translate(body: &str) -> Result<String, (usize, PatternErrorKind)> {
                 }
             }
             '[' => out.push_str("\\["),
+            // `{,n}`: the documentation lets the lower bound be omitted; the `regex` crate
+            // wants it written.
+            '{' if !in_class && chars.peek().is_some_and(|(_, n)| *n == ',') => out.push_str("{0"),
             ']' if in_class => {
                 in_class = false;
                 out.push(']');
@@ -173,6 +176,19 @@ mod tests {
         assert!(matches("^ab{2,}c$", "abbc"));
         assert!(!matches("^ab{2,}c$", "abc"));
         assert!(matches("^ab{0,1}c$", "ac"));
+        // "m may be omitted": {,n} is {0,n}.
+        for (text, matched) in [
+            ("ac", true),
+            ("abc", true),
+            ("abbc", true),
+            ("abbbc", false),
+        ] {
+            assert_eq!(matches("^ab{,2}c$", text), matched, "{text}");
+        }
+        assert!(
+            matches("^a[{,]+$", "a{,"),
+            "inside a class the braces are literal"
+        );
         // Classes, ranges and negation.
         assert!(matches("^[a-c]+$", "abcab"));
         assert!(matches("abcc|ab[^c]$", "abd"));
