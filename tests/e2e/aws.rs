@@ -462,3 +462,43 @@ async fn every_s3_call_names_the_expected_bucket_owner() {
     );
     assert_each_event_once_everywhere(&direct, &input).await;
 }
+
+/// PutLogEvents comes first: a stream is created only when the call says it is missing, so an
+/// instance starting cold over streams that exist makes no CreateLogStream call at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cold_start_over_existing_streams_creates_none() {
+    let Faulty {
+        _moto,
+        direct,
+        through_proxy,
+        faults,
+        messages,
+        ..
+    } = faulty(37).await;
+    // The stack creates the group.
+    direct
+        .logs
+        .create_log_group()
+        .log_group_name(trailrelay::pipeline::DEFAULT_LOG_GROUP)
+        .send()
+        .await
+        .unwrap();
+    let first = deliver(&forwarder(&through_proxy), messages.clone()).await;
+    assert!(first.response.batch_item_failures.is_empty(), "{first:?}");
+    let created = faults.create_log_stream_calls.load(SeqCst);
+    // Two streams (one account, two regions); messages of one stream may race to create it.
+    assert!(
+        (2..=messages.len() as u32).contains(&created),
+        "{created} CreateLogStream calls"
+    );
+    let puts = faults.put_log_events_calls.load(SeqCst);
+    // A new instance: nothing known, every stream there.
+    let second = deliver(&forwarder(&through_proxy), messages.clone()).await;
+    assert!(second.response.batch_item_failures.is_empty(), "{second:?}");
+    assert_eq!(faults.create_log_stream_calls.load(SeqCst), created);
+    assert_eq!(
+        faults.put_log_events_calls.load(SeqCst) - puts,
+        messages.len() as u32,
+        "one PutLogEvents per file, nothing else"
+    );
+}

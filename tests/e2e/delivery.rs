@@ -244,7 +244,9 @@ async fn interrupted_then_continued(
 async fn throttling_past_the_retries_mid_object_continues_and_sends_each_event_once() {
     let s = stack(43).await;
     let faults = &s.faulty.faults;
-    faults.pass_put_log_events.store(1, SeqCst);
+    // The first call finds no stream (it is created, and the call made again); the second
+    // carries the first batch.
+    faults.pass_put_log_events.store(2, SeqCst);
     faults.throttle_put_log_events.store(1_000, SeqCst);
     let (input, first, second) = interrupted_then_continued(
         &s,
@@ -300,7 +302,9 @@ async fn an_object_replaced_between_attempts_is_refused_by_name() {
     let s = stack(45).await;
     let c = &s.faulty.direct;
     let faults = &s.faulty.faults;
-    faults.pass_put_log_events.store(1, SeqCst);
+    // The first call finds no stream (it is created, and the call made again); the second
+    // carries the first batch.
+    faults.pass_put_log_events.store(2, SeqCst);
     faults.throttle_put_log_events.store(1_000, SeqCst);
     let (_, first, second) = interrupted_then_continued(
         &s,

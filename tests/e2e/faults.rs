@@ -42,6 +42,8 @@ pub(crate) struct Faults {
     pub(crate) s3_without_owner: Mutex<Vec<String>>,
     /// S3 requests that reached the proxy.
     pub(crate) s3_calls: AtomicU32,
+    /// CreateLogStream calls that reached the proxy.
+    pub(crate) create_log_stream_calls: AtomicU32,
     /// Faults injected so far.
     pub(crate) injected: AtomicU32,
 }
@@ -123,6 +125,11 @@ async fn handle(
         {
             without.push(format!("{} {}", req.method(), req.uri().path()));
         }
+    }
+    if target.ends_with(".CreateLogStream") {
+        faults
+            .create_log_stream_calls
+            .fetch_add(1, Ordering::SeqCst);
     }
     let put_log_events = target.ends_with(".PutLogEvents");
     if put_log_events {

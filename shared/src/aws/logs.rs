@@ -1,13 +1,14 @@
-//! CloudWatch Logs: one PutLogEvents per batch, within the rate limits, creating the log group
-//! and stream on first use.
+//! CloudWatch Logs: one PutLogEvents per batch, within the rate limits. The call comes first;
+//! only when it answers `ResourceNotFoundException` is the stream created (and its group, when
+//! that is missing too) and the call made again, so streams that exist cost no extra call, even
+//! at a cold start over hundreds of them.
 //!
 //! Events the service refuses one by one (too old, too new, older than the group's retention)
 //! come back in `rejectedLogEventsInfo`; they are counted and stay in the archive. Sequence
 //! tokens are not sent: PutLogEvents ignores them
 //! (<https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html>).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
@@ -26,8 +27,6 @@ pub struct CloudWatchLogSink {
     client: Client,
     handle: Handle,
     limits: Arc<RateLimits>,
-    /// Streams this instance created or saw accept events, so creation is tried once.
-    known: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl CloudWatchLogSink {
@@ -37,7 +36,6 @@ impl CloudWatchLogSink {
             client,
             handle,
             limits,
-            known: Arc::default(),
         }
     }
 
@@ -103,11 +101,6 @@ impl CloudWatchLogSink {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| PortError::new(ErrorClass::Poison, "request", e))?;
-        let key = (batch.group.clone(), batch.stream.clone());
-        let known = self.known.lock().map(|k| k.contains(&key)).unwrap_or(false);
-        if !known {
-            self.create(&batch.group, &batch.stream).await?;
-        }
         self.limits
             .until_ready(batch.source_account.as_deref(), events.len())
             .await;
@@ -120,7 +113,7 @@ impl CloudWatchLogSink {
                 .send()
         };
         let output = match send().await {
-            // The group or stream was deleted since: create it again, once.
+            // The stream (or its group) does not exist yet, or was deleted: create it, once.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
@@ -131,9 +124,6 @@ impl CloudWatchLogSink {
             other => other,
         }
         .map_err(classify)?;
-        if let Ok(mut k) = self.known.lock() {
-            k.insert(key);
-        }
         Ok(PutReport {
             rejected: rejected(output.rejected_log_events_info(), events.len()),
         })
