@@ -382,6 +382,12 @@ fn print_summary(totals: &Totals, elapsed: Duration, logs_to: &str, archive_to: 
         "  archive   {} events in {} objects -> {}",
         c.events_archived, totals.forwarded, archive_to
     );
+    if c.events_key_mismatch > 0 {
+        println!(
+            "  key       {} records claim another account or region than their file's key (sent to the key's stream)",
+            c.events_key_mismatch
+        );
+    }
     if c.records_quarantined > 0 {
         println!(
             "  quarantine {} records that are not JSON -> {archive_to}/{}/",

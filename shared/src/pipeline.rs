@@ -306,6 +306,9 @@ where
                         continue;
                     }
                 };
+                if disagrees_with_key(&record.event, trail_key) {
+                    run.counts.events_key_mismatch += 1;
+                }
                 let decision = settings.rules.evaluate(record.json, &mut run.rule_stats);
                 if decision.to_archive {
                     line.clear();
@@ -327,10 +330,15 @@ where
                     continue;
                 }
                 let event = &record.event;
+                // Names come from the key, which the trail's bucket vouches for, never from what
+                // a record claims; the record's own values only stand in where the key has none.
                 let fields = Fields {
                     org_id: trail_key.org_id.as_deref(),
-                    account_id: event.account_id.as_deref(),
-                    region: event.region.as_deref(),
+                    account_id: trail_key
+                        .account_id
+                        .as_deref()
+                        .or(event.account_id.as_deref()),
+                    region: trail_key.region.as_deref().or(event.region.as_deref()),
                     category: event.category.as_deref(),
                 };
                 decision
@@ -440,6 +448,13 @@ impl Run {
         self.counts.events_logged += events - rejected;
         self.progress.add(&batch.group, &batch.stream, events);
     }
+}
+
+/// Whether a record claims another account or region than its file's key.
+fn disagrees_with_key(event: &normalize::Event<'_>, key: &TrailKey) -> bool {
+    let differs = |claimed: Option<&str>, vouched: Option<&str>| matches!((claimed, vouched), (Some(c), Some(v)) if c != v);
+    differs(event.account_id.as_deref(), key.account_id.as_deref())
+        || differs(event.region.as_deref(), key.region.as_deref())
 }
 
 fn archive_io(e: std::io::Error) -> ProcessError {

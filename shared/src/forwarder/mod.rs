@@ -190,6 +190,7 @@ impl Invocation {
             ("EventsTooLarge", c.events_too_large, "Count"),
             ("EventsResumed", c.events_resumed, "Count"),
             ("RecordsQuarantined", c.records_quarantined, "Count"),
+            ("EventsKeyMismatch", c.events_key_mismatch, "Count"),
             (
                 "EventsDroppedFromLogs",
                 self.totals.rule_stats.dropped_from_logs,

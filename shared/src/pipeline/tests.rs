@@ -161,6 +161,7 @@ fn every_record_reaches_logs_and_archive_once() {
             events_archived: 3,
             events_resumed: 0,
             records_quarantined: 0,
+            events_key_mismatch: 0,
         }
     );
 }
@@ -563,4 +564,33 @@ fn a_passed_deadline_fails_the_object_for_retry() {
     assert_eq!((e.cause(), e.class()), ("deadline", ErrorClass::Retry));
     assert!(world.archive.committed.lock().unwrap().is_empty());
     assert_eq!(*world.logs.calls.lock().unwrap(), 0);
+}
+
+#[test]
+fn a_record_claiming_another_account_lands_in_its_key_stream_and_is_counted() {
+    // GIVEN a file of account 111122223333 in us-east-1 holding a record that claims another
+    // account and region
+    let mut spoof = record(2, "2026-11-01T00:00:00Z");
+    spoof["recipientAccountId"] = json!("999999999999");
+    spoof["awsRegion"] = json!("eu-west-1");
+    let world = World::new(&[(KEY, document(&[record(1, "2026-11-01T00:00:00Z"), spoof]))]);
+    let report = world.forward(KEY);
+    // THEN both events go to the key's stream, and the claim is counted
+    let streams: Vec<String> = world.logged().into_iter().map(|l| l.1).collect();
+    assert_eq!(
+        streams, ["o-exampleorg1_111122223333_CloudTrail_us-east-1"; 2],
+        "never the claimed account's stream"
+    );
+    assert_eq!(report.counts.events_key_mismatch, 1);
+    // AND the archive line keeps the record's claim beside the key's partition
+    let Outcome::Forwarded { archive_key, .. } = &report.outcome else {
+        panic!("{:?}", report.outcome)
+    };
+    assert!(archive_key.contains("/account=111122223333/region=us-east-1/"));
+    let committed = world.archive.committed.lock().unwrap();
+    let lines = gunzip_lines(&committed[archive_key]);
+    assert_eq!(
+        (lines[1]["account_id"].as_str(), lines[1]["region"].as_str()),
+        (Some("999999999999"), Some("eu-west-1"))
+    );
 }

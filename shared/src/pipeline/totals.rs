@@ -27,6 +27,9 @@ pub struct Counts {
     pub events_resumed: u64,
     /// Records that are not JSON, kept in the quarantine object.
     pub records_quarantined: u64,
+    /// Records that claim another account or region than their file's key (sent to the key's
+    /// stream all the same).
+    pub events_key_mismatch: u64,
 }
 
 impl Counts {
@@ -41,6 +44,7 @@ impl Counts {
         self.events_archived += other.events_archived;
         self.events_resumed += other.events_resumed;
         self.records_quarantined += other.records_quarantined;
+        self.events_key_mismatch += other.events_key_mismatch;
     }
 }
 
