@@ -1,8 +1,10 @@
 //! S3 object keys of a CloudTrail trail: what an object is and whose activity it holds.
 //!
 //! A trail writes under `[prefix/]AWSLogs/[o-org/]ACCOUNT/<folder>/REGION/YYYY/MM/DD/FILE`, where
-//! `<folder>` is `CloudTrail` (logs), `CloudTrail-Digest` (digests) or `CloudTrail-Insight`
-//! (Insights events), and `FILE` repeats the account, the folder and the region
+//! `<folder>` is `CloudTrail` (management and data events), `CloudTrail-Digest` (digests),
+//! `CloudTrail-Insight` (Insights events), `CloudTrail-NetworkActivity` (network activity
+//! events) or `CloudTrail-Aggregated` (aggregated data events), and `FILE` repeats the account,
+//! the folder and the region
 //! ("Finding your CloudTrail log files",
 //! <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-find-log-files.html>).
 //! The prefix may itself contain `/`, so parsing anchors on the last `AWSLogs` segment and reads
@@ -24,6 +26,10 @@ pub enum ObjectKind {
     Digest,
     /// A log file of Insights events (`CloudTrail-Insight/`).
     Insight,
+    /// A log file of network activity events (`CloudTrail-NetworkActivity/`).
+    NetworkActivity,
+    /// A log file of aggregated data events (`CloudTrail-Aggregated/`).
+    Aggregated,
     /// Anything else: outside the layout, or inconsistent with it.
     Other,
 }
@@ -35,6 +41,8 @@ impl ObjectKind {
             Self::Log => "log",
             Self::Digest => "digest",
             Self::Insight => "insight",
+            Self::NetworkActivity => "network-activity",
+            Self::Aggregated => "aggregated",
             Self::Other => "other",
         }
     }
@@ -44,6 +52,8 @@ impl ObjectKind {
             "CloudTrail" => Some(Self::Log),
             "CloudTrail-Digest" => Some(Self::Digest),
             "CloudTrail-Insight" => Some(Self::Insight),
+            "CloudTrail-NetworkActivity" => Some(Self::NetworkActivity),
+            "CloudTrail-Aggregated" => Some(Self::Aggregated),
             _ => None,
         }
     }
@@ -269,6 +279,25 @@ mod tests {
         let k = parsed(insight);
         assert_eq!(k.kind, ObjectKind::Insight);
         assert_eq!(k.date.map(|d| d.to_string()).as_deref(), Some("2026-01-31"));
+    }
+
+    #[test]
+    fn network_activity_and_aggregated_files_have_folders_of_their_own() {
+        for (folder, kind) in [
+            ("CloudTrail-NetworkActivity", ObjectKind::NetworkActivity),
+            ("CloudTrail-Aggregated", ObjectKind::Aggregated),
+        ] {
+            let key = format!(
+                "AWSLogs/o-aaaaaaaaaa/111122223333/{folder}/us-west-2/2025/11/17/\
+                 111122223333_{folder}_us-west-2_20251117T1925Z_0123456789abcdef.json.gz"
+            );
+            let k = parsed(&key);
+            assert_eq!(k.kind, kind, "{key}");
+            assert_eq!(
+                (k.account_id.as_deref(), k.region.as_deref()),
+                (Some("111122223333"), Some("us-west-2"))
+            );
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 pub use archive_line::write_archive_line;
-use raw::{Object, RawIdentity, RawRecord};
+use raw::{Object, RawAddendum, RawIdentity, RawRecord};
 
 use crate::key::{ObjectKind, TrailKey};
 
@@ -104,8 +104,25 @@ pub struct Event<'a> {
     pub via: Option<Via>,
     /// `resources[].ARN` (or `ARNPrefix`).
     pub resources: Vec<Cow<'a, str>>,
-    /// `eventID`.
+    /// `eventID` (aggregated events: `eventId`).
     pub event_id: Option<Cow<'a, str>>,
+    /// A late or corrected event's `addendum`.
+    pub addendum: Option<Addendum<'a>>,
+}
+
+/// What `addendum` says of a late or corrected event
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>):
+/// why it came late or changed and, for `UPDATED_DATA`, which event it corrects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Addendum<'a> {
+    /// `DELIVERY_DELAY`, `UPDATED_DATA` or `SERVICE_OUTAGE`.
+    pub reason: Option<Cow<'a, str>>,
+    /// `originalEventID`: the event this one corrects.
+    pub original_event_id: Option<Cow<'a, str>>,
+    /// `originalRequestID`.
+    pub original_request_id: Option<Cow<'a, str>>,
+    /// `updatedFields`: the fields the correction changes.
+    pub updated_fields: Option<Cow<'a, str>>,
 }
 
 impl Event<'_> {
@@ -135,6 +152,12 @@ impl Event<'_> {
                 .map(|r| Cow::Owned(r.into_owned()))
                 .collect(),
             event_id: owned(self.event_id),
+            addendum: self.addendum.map(|a| Addendum {
+                reason: owned(a.reason),
+                original_event_id: owned(a.original_event_id),
+                original_request_id: owned(a.original_request_id),
+                updated_fields: owned(a.updated_fields),
+            }),
         }
     }
 }
@@ -254,10 +277,13 @@ fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
         let derived = match raw.event_type.0.as_deref() {
             Some(t) if t.eq_ignore_ascii_case("AwsCloudTrailInsight") => Some("Insight"),
             Some(t) if t.eq_ignore_ascii_case("AwsVpceEvent") => Some("NetworkActivity"),
+            Some(t) if t.eq_ignore_ascii_case("AwsAggregatedEvent") => Some("Aggregated"),
             _ => match raw.management_event.0 {
                 Some(true) => Some("Management"),
                 Some(false) => Some("Data"),
                 None if key.kind == ObjectKind::Insight => Some("Insight"),
+                None if key.kind == ObjectKind::NetworkActivity => Some("NetworkActivity"),
+                None if key.kind == ObjectKind::Aggregated => Some("Aggregated"),
                 None => None,
             },
         };
@@ -281,10 +307,20 @@ fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
     );
     let principal = identity.map(|id| principal(id, mfa_used));
     Event {
-        time: raw.event_time.0.as_deref().and_then(parse_time),
+        // Aggregated events have no eventTime: their window's start stands for it.
+        time: raw
+            .event_time
+            .0
+            .as_deref()
+            .and_then(parse_time)
+            .or_else(|| {
+                let window = raw.time_window.0?;
+                window.window_start.0.as_deref().and_then(parse_time)
+            }),
         account_id: raw
             .recipient_account_id
             .0
+            .or(raw.account_id.0)
             .or_else(|| key.account_id.clone().map(Cow::Owned)),
         region: raw
             .aws_region
@@ -305,7 +341,17 @@ fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
             .into_iter()
             .filter_map(|Object(r)| r.arn.0.or(r.arn_prefix.0))
             .collect(),
-        event_id: raw.event_id.0,
+        event_id: raw.event_id.0.or(raw.aggregated_event_id.0),
+        addendum: raw.addendum.0.map(addendum),
+    }
+}
+
+fn addendum(a: RawAddendum<'_>) -> Addendum<'_> {
+    Addendum {
+        reason: a.reason.0,
+        original_event_id: a.original_event_id.0,
+        original_request_id: a.original_request_id.0,
+        updated_fields: a.updated_fields.0,
     }
 }
 

@@ -72,6 +72,13 @@ pub(crate) fn cloudtrail_records() -> Vec<FixtureRecord> {
     out
 }
 
+/// Milliseconds since the Unix epoch of an RFC 3339 time.
+pub(crate) fn epoch_ms(time: &str) -> i64 {
+    time.parse::<jiff::Timestamp>()
+        .expect("RFC 3339 time")
+        .as_millisecond()
+}
+
 /// In-memory fakes of the ports, for pipeline tests. Clones share their state, so a test keeps
 /// a clone to look at what the code under test did with its own.
 pub(crate) mod fakes {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::{Normalized, Origin, Principal, Via};
+use super::{Addendum, Normalized, Origin, Principal, Via};
 
 /// The archive's derived fields, in the order of the archive line.
 #[derive(Serialize)]
@@ -24,6 +24,7 @@ struct ArchiveFields<'e, 'a> {
     via: Option<Via>,
     resources: &'e [Cow<'a, str>],
     event_id: Option<&'e str>,
+    addendum: Option<&'e Addendum<'a>>,
     rules: &'e [&'e str],
     source: Source<'e>,
 }
@@ -61,6 +62,7 @@ pub fn write_archive_line(
         via: e.via,
         resources: &e.resources,
         event_id: e.event_id.as_deref(),
+        addendum: e.addendum.as_ref(),
         rules,
         source: Source {
             bucket: origin.bucket,

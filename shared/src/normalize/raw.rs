@@ -250,6 +250,37 @@ pub(super) struct RawRecord<'a> {
     pub(super) insight_details: MaybeObject<RawInsight<'a>>,
     #[serde(rename = "additionalEventData", borrow)]
     pub(super) additional_event_data: MaybeObject<RawAdditional<'a>>,
+    /// Aggregated events name their id `eventId`.
+    #[serde(rename = "eventId", borrow)]
+    pub(super) aggregated_event_id: Text<'a>,
+    /// Aggregated events name their account `accountId`.
+    #[serde(rename = "accountId", borrow)]
+    pub(super) account_id: Text<'a>,
+    /// Aggregated events have a window instead of `eventTime`.
+    #[serde(rename = "timeWindow", borrow)]
+    pub(super) time_window: MaybeObject<RawTimeWindow<'a>>,
+    #[serde(borrow)]
+    pub(super) addendum: MaybeObject<RawAddendum<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawTimeWindow<'a> {
+    #[serde(rename = "windowStart", borrow)]
+    pub(super) window_start: Text<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawAddendum<'a> {
+    #[serde(borrow)]
+    pub(super) reason: Text<'a>,
+    #[serde(rename = "updatedFields", borrow)]
+    pub(super) updated_fields: Text<'a>,
+    #[serde(rename = "originalRequestID", borrow)]
+    pub(super) original_request_id: Text<'a>,
+    #[serde(rename = "originalEventID", borrow)]
+    pub(super) original_event_id: Text<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]

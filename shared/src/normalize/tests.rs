@@ -15,42 +15,7 @@ fn normalize(record: &Value) -> Event<'static> {
     };
     let bytes = serde_json::to_vec(record).unwrap();
     let n = parse(&bytes, 0, &origin).unwrap();
-    into_owned(n.event)
-}
-
-fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
-    c.map(|c| Cow::Owned(c.into_owned()))
-}
-
-fn into_owned(e: Event<'_>) -> Event<'static> {
-    Event {
-        time: e.time,
-        account_id: own(e.account_id),
-        region: own(e.region),
-        category: own(e.category),
-        read_only: e.read_only,
-        service: own(e.service),
-        action: own(e.action),
-        error_code: own(e.error_code),
-        principal: e.principal.map(|p| Principal {
-            kind: own(p.kind),
-            arn: own(p.arn),
-            account_id: own(p.account_id),
-            name: own(p.name),
-            session_issuer: own(p.session_issuer),
-            mfa: p.mfa,
-            invoked_by: own(p.invoked_by),
-        }),
-        source_ip: own(e.source_ip),
-        user_agent: own(e.user_agent),
-        via: e.via,
-        resources: e
-            .resources
-            .into_iter()
-            .map(|r| Cow::Owned(r.into_owned()))
-            .collect(),
-        event_id: own(e.event_id),
-    }
+    n.event.into_owned()
 }
 
 fn s<'a>(e: &'a Option<Cow<'_, str>>) -> Option<&'a str> {
@@ -80,7 +45,8 @@ fn every_fixture_record_normalises_and_agrees_with_its_fields() {
         let e = &n.event;
         let at = || format!("{} record {i}", r.file.display());
         assert_eq!(n.json.as_bytes(), &r.json[..], "{}", at());
-        assert_eq!(s(&e.event_id), value["eventID"].as_str(), "{}", at());
+        let want_id = value["eventID"].as_str().or(value["eventId"].as_str());
+        assert_eq!(s(&e.event_id), want_id, "{}", at());
         assert_eq!(s(&e.error_code), value["errorCode"].as_str(), "{}", at());
         assert_eq!(s(&e.user_agent), value["userAgent"].as_str(), "{}", at());
         assert_eq!(
@@ -91,6 +57,7 @@ fn every_fixture_record_normalises_and_agrees_with_its_fields() {
         );
         let want_account = value["recipientAccountId"]
             .as_str()
+            .or(value["accountId"].as_str())
             .unwrap_or("111122223333");
         assert_eq!(s(&e.account_id), Some(want_account), "{}", at());
         let want_region = value["awsRegion"].as_str().unwrap_or("eu-west-1");
@@ -416,6 +383,7 @@ fn archive_line_has_the_documented_shape() {
         "via",
         "resources",
         "event_id",
+        "addendum",
         "rules",
         "source",
         "record",
@@ -428,6 +396,7 @@ fn archive_line_has_the_documented_shape() {
     assert_eq!(v["org_id"], "o-exampleorg1");
     assert_eq!(v["via"], "cli");
     assert_eq!(v["error_code"], Value::Null);
+    assert_eq!(v["addendum"], Value::Null);
     assert_eq!(v["principal"]["type"], "IAMUser");
     assert_eq!(v["principal"]["name"], "alice");
     assert_eq!(v["principal"]["mfa"], Value::Null);
@@ -465,4 +434,130 @@ fn only_objects_are_records_and_repeated_names_compare_decoded() {
     assert_eq!(e.service.as_deref(), Some("iam.amazonaws.com"));
     assert!(e.time.is_some());
     assert_eq!(e.read_only, None);
+}
+
+fn fixture(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(crate::testing::testdata().join(path)).unwrap();
+    match serde_json::from_str(&text).unwrap() {
+        Value::Array(records) => records,
+        Value::Object(o) if o.contains_key("Records") => o["Records"].as_array().unwrap().clone(),
+        one => vec![one],
+    }
+}
+
+fn normalize_in(record: &Value, key: &str) -> Event<'static> {
+    let key = TrailKey::parse(key);
+    let origin = Origin {
+        bucket: "b",
+        key: "k",
+        trail_key: &key,
+    };
+    let bytes = serde_json::to_vec(record).unwrap();
+    parse(&bytes, 0, &origin).unwrap().event.into_owned()
+}
+
+#[test]
+fn aggregated_data_events_take_their_id_account_and_window() {
+    let key = "AWSLogs/o-aaaaaaaaaa/111122223333/CloudTrail-Aggregated/us-west-2/2025/11/17/\
+               111122223333_CloudTrail-Aggregated_us-west-2_20251117T1925Z_0123456789abcdef.json.gz";
+    for record in fixture("cloudtrail/aws-docs-current/aggregated-data-events.json") {
+        let e = normalize_in(&record, key);
+        assert_eq!(s(&e.event_id), record["eventId"].as_str());
+        assert_eq!(s(&e.account_id), Some("111122223333"));
+        assert_eq!(s(&e.region), Some("us-west-2"));
+        assert_eq!(s(&e.category), Some("Aggregated"));
+        assert_eq!(s(&e.service), Some("s3.amazonaws.com"));
+        assert_eq!(
+            e.time.map(|t| t.to_string()).as_deref(),
+            Some("2025-11-17T19:20:00Z")
+        );
+        assert_eq!((e.principal.is_none(), e.via), (true, None));
+    }
+    // Without its category, the type or the key's folder tells.
+    let mut bare = fixture("cloudtrail/aws-docs-current/aggregated-data-events.json")[0].clone();
+    bare.as_object_mut().unwrap().remove("eventCategory");
+    assert_eq!(s(&normalize_in(&bare, key).category), Some("Aggregated"));
+    bare.as_object_mut().unwrap().remove("eventType");
+    assert_eq!(s(&normalize_in(&bare, key).category), Some("Aggregated"));
+}
+
+#[test]
+fn network_activity_events_keep_their_denial() {
+    let key = "AWSLogs/123456789012/CloudTrail-NetworkActivity/us-east-1/2024/07/15/\
+               123456789012_CloudTrail-NetworkActivity_us-east-1_20240715T2355Z_0123456789abcdef.json.gz";
+    let record =
+        &fixture("cloudtrail/aws-docs-current/network-activity-vpce-access-denied.json")[0];
+    let e = normalize_in(record, key);
+    assert_eq!(s(&e.category), Some("NetworkActivity"));
+    assert_eq!(s(&e.error_code), Some("VpceAccessDenied"));
+    assert_eq!(s(&e.account_id), Some("123456789012"));
+    assert_eq!(s(&e.event_id), Some("7c6e3d04-0c3b-42f2-8589-EXAMPLE826c0"));
+    assert_eq!(s(&e.action), Some("ListKeys"));
+    let p = e.principal.unwrap();
+    assert_eq!(
+        (s(&p.kind), s(&p.account_id)),
+        (Some("AWSAccount"), Some("777788889999"))
+    );
+    let mut bare = record.clone();
+    for field in ["eventCategory", "eventType"] {
+        bare.as_object_mut().unwrap().remove(field);
+    }
+    assert_eq!(
+        s(&normalize_in(&bare, key).category),
+        Some("NetworkActivity"),
+        "from the folder"
+    );
+}
+
+#[test]
+fn insights_start_and_end_keep_their_times_and_details() {
+    let key = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2026/01/31/\
+               111122223333_CloudTrail-Insight_us-east-1_20260131T2355Z_0123456789abcdef.json.gz";
+    let pair = fixture("cloudtrail/aws-docs/cloudtrail-user-guide/insights-start-end-pair.json");
+    assert_eq!(pair.len(), 2);
+    for record in &pair {
+        let e = normalize_in(record, key);
+        assert_eq!(s(&e.category), Some("Insight"));
+        assert_eq!(s(&e.event_id), record["eventID"].as_str());
+        assert_eq!(s(&e.action), record["insightDetails"]["eventName"].as_str());
+        let time = e.time.unwrap().to_string();
+        assert_eq!(
+            time.get(..19),
+            record["eventTime"].as_str().unwrap().get(..19)
+        );
+    }
+}
+
+#[test]
+fn late_and_corrected_events_carry_their_addendum() {
+    // The documented fields of `addendum` (no example is published).
+    let corrected = json!({"eventVersion": "1.08", "eventTime": "2026-11-01T00:00:00Z",
+        "eventID": "new-id", "eventName": "PutObject", "eventSource": "s3.amazonaws.com",
+        "addendum": {"reason": "UPDATED_DATA", "updatedFields": "sourceIPAddress",
+                     "originalRequestID": "REQ1", "originalEventID": "old-id"}});
+    let e = normalize_in(&corrected, "k.json.gz");
+    assert_eq!(
+        e.addendum,
+        Some(Addendum {
+            reason: Some("UPDATED_DATA".into()),
+            original_event_id: Some("old-id".into()),
+            original_request_id: Some("REQ1".into()),
+            updated_fields: Some("sourceIPAddress".into()),
+        })
+    );
+    let late = json!({"eventID": "x", "addendum": {"reason": "DELIVERY_DELAY"}});
+    let e = normalize_in(&late, "k.json.gz");
+    let a = e.addendum.unwrap();
+    assert_eq!(
+        (s(&a.reason), a.original_event_id),
+        (Some("DELIVERY_DELAY"), None)
+    );
+    assert_eq!(
+        normalize_in(&json!({"eventID": "y"}), "k.json.gz").addendum,
+        None
+    );
+    assert_eq!(
+        normalize_in(&json!({"addendum": "odd"}), "k.json.gz").addendum,
+        None
+    );
 }

@@ -594,3 +594,82 @@ fn a_record_claiming_another_account_lands_in_its_key_stream_and_is_counted() {
         (Some("999999999999"), Some("eu-west-1"))
     );
 }
+
+/// Every 2026 record kind, in its own folder, goes to its key's stream and the archive with its
+/// time, id, category and account, and filter patterns see the original record.
+#[test]
+fn every_record_kind_is_forwarded_in_its_folder() {
+    let read = |path: &str| -> Vec<Value> {
+        let text = std::fs::read_to_string(crate::testing::testdata().join(path)).unwrap();
+        match serde_json::from_str(&text).unwrap() {
+            Value::Array(records) => records,
+            Value::Object(o) if o.contains_key("Records") => {
+                o["Records"].as_array().unwrap().clone()
+            }
+            one => vec![one],
+        }
+    };
+    let cases = [
+        (
+            "CloudTrail-Aggregated",
+            "111122223333",
+            "us-west-2",
+            "cloudtrail/aws-docs-current/aggregated-data-events.json",
+            "Aggregated",
+        ),
+        (
+            "CloudTrail-NetworkActivity",
+            "123456789012",
+            "us-east-1",
+            "cloudtrail/aws-docs-current/network-activity-vpce-access-denied.json",
+            "NetworkActivity",
+        ),
+        (
+            "CloudTrail-Insight",
+            "123456789012",
+            "us-east-1",
+            "cloudtrail/aws-docs/cloudtrail-user-guide/insights-start-end-pair.json",
+            "Insight",
+        ),
+    ];
+    for (folder, account, region, path, category) in cases {
+        let records = read(path);
+        let key = format!(
+            "AWSLogs/o-exampleorg1/{account}/{folder}/{region}/2025/11/17/\
+             {account}_{folder}_{region}_20251117T1925Z_0123456789abcdef.json.gz"
+        );
+        let rules = json!({"MetricFilters": [{"FilterName": "kind",
+            "FilterPattern": format!("{{ $.eventCategory = \"{category}\" }}"),
+            "MetricTransformations": [{"MetricName": "Kind", "MetricNamespace": "Test", "MetricValue": "1"}]}]});
+        let file = crate::rules::RulesFile::from_json(&rules.to_string(), "test").unwrap();
+        let mut world = World::new(&[(&key, document(&records))]);
+        world.settings.rules = crate::rules::RuleSet::compile(&file, Default::default()).unwrap();
+        let report = world.forward(&key);
+        let Outcome::Forwarded { archive_key, .. } = &report.outcome else {
+            panic!("{folder}: {:?}", report.outcome)
+        };
+        assert_eq!(
+            report.rule_stats.matches().next(),
+            Some(records.len() as u64),
+            "{folder}"
+        );
+        let stream = format!("o-exampleorg1_{account}_CloudTrail_{region}");
+        let logged = world.logged();
+        assert_eq!(logged.len(), records.len(), "{folder}");
+        let lines = gunzip_lines(&world.archive.committed.lock().unwrap()[archive_key]);
+        for ((line, logged), record) in lines.iter().zip(&logged).zip(&records) {
+            assert_eq!(logged.1, stream, "{folder}");
+            assert_eq!(&logged.3, record, "{folder}: the record as it came");
+            let time = record["eventTime"]
+                .as_str()
+                .or(record["timeWindow"]["windowStart"].as_str())
+                .unwrap();
+            assert_eq!(logged.2, crate::testing::epoch_ms(time), "{folder}");
+            assert_eq!(line["time"].as_str().unwrap().get(..19), time.get(..19));
+            let id = record["eventID"].as_str().or(record["eventId"].as_str());
+            assert_eq!(line["event_id"].as_str(), id, "{folder}");
+            assert_eq!(line["category"], category, "{folder}");
+            assert_eq!(line["rules"], json!(["kind"]), "{folder}");
+        }
+    }
+}
