@@ -378,6 +378,12 @@ fn print_summary(totals: &Totals, elapsed: Duration, logs_to: &str, archive_to: 
         "  logs      {} events in {} batches ({} rejected, {} too large for CloudWatch Logs) -> {}",
         c.events_logged, c.log_batches, c.events_rejected, c.events_too_large, logs_to
     );
+    if c.events_too_old + c.events_too_new > 0 {
+        println!(
+            "            {} events older than CloudWatch Logs accepts (14 days) and {} more than 2 hours ahead: archived only, no PutLogEvents call",
+            c.events_too_old, c.events_too_new
+        );
+    }
     println!(
         "  archive   {} events in {} objects -> {}",
         c.events_archived, totals.forwarded, archive_to
@@ -517,7 +523,16 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
                 .map_err(|e| format!("clearing {}: {e}", owned.display()))?;
         }
     }
-    let corpus = demo::write_corpus(&bucket, &DemoSpec::default())
+    // Recent activity: CloudWatch Logs, which the local logs stand for, takes events of the
+    // last 14 days only.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let spec = DemoSpec {
+        start_s: demo::day_before(now_s),
+        ..DemoSpec::default()
+    };
+    let corpus = demo::write_corpus(&bucket, &spec)
         .map_err(|e| format!("writing the demo trail to {}: {e}", bucket.display()))?;
     println!(
         "Generated an organization trail ({}): {} log files and {} digest files, {} records, under {}",

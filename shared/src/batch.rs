@@ -10,8 +10,11 @@
 //! so each batch is sorted when it is closed; events with equal timestamps keep their arrival
 //! order. Nothing is dropped or duplicated: every event pushed comes out in exactly one batch.
 //!
-//! The per-event limits that the service enforces one event at a time (too old, too far in the
-//! future) are for the sink to report; [`MAX_EVENT_BYTES`] is checked here, before batching.
+//! The per-event limits are checked here too, before batching: [`MAX_EVENT_BYTES`], and the
+//! [`Window`] of times the service accepts (events older than 14 days or than the group's
+//! retention, or more than 2 hours ahead, are refused one by one by the service; they are kept
+//! out of the call instead, and the caller counts them). What still comes back rejected is for
+//! the sink to report.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -71,12 +74,68 @@ impl LogBatch {
     }
 }
 
-/// A message larger than [`MAX_EVENT_BYTES`]: no PutLogEvents call can carry it.
+/// Why an event cannot go in any PutLogEvents call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a log event of {bytes} bytes exceeds the PutLogEvents limit of {MAX_EVENT_BYTES} bytes")]
-pub struct EventTooLarge {
-    /// The message's size.
-    pub bytes: usize,
+pub enum Refused {
+    /// A message larger than [`MAX_EVENT_BYTES`].
+    #[error(
+        "a log event of {bytes} bytes exceeds the PutLogEvents limit of {MAX_EVENT_BYTES} bytes"
+    )]
+    TooLarge {
+        /// The message's size.
+        bytes: usize,
+    },
+    /// Older than the [`Window`] admits.
+    #[error("the event is older than CloudWatch Logs accepts")]
+    TooOld,
+    /// Further ahead than the [`Window`] admits.
+    #[error("the event is further in the future than CloudWatch Logs accepts")]
+    TooNew,
+}
+
+/// The event times a PutLogEvents call made at a given time accepts: from [`MAX_EVENT_AGE_MS`]
+/// (or the destination group's retention, when shorter) before it to [`MAX_EVENT_LEAD_MS`]
+/// after it, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The oldest timestamp admitted, in milliseconds since the Unix epoch.
+    pub oldest_ms: i64,
+    /// The newest timestamp admitted.
+    pub newest_ms: i64,
+}
+
+impl Window {
+    /// Every time: no window.
+    pub const ANY: Self = Self {
+        oldest_ms: i64::MIN,
+        newest_ms: i64::MAX,
+    };
+
+    /// The window of a call at `now_ms`, for a group that keeps events `max_age_ms` (at most
+    /// [`MAX_EVENT_AGE_MS`] counts).
+    pub fn at(now_ms: i64, max_age_ms: i64) -> Self {
+        Self {
+            oldest_ms: now_ms.saturating_sub(max_age_ms.min(MAX_EVENT_AGE_MS)),
+            newest_ms: now_ms.saturating_add(MAX_EVENT_LEAD_MS),
+        }
+    }
+
+    /// Whether an event at `timestamp_ms` may go in a call.
+    pub fn admits(&self, timestamp_ms: i64) -> Result<(), Refused> {
+        if timestamp_ms < self.oldest_ms {
+            Err(Refused::TooOld)
+        } else if timestamp_ms > self.newest_ms {
+            Err(Refused::TooNew)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self::ANY
+    }
 }
 
 #[derive(Debug, Default)]
@@ -131,27 +190,38 @@ pub struct LogBatcher {
     open: HashMap<String, HashMap<String, Open>>,
     open_count: usize,
     ready: VecDeque<LogBatch>,
+    window: Window,
 }
 
 impl LogBatcher {
-    /// An empty batcher.
+    /// An empty batcher that admits events of any time.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty batcher that admits only events inside `window`.
+    pub fn within(window: Window) -> Self {
+        Self {
+            window,
+            ..Self::default()
+        }
+    }
+
+    /// The times this batcher admits.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
     /// Adds an event for `group`/`stream`. A batch that cannot take it is closed first and
-    /// becomes ready. Fails, keeping nothing, if the message is larger than [`MAX_EVENT_BYTES`].
-    pub fn push(
-        &mut self,
-        group: &str,
-        stream: &str,
-        event: LogEvent,
-    ) -> Result<(), EventTooLarge> {
+    /// becomes ready. Fails, keeping nothing, if the message is larger than [`MAX_EVENT_BYTES`]
+    /// or its time is outside the window.
+    pub fn push(&mut self, group: &str, stream: &str, event: LogEvent) -> Result<(), Refused> {
         if event.message.len() > MAX_EVENT_BYTES {
-            return Err(EventTooLarge {
+            return Err(Refused::TooLarge {
                 bytes: event.message.len(),
             });
         }
+        self.window.admits(event.timestamp_ms)?;
         let exists = self
             .open
             .get(group)
@@ -305,7 +375,7 @@ mod tests {
         b.push("g", "s", event(0, MAX_EVENT_BYTES)).unwrap();
         assert_eq!(
             b.push("g", "s", event(0, MAX_EVENT_BYTES + 1)),
-            Err(EventTooLarge {
+            Err(Refused::TooLarge {
                 bytes: MAX_EVENT_BYTES + 1
             })
         );
@@ -328,7 +398,54 @@ mod tests {
         assert_eq!(rest.len(), MAX_OPEN_STREAMS);
     }
 
+    #[test]
+    fn the_window_is_fourteen_days_back_or_the_retention_and_two_hours_ahead() {
+        let now = 1_793_491_200_000;
+        let w = Window::at(now, MAX_EVENT_AGE_MS);
+        assert_eq!(w.admits(now - MAX_EVENT_AGE_MS), Ok(()));
+        assert_eq!(w.admits(now - MAX_EVENT_AGE_MS - 1), Err(Refused::TooOld));
+        assert_eq!(w.admits(now + MAX_EVENT_LEAD_MS), Ok(()));
+        assert_eq!(w.admits(now + MAX_EVENT_LEAD_MS + 1), Err(Refused::TooNew));
+        let day = 24 * 60 * 60 * 1000;
+        let kept_a_day = Window::at(now, day);
+        assert_eq!(kept_a_day.admits(now - day - 1), Err(Refused::TooOld));
+        assert_eq!(Window::at(now, 30 * day), w, "never more than 14 days");
+    }
+
     proptest! {
+        /// With a clock injected, nothing outside the window is ever in a batch, and every
+        /// event is either in exactly one batch or refused with its reason.
+        #[test]
+        fn nothing_outside_the_window_is_ever_batched(
+            now in 1_000_000_000_000i64..2_000_000_000_000,
+            age_days in 1i64..30,
+            offsets in proptest::collection::vec(-20 * 24 * 3_600_000i64..4 * 3_600_000, 0..200),
+        ) {
+            let window = Window::at(now, age_days * 24 * 3_600_000);
+            let mut b = LogBatcher::within(window);
+            let (mut admitted, mut refused) = (Vec::new(), 0usize);
+            for (i, offset) in offsets.iter().enumerate() {
+                let ts = now + offset;
+                match b.push("g", "s", LogEvent { timestamp_ms: ts, message: format!("{i}").into() }) {
+                    Ok(()) => admitted.push((ts, format!("{i}"))),
+                    Err(Refused::TooOld) => { prop_assert!(ts < window.oldest_ms); refused += 1 }
+                    Err(Refused::TooNew) => { prop_assert!(ts > window.newest_ms); refused += 1 }
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+            }
+            let mut seen: Vec<(i64, String)> = drain(&mut b)
+                .iter()
+                .flat_map(|batch| batch.events.iter().map(|e| (e.timestamp_ms, e.message.to_string())))
+                .collect();
+            for (ts, _) in &seen {
+                prop_assert!(window.admits(*ts).is_ok());
+            }
+            prop_assert_eq!(seen.len() + refused, offsets.len());
+            seen.sort();
+            admitted.sort();
+            prop_assert_eq!(seen, admitted);
+        }
+
         /// Whatever goes in comes out exactly once, each batch within every limit and sorted.
         #[test]
         fn batches_hold_every_limit_and_lose_nothing(

@@ -7,6 +7,7 @@
 
 use std::num::NonZeroU32;
 
+use crate::batch::MAX_EVENT_AGE_MS;
 use crate::decode::Limits;
 use crate::pipeline::{DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, Settings};
 use crate::rules::pattern::PatternOptions;
@@ -119,6 +120,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "Metric filters and routes: `cis` for the built-in CIS / Security Hub pack, a path to a JSON or YAML rules file, or inline JSON.",
     },
     Variable {
+        name: "LOG_GROUP_RETENTION_DAYS",
+        default: None,
+        required: false,
+        meaning: "Retention of the destination log groups in days: events older than it (or than 14 days, whichever is shorter) are kept out of PutLogEvents, which would refuse them, and kept in the archive.",
+    },
+    Variable {
         name: "LOGS_PUTS_PER_SECOND",
         default: Some("50"),
         required: false,
@@ -185,6 +192,9 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "Set by Lambda: the function's memory in MB. MESSAGE_CONCURRENCY objects' buffers must fit in it, or the configuration is refused.",
     },
 ];
+
+/// A day in milliseconds.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Memory a function instance needs besides the objects it forwards: the runtime, the SDK
 /// clients, the rules and the process itself.
@@ -348,6 +358,22 @@ impl Config {
                 ));
             }
         }
+        let max_event_age_ms = match get("LOG_GROUP_RETENTION_DAYS") {
+            None => MAX_EVENT_AGE_MS,
+            Some(_) => match number("LOG_GROUP_RETENTION_DAYS")? {
+                0 => {
+                    return Err(err(
+                        "LOG_GROUP_RETENTION_DAYS",
+                        "must be at least 1 day".into(),
+                    ));
+                }
+                days => i64::try_from(days)
+                    .ok()
+                    .and_then(|d| d.checked_mul(DAY_MS))
+                    .unwrap_or(i64::MAX)
+                    .min(MAX_EVENT_AGE_MS),
+            },
+        };
         let route_log_group_prefix = get("ROUTE_LOG_GROUP_PREFIX");
         check_route_log_groups(&rules, route_log_group_prefix.as_deref())
             .map_err(|message| err("RULES", message))?;
@@ -386,6 +412,7 @@ impl Config {
             },
             settings: Settings {
                 limits,
+                max_event_age_ms,
                 log_group,
                 log_stream,
                 archive_prefix: required("ARCHIVE_PREFIX")?,
@@ -490,6 +517,16 @@ mod tests {
         assert_eq!(c.settings.limits, Limits::default());
         assert_eq!(c.logs_puts_per_second.get(), 50);
         assert_eq!(c.deadline_grace_ms, 30_000);
+        assert_eq!(c.settings.max_event_age_ms, MAX_EVENT_AGE_MS);
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("LOG_GROUP_RETENTION_DAYS", "3"));
+        assert_eq!(config(&vars).unwrap().settings.max_event_age_ms, 3 * DAY_MS);
+        vars.pop();
+        vars.push(("LOG_GROUP_RETENTION_DAYS", "365"));
+        assert_eq!(
+            config(&vars).unwrap().settings.max_event_age_ms,
+            MAX_EVENT_AGE_MS
+        );
         assert_eq!(c.message_concurrency, 4);
         assert!(c.settings.rules.is_empty());
         assert_eq!(c.expected_bucket_owner, None);
@@ -507,6 +544,7 @@ mod tests {
                             | "DEAD_LETTER_QUEUE_URL"
                             | "ROUTE_LOG_GROUP_PREFIX"
                             | "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+                            | "LOG_GROUP_RETENTION_DAYS"
                     ),
                 "{}",
                 v.name
@@ -544,6 +582,7 @@ mod tests {
             ("DEADLINE_GRACE_MS", "-5", "is not a whole number"),
             ("MESSAGE_CONCURRENCY", "65", "between 1 and 64"),
             ("CONTINUATION_DELAY_SECONDS", "901", "between 0 and 900"),
+            ("LOG_GROUP_RETENTION_DAYS", "0", "at least 1 day"),
             (
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 "lots",

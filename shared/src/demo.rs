@@ -36,6 +36,12 @@ const REGIONS: [&str; 6] = [
 /// 2026-11-01T00:00:00Z, the default start of the generated activity.
 pub const DAY_START_S: i64 = 1_793_491_200;
 
+/// The start of the UTC day before `now_s`: activity then is recent enough for CloudWatch Logs
+/// (at most 14 days old) and the same all day long, so a demo run twice gives the same trail.
+pub fn day_before(now_s: i64) -> i64 {
+    (now_s.div_euclid(86_400) - 1) * 86_400
+}
+
 /// The shape of a generated trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoSpec {
@@ -463,7 +469,8 @@ fn digest_file(account: &str, region: &str, files: usize, start_s: i64) -> Value
     json!({
         "awsAccountId": account, "digestStartTime": rfc3339(start_s),
         "digestEndTime": rfc3339(start_s + 3600), "digestS3Bucket": "org-trail-bucket",
-        "digestS3Object": format!("AWSLogs/{DEMO_ORG_ID}/{account}/CloudTrail-Digest/{region}/2026/11/01/digest.json.gz"),
+        "digestS3Object": format!("AWSLogs/{DEMO_ORG_ID}/{account}/CloudTrail-Digest/{region}/{}/digest.json.gz",
+            rfc3339(start_s)[..10].replace('-', "/")),
         "digestPublicKeyFingerprint": "0123456789abcdef0123456789abcdef",
         "digestSignatureAlgorithm": "SHA256withRSA",
         "newestEventTime": rfc3339(start_s + 300 * files as i64), "oldestEventTime": rfc3339(start_s),

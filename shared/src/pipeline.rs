@@ -30,10 +30,12 @@ pub use progress::{Progress, StreamProgress};
 pub use totals::{Counts, Totals};
 
 use crate::archive::archive_key;
-use crate::batch::{LogBatch, LogBatcher, LogEvent, MAX_EVENT_BYTES};
+use crate::batch::{
+    LogBatch, LogBatcher, LogEvent, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES, Refused, Window,
+};
 use crate::decode::{self, DecodeError, Limits};
 use crate::key::{self, ObjectKind, TrailKey};
-use crate::normalize::{self, Origin};
+use crate::normalize::{self, Normalized, Origin};
 use crate::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened,
     PortError, Version,
@@ -67,6 +69,9 @@ pub struct Settings {
     pub archive_gzip_level: u32,
     /// Metric filters and routes, evaluated on every event.
     pub rules: RuleSet,
+    /// How old an event may be and still go to CloudWatch Logs: the destination group's
+    /// retention, at most 14 days ([`MAX_EVENT_AGE_MS`]).
+    pub max_event_age_ms: i64,
 }
 
 impl Settings {
@@ -79,6 +84,7 @@ impl Settings {
             archive_prefix: String::new(),
             archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
             rules: RuleSet::default(),
+            max_event_age_ms: MAX_EVENT_AGE_MS,
         })
     }
 }
@@ -94,6 +100,7 @@ impl Default for Settings {
             archive_prefix: String::new(),
             archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
             rules: RuleSet::default(),
+            max_event_age_ms: MAX_EVENT_AGE_MS,
         }
     }
 }
@@ -194,6 +201,9 @@ pub struct ObjectReport {
     /// Events accepted per log stream, by this attempt and those before it: where a later
     /// attempt resumes.
     pub progress: Progress,
+    /// The clock reading (ms since the Unix epoch) event times were judged by: a later attempt
+    /// judges by the same.
+    pub clock_ms: i64,
 }
 
 /// The ports and settings one run uses.
@@ -222,14 +232,30 @@ where
 {
     /// Forwards one object and reports what happened. Never panics on bad input.
     pub fn forward(&self, object: &ObjectRef) -> ObjectReport {
-        self.resume(object, &Progress::default())
+        self.resume(object, &Progress::default(), None)
     }
 
     /// Forwards one object that earlier attempts took as far as `progress`: every record is read
     /// and archived again, and only the log events no earlier attempt had accepted are sent.
-    pub fn resume(&self, object: &ObjectRef, progress: &Progress) -> ObjectReport {
+    /// `clock_ms` is the clock reading the first attempt judged event times by (the report's
+    /// [`ObjectReport::clock_ms`]), so that every attempt admits the same events; `None` reads
+    /// the clock.
+    pub fn resume(
+        &self,
+        object: &ObjectRef,
+        progress: &Progress,
+        clock_ms: Option<i64>,
+    ) -> ObjectReport {
         let trail_key = TrailKey::parse(&object.key);
+        let clock_ms = clock_ms.unwrap_or_else(|| {
+            self.clock
+                .now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_millis() as i64
+        });
         let mut run = Run {
+            clock_ms,
             counts: Counts::default(),
             rule_stats: RuleStats::new(&self.settings.rules),
             version: None,
@@ -254,6 +280,7 @@ where
             rule_stats: run.rule_stats,
             version: run.version,
             progress: run.progress,
+            clock_ms,
         }
     }
 
@@ -264,12 +291,6 @@ where
         run: &mut Run,
     ) -> Result<(String, Option<String>), ProcessError> {
         let settings = self.settings;
-        let now_ms = self
-            .clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_millis() as i64;
         let bucket = object.bucket();
         let origin = Origin {
             bucket: &bucket,
@@ -287,9 +308,9 @@ where
             quarantine::quarantine_key(&settings.archive_prefix, &key),
             settings.archive_gzip_level,
         );
-        let mut batcher = LogBatcher::new();
+        let mut batcher = LogBatcher::within(Window::at(run.clock_ms, settings.max_event_age_ms));
         let mut line = Vec::with_capacity(4096);
-        let (mut group, mut stream) = (String::new(), String::new());
+        let mut names = (String::new(), String::new());
 
         let result = (|| {
             while let Some(raw) = records.next_record()? {
@@ -322,42 +343,10 @@ where
                     gzip.write_all(&line).map_err(archive_io)?;
                     run.counts.events_archived += 1;
                 }
-                if !decision.to_logs {
-                    continue;
+                if decision.to_logs {
+                    let group = decision.log_group.unwrap_or(&settings.log_group);
+                    self.log_record(&record, group, trail_key, &mut names, &mut batcher, run)?;
                 }
-                if record.json.len() > MAX_EVENT_BYTES {
-                    run.counts.events_too_large += 1;
-                    continue;
-                }
-                let event = &record.event;
-                // Names come from the key, which the trail's bucket vouches for, never from what
-                // a record claims; the record's own values only stand in where the key has none.
-                let fields = Fields {
-                    org_id: trail_key.org_id.as_deref(),
-                    account_id: trail_key
-                        .account_id
-                        .as_deref()
-                        .or(event.account_id.as_deref()),
-                    region: trail_key.region.as_deref().or(event.region.as_deref()),
-                    category: event.category.as_deref(),
-                };
-                decision
-                    .log_group
-                    .unwrap_or(&settings.log_group)
-                    .render_into(&fields, &mut group);
-                settings.log_stream.render_into(&fields, &mut stream);
-                if run.skip.take(&group, &stream) {
-                    run.counts.events_resumed += 1;
-                    continue;
-                }
-                let log_event = LogEvent {
-                    timestamp_ms: event.timestamp_ms().unwrap_or(now_ms),
-                    message: record.json.into(),
-                };
-                if batcher.push(&group, &stream, log_event).is_err() {
-                    run.counts.events_too_large += 1;
-                }
-                self.send_ready(&mut batcher, run, trail_key)?;
             }
             batcher.finish();
             self.send_ready(&mut batcher, run, trail_key)
@@ -370,6 +359,60 @@ where
         let upload = gzip.finish().map_err(archive_io)?;
         upload.commit().map_err(ProcessError::Archive)?;
         Ok((key, quarantined))
+    }
+
+    /// The log side of one record: its stream named from the key, the size and time limits,
+    /// what an earlier attempt accepted, then its batch (sent once full).
+    fn log_record(
+        &self,
+        record: &Normalized<'_>,
+        group: &Template,
+        trail_key: &TrailKey,
+        (group_name, stream_name): &mut (String, String),
+        batcher: &mut LogBatcher,
+        run: &mut Run,
+    ) -> Result<(), ProcessError> {
+        if record.json.len() > MAX_EVENT_BYTES {
+            run.counts.events_too_large += 1;
+            return Ok(());
+        }
+        let event = &record.event;
+        let timestamp_ms = event.timestamp_ms().unwrap_or(run.clock_ms);
+        // Before the skip: every attempt judges times by the same clock reading, so what an
+        // earlier attempt accepted is a prefix of what this one admits.
+        if let Err(refused) = batcher.window().admits(timestamp_ms) {
+            match refused {
+                Refused::TooOld => run.counts.events_too_old += 1,
+                _ => run.counts.events_too_new += 1,
+            }
+            return Ok(());
+        }
+        // Names come from the key, which the trail's bucket vouches for, never from what a
+        // record claims; the record's own values only stand in where the key has none.
+        let fields = Fields {
+            org_id: trail_key.org_id.as_deref(),
+            account_id: trail_key
+                .account_id
+                .as_deref()
+                .or(event.account_id.as_deref()),
+            region: trail_key.region.as_deref().or(event.region.as_deref()),
+            category: event.category.as_deref(),
+        };
+        group.render_into(&fields, group_name);
+        self.settings.log_stream.render_into(&fields, stream_name);
+        if run.skip.take(group_name, stream_name) {
+            run.counts.events_resumed += 1;
+            return Ok(());
+        }
+        let log_event = LogEvent {
+            timestamp_ms,
+            message: record.json.into(),
+        };
+        // The size and the time were checked above: the push cannot refuse.
+        if batcher.push(group_name, stream_name, log_event).is_ok() {
+            self.send_ready(batcher, run, trail_key)?;
+        }
+        Ok(())
     }
 
     fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
@@ -431,6 +474,8 @@ where
 
 /// One attempt at one object: what it counted and how far it got.
 struct Run {
+    /// The clock reading event times are judged by.
+    clock_ms: i64,
     counts: Counts,
     rule_stats: RuleStats,
     version: Option<Version>,

@@ -502,3 +502,72 @@ async fn a_cold_start_over_existing_streams_creates_none() {
         "one PutLogEvents per file, nothing else"
     );
 }
+
+/// Events older than CloudWatch Logs takes are kept out of PutLogEvents and kept in the
+/// archive: a backfill of last month costs no log call at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backfill_of_month_old_events_makes_no_put_log_events_call() {
+    let Faulty {
+        _moto,
+        direct,
+        through_proxy,
+        faults,
+        ..
+    } = faulty(38).await;
+    let spec = DemoSpec {
+        accounts: 1,
+        regions: 1,
+        files_per_stream: 3,
+        records_per_file: 30,
+        seed: 38,
+        start_s: now_s() - 30 * 24 * 3600,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    demo::write_corpus(dir.path(), &spec).unwrap();
+    let old = input_events(dir.path());
+    let mut messages = Vec::new();
+    for path in crate::support::files(dir.path(), ".json.gz") {
+        let key = path
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if key.contains("CloudTrail-Digest") {
+            continue;
+        }
+        direct
+            .s3
+            .put_object()
+            .bucket(TRAIL)
+            .key(&key)
+            .body(ByteStream::from(std::fs::read(&path).unwrap()))
+            .send()
+            .await
+            .unwrap();
+        let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
+        messages.push(SqsMessage::new(
+            format!("old{}", messages.len()),
+            body.to_string(),
+        ));
+    }
+    let invocation = deliver(&forwarder(&through_proxy), messages).await;
+    assert!(
+        invocation.response.batch_item_failures.is_empty(),
+        "{invocation:?}"
+    );
+    assert_eq!(faults.put_log_events_calls.load(SeqCst), 0);
+    assert_eq!(invocation.totals.counts.events_too_old, old.len() as u64);
+    let archived = archived(&direct.s3).await;
+    let ids = count_ids(
+        archived
+            .iter()
+            .map(|(_, l)| l["event_id"].as_str().unwrap()),
+    );
+    assert_eq!(
+        ids.keys().collect::<Vec<_>>(),
+        old.keys().collect::<Vec<_>>()
+    );
+    assert!(ids.values().all(|&n| n == 1));
+}

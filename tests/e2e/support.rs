@@ -158,6 +158,24 @@ pub(crate) struct Trail {
 }
 
 /// Writes a trail of `accounts` × `regions` × `files` log files of `records` records.
+/// Where generated trails start: the day before today (UTC), recent enough for CloudWatch Logs
+/// (14 days), and the same all day.
+pub(crate) fn trail_start_s() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    trailrelay::demo::day_before(now)
+}
+
+/// The `date=` partition of a trail started at [`trail_start_s`].
+pub(crate) fn trail_date() -> String {
+    jiff::Timestamp::from_second(trail_start_s())
+        .unwrap()
+        .to_string()[..10]
+        .to_owned()
+}
+
 pub(crate) fn trail(
     accounts: usize,
     regions: usize,
@@ -173,7 +191,7 @@ pub(crate) fn trail(
         files_per_stream: files,
         records_per_file: records,
         seed,
-        ..trailrelay::demo::DemoSpec::default()
+        start_s: trail_start_s(),
     };
     let corpus = trailrelay::demo::write_corpus(&bucket, &spec).expect("write trail");
     let input = input_events(&bucket);

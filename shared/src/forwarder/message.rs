@@ -96,7 +96,8 @@ where
             }
             let object = object_ref(announced);
             let name = object.to_string();
-            let (this, progress) = (self.clone(), announced.progress.clone());
+            let (this, progress, clock_ms) =
+                (self.clone(), announced.progress.clone(), announced.clock_ms);
             let report = tokio::task::spawn_blocking(move || {
                 let inner = &this.inner;
                 Pipeline {
@@ -107,7 +108,7 @@ where
                     settings: &inner.config.settings,
                     deadline: Some(stop_at),
                 }
-                .resume(&object, &progress)
+                .resume(&object, &progress, clock_ms)
             })
             .await;
             let report = match report {
@@ -131,6 +132,7 @@ where
                         .or(announced.version.clone())
                         .unwrap_or_default(),
                     progress: report.progress.clone(),
+                    clock_ms: Some(report.clock_ms),
                     ..continued(announced)
                 };
                 return Ending::Failed {
@@ -248,6 +250,7 @@ fn continued(a: &Announced) -> ContinuedObject {
         size: a.size,
         version: a.version.clone().unwrap_or_default(),
         progress: a.progress.clone(),
+        clock_ms: a.clock_ms,
     }
 }
 

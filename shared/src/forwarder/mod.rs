@@ -188,6 +188,8 @@ impl Invocation {
             ("EventsArchived", c.events_archived, "Count"),
             ("EventsRejected", c.events_rejected, "Count"),
             ("EventsTooLarge", c.events_too_large, "Count"),
+            ("EventsTooOld", c.events_too_old, "Count"),
+            ("EventsTooNew", c.events_too_new, "Count"),
             ("EventsResumed", c.events_resumed, "Count"),
             ("RecordsQuarantined", c.records_quarantined, "Count"),
             ("EventsKeyMismatch", c.events_key_mismatch, "Count"),

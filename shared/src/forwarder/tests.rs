@@ -43,6 +43,10 @@ fn message(id: &str, body: String) -> SqsMessage {
     SqsMessage::new(id, body)
 }
 
+/// 2026-11-06T00:00:00Z: every record of the fixtures (1 to 5 November) is within the 14 days
+/// CloudWatch Logs takes.
+const NOW_S: u64 = 1_793_923_200;
+
 const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:111122223333:trailrelay-queue";
 const DLQ_URL: &str = "https://sqs.us-east-1.amazonaws.com/111122223333/trailrelay-dlq";
 
@@ -102,7 +106,7 @@ fn forwarder(
             source: source.clone(),
             logs: logs.clone(),
             archive: archive.clone(),
-            clock: FixedClock(1_793_491_200),
+            clock: FixedClock(NOW_S),
             queue: queue.clone(),
         },
         config,
@@ -529,6 +533,11 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
     let expected_etag = crate::testing::fakes::etag(&w.source.objects[SPREAD]);
     assert_eq!(continuation.objects[0].version.etag, Some(expected_etag));
     assert_eq!(
+        continuation.objects[0].clock_ms,
+        Some(NOW_S as i64 * 1000),
+        "the clock the attempt judged times by"
+    );
+    assert_eq!(
         continuation.objects[0].progress,
         Progress(vec![StreamProgress {
             group: "/trailrelay/cloudtrail".into(),
@@ -544,6 +553,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
             size: None,
             version: Default::default(),
             progress: Progress::default(),
+            clock_ms: None,
         }
     );
     // WHEN the continuation arrives

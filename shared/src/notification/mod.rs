@@ -44,6 +44,8 @@ pub struct Announced {
     pub version: Option<Version>,
     /// In a continuation: the events earlier attempts had accepted.
     pub progress: Progress,
+    /// In a continuation: the clock reading the first attempt judged event times by.
+    pub clock_ms: Option<i64>,
 }
 
 impl Announced {
@@ -65,8 +67,9 @@ pub const CONTINUATION_FORMAT: u32 = 1;
 /// trailrelay's own message: the rest of a message's work, which the forwarder enqueues on the
 /// queue the message came from when an object was interrupted after some of its log events were
 /// accepted. `{"trailrelay":"continuation","format":1,"attempt":N,"objects":[{"bucket","key",
-/// "size","etag","version_id","progress":[{"group","stream","accepted"}]}]}`: the objects still
-/// to do, in order, each with the version read and the events each stream accepted.
+/// "size","etag","version_id","clock_ms","progress":[{"group","stream","accepted"}]}]}`: the
+/// objects still to do, in order, each with the version read, the clock reading event times
+/// were judged by, and the events each stream accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Continuation {
     /// Always [`CONTINUATION`]: what marks the shape.
@@ -95,6 +98,10 @@ pub struct ContinuedObject {
     /// Events accepted per log stream.
     #[serde(default, skip_serializing_if = "Progress::is_empty")]
     pub progress: Progress,
+    /// The clock reading (ms since the Unix epoch) the attempt that made progress judged event
+    /// times by: every attempt admits the same events to CloudWatch Logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_ms: Option<i64>,
 }
 
 impl Continuation {
@@ -367,6 +374,7 @@ fn continuation(value: Value) -> Result<Notification, NotificationError> {
             size: o.size,
             version: (!o.version.is_empty()).then_some(o.version),
             progress: o.progress,
+            clock_ms: o.clock_ms,
             ..Announced::new(o.bucket, o.key)
         })
         .collect();

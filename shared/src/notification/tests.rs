@@ -285,6 +285,7 @@ fn continuations_round_trip_with_their_versions_and_progress() {
                     version_id: Some("v1".into()),
                 },
                 progress: progress.clone(),
+                clock_ms: Some(1_793_923_200_000),
             },
             ContinuedObject {
                 bucket: "trail".into(),
@@ -292,6 +293,7 @@ fn continuations_round_trip_with_their_versions_and_progress() {
                 size: None,
                 version: Version::default(),
                 progress: Progress::default(),
+                clock_ms: None,
             },
         ],
     );
@@ -314,6 +316,8 @@ fn continuations_round_trip_with_their_versions_and_progress() {
         Some("v1")
     );
     assert_eq!(objects[0].progress, progress);
+    assert_eq!(objects[0].clock_ms, Some(1_793_923_200_000));
+    assert_eq!(objects[1].clock_ms, None);
     assert_eq!((objects[1].version.clone(), objects[1].size), (None, None));
     // Another format is refused, not misread.
     let future = body.replace("\"format\":1", "\"format\":2");

@@ -40,6 +40,7 @@ struct World {
     logs: RecordingLogSink,
     archive: MemoryArchive,
     settings: Settings,
+    clock: FixedClock,
 }
 
 impl World {
@@ -56,6 +57,7 @@ impl World {
             logs: RecordingLogSink::default(),
             archive: MemoryArchive::default(),
             settings: Settings::default(),
+            clock: FixedClock(NOW),
         }
     }
 
@@ -68,7 +70,7 @@ impl World {
     }
 
     fn resume(&self, object: &ObjectRef, progress: &Progress) -> ObjectReport {
-        self.pipeline(None).resume(object, progress)
+        self.pipeline(None).resume(object, progress, None)
     }
 
     fn pipeline(
@@ -79,7 +81,7 @@ impl World {
             source: &self.source,
             logs: &self.logs,
             archive: &self.archive,
-            clock: &FixedClock(NOW),
+            clock: &self.clock,
             settings: &self.settings,
             deadline,
         }
@@ -157,6 +159,8 @@ fn every_record_reaches_logs_and_archive_once() {
             events_logged: 3,
             events_rejected: 0,
             events_too_large: 0,
+            events_too_old: 0,
+            events_too_new: 0,
             log_batches: 1,
             events_archived: 3,
             events_resumed: 0,
@@ -318,9 +322,9 @@ fn json_that_serde_refuses_is_forwarded_unchanged() {
 fn a_resumed_object_sends_only_what_no_earlier_attempt_had_accepted() {
     // GIVEN an object of three records a day apart (three log batches), whose second call fails
     let times = [
+        "2026-10-28T00:00:00Z",
+        "2026-10-30T00:00:00Z",
         "2026-11-01T00:00:00Z",
-        "2026-11-03T00:00:00Z",
-        "2026-11-05T00:00:00Z",
     ];
     let records: Vec<Value> = times
         .iter()
@@ -418,27 +422,52 @@ fn throttled_log_call_fails_the_object_for_retry_without_archive_object() {
 }
 
 #[test]
-fn rejected_and_oversized_events_are_counted_and_archived() {
+fn rejected_out_of_window_and_oversized_events_are_counted_and_archived() {
     let mut big = record(9, "2026-11-01T00:00:00Z");
     big["requestParameters"] = json!({"pad": "p".repeat(MAX_EVENT_BYTES)});
     let records = vec![
+        // 31 days before the clock, and 3 hours after it: never sent.
         record(1, "2026-10-01T00:00:00Z"),
+        record(3, "2026-11-01T03:00:00Z"),
+        // Inside the window, yet refused by the service one by one (a shorter retention).
+        record(4, "2026-10-20T00:00:00Z"),
         record(2, "2026-11-01T00:00:00Z"),
         big,
     ];
     let mut world = World::new(&[(KEY, document(&records))]);
     world.settings.limits.max_record_bytes = 2 * MAX_EVENT_BYTES;
-    world.logs.reject_before_ms = Some(1_791_000_000_000);
+    world.logs.reject_before_ms = Some(crate::testing::epoch_ms("2026-10-25T00:00:00Z"));
     let report = world.forward(KEY);
     assert!(
         matches!(report.outcome, Outcome::Forwarded { .. }),
         "{:?}",
         report.outcome
     );
-    assert_eq!(report.counts.events_rejected, 1);
-    assert_eq!(report.counts.events_too_large, 1);
-    assert_eq!(report.counts.events_logged, 1);
-    assert_eq!(report.counts.events_archived, 3);
+    let c = report.counts;
+    assert_eq!((c.events_too_old, c.events_too_new), (1, 1));
+    assert_eq!(c.events_rejected, 1);
+    assert_eq!(c.events_too_large, 1);
+    assert_eq!(c.events_logged, 1);
+    assert_eq!(c.events_archived, 5, "the archive keeps every one");
+    let sent: Vec<Value> = world
+        .logged()
+        .iter()
+        .map(|l| l.3["eventID"].clone())
+        .collect();
+    assert_eq!(sent, [json!("id-4"), json!("id-2")]);
+}
+
+#[test]
+fn a_backfill_older_than_the_window_makes_no_log_call() {
+    let records: Vec<Value> = (0..50).map(|i| record(i, "2025-11-01T00:00:00Z")).collect();
+    let world = World::new(&[(KEY, document(&records))]);
+    let report = world.forward(KEY);
+    assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
+    assert_eq!(*world.logs.calls.lock().unwrap(), 0);
+    assert_eq!(
+        (report.counts.events_too_old, report.counts.events_archived),
+        (50, 50)
+    );
 }
 
 #[test]
@@ -644,6 +673,12 @@ fn every_record_kind_is_forwarded_in_its_folder() {
         let file = crate::rules::RulesFile::from_json(&rules.to_string(), "test").unwrap();
         let mut world = World::new(&[(&key, document(&records))]);
         world.settings.rules = crate::rules::RuleSet::compile(&file, Default::default()).unwrap();
+        // A clock an hour after the documented examples' times.
+        let first = records[0]["eventTime"]
+            .as_str()
+            .or(records[0]["timeWindow"]["windowStart"].as_str())
+            .unwrap();
+        world.clock = FixedClock((crate::testing::epoch_ms(first) / 1000 + 3600) as u64);
         let report = world.forward(&key);
         let Outcome::Forwarded { archive_key, .. } = &report.outcome else {
             panic!("{folder}: {:?}", report.outcome)

@@ -19,6 +19,12 @@ pub struct Counts {
     pub events_rejected: u64,
     /// Events too large for CloudWatch Logs (kept in the archive).
     pub events_too_large: u64,
+    /// Events older than CloudWatch Logs accepts (14 days, or the group's retention): kept out
+    /// of PutLogEvents, kept in the archive.
+    pub events_too_old: u64,
+    /// Events more than 2 hours ahead of the clock: kept out of PutLogEvents, kept in the
+    /// archive.
+    pub events_too_new: u64,
     /// Log batches sent.
     pub log_batches: u64,
     /// Records written to the archive.
@@ -40,6 +46,8 @@ impl Counts {
         self.events_logged += other.events_logged;
         self.events_rejected += other.events_rejected;
         self.events_too_large += other.events_too_large;
+        self.events_too_old += other.events_too_old;
+        self.events_too_new += other.events_too_new;
         self.log_batches += other.log_batches;
         self.events_archived += other.events_archived;
         self.events_resumed += other.events_resumed;
