@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use trailrelay::demo::{self, DemoSpec};
-use trailrelay::forwarder::{MessageOutcome, SqsMessage};
+use trailrelay::forwarder::MessageOutcome;
 use trailrelay::ports::ErrorClass;
 
 use crate::moto::Moto;
@@ -71,12 +71,12 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
     let failures = failed(&invocation);
     let corrupt_message = messages
         .iter()
-        .find(|m| m.body.contains("X.json.gz"))
+        .find(|m| m.body.as_deref().unwrap_or_default().contains("X.json.gz"))
         .unwrap();
     assert_eq!(
         failures,
         [(
-            corrupt_message.message_id.as_str(),
+            corrupt_message.message_id.as_deref().unwrap_or_default(),
             ErrorClass::Poison,
             "gzip"
         )]
@@ -141,7 +141,13 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         .len();
     let again = messages
         .iter()
-        .find(|m| m.body.contains("ObjectCreated") && !m.body.contains("X.json.gz"))
+        .find(|m| {
+            m.body
+                .as_deref()
+                .unwrap_or_default()
+                .contains("ObjectCreated")
+                && !m.body.as_deref().unwrap_or_default().contains("X.json.gz")
+        })
         .unwrap()
         .clone();
     let repeat = deliver(&forwarder, vec![again]).await;
@@ -187,10 +193,10 @@ async fn foreign_buckets_missing_objects_and_bad_messages_fail_alone() {
         .to_string()
     };
     let batch = vec![
-        SqsMessage::new("foreign", body("someone-elses")),
-        SqsMessage::new("missing", body(TRAIL)),
-        SqsMessage::new("text", "not a notification"),
-        SqsMessage::new(
+        message("foreign", body("someone-elses")),
+        message("missing", body(TRAIL)),
+        message("text", "not a notification"),
+        message(
             "too-large",
             body(TRAIL).replace("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"),
         ),
@@ -299,7 +305,11 @@ async fn an_existing_log_group_needs_no_create_log_group_permission() {
         failed(&without_group),
         messages
             .iter()
-            .map(|m| (m.message_id.as_str(), ErrorClass::Poison, "access-denied"))
+            .map(|m| (
+                m.message_id.as_deref().unwrap_or_default(),
+                ErrorClass::Poison,
+                "access-denied"
+            ))
             .collect::<Vec<_>>()
     );
     direct
@@ -547,10 +557,7 @@ async fn a_backfill_of_month_old_events_makes_no_put_log_events_call() {
             .unwrap();
         let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
             "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
-        messages.push(SqsMessage::new(
-            format!("old{}", messages.len()),
-            body.to_string(),
-        ));
+        messages.push(message(format!("old{}", messages.len()), body.to_string()));
     }
     let invocation = deliver(&forwarder(&through_proxy), messages).await;
     assert!(

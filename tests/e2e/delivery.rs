@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
-use trailrelay::forwarder::{MessageOutcome, SqsEvent};
+use trailrelay::forwarder::MessageOutcome;
 use trailrelay::ports::ErrorClass;
 
 use crate::stack::*;
@@ -151,10 +151,7 @@ async fn poison_reaches_the_dead_letter_queue_once_with_its_cause_and_repeats_no
     let f = s.forwarder();
     let batch = vec![poison_object.clone(), poison_message.clone()];
     let inv = f
-        .handle(
-            SqsEvent { records: batch },
-            Instant::now() + Duration::from_secs(120),
-        )
+        .handle(batch, Instant::now() + Duration::from_secs(120))
         .await;
     // THEN both are done (never received again), each in the dead-letter queue once
     assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
@@ -168,11 +165,7 @@ async fn poison_reaches_the_dead_letter_queue_once_with_its_cause_and_repeats_no
     dead.sort_by_key(|m| attribute(m, "trailrelay.message-id").map(str::to_owned));
     assert_eq!(dead.len(), 2);
     let (message, object) = (&dead[0], &dead[1]);
-    assert_eq!(
-        object.body(),
-        Some(poison_object.body.as_str()),
-        "unchanged"
-    );
+    assert_eq!(object.body(), poison_object.body.as_deref(), "unchanged");
     assert_eq!(attribute(object, "trailrelay.cause"), Some("gzip"));
     assert_eq!(attribute(object, "trailrelay.class"), Some("poison"));
     assert_eq!(
@@ -188,7 +181,7 @@ async fn poison_reaches_the_dead_letter_queue_once_with_its_cause_and_repeats_no
             .unwrap()
             .contains("gzip")
     );
-    assert_eq!(message.body(), Some(poison_message.body.as_str()));
+    assert_eq!(message.body(), poison_message.body.as_deref());
     assert_eq!(
         attribute(message, "trailrelay.cause"),
         Some("unknown-message")
@@ -280,11 +273,7 @@ async fn the_deadline_mid_object_continues_and_sends_each_event_once() {
         &f,
         async |f, batch| {
             let deadline = started + Duration::from_secs(20);
-            f.handle(SqsEvent { records: batch }, deadline)
-                .await
-                .outcomes[0]
-                .1
-                .clone()
+            f.handle(batch, deadline).await.outcomes[0].1.clone()
         },
         async || *faults.hold_put_log_events_until.lock().unwrap() = None,
     )

@@ -13,20 +13,22 @@ fn kinds(name: &str) -> Vec<String> {
     sample(name)
         .records
         .iter()
-        .map(|m| match notification::parse(&m.body) {
-            Ok(Notification::Objects(list)) => {
-                let allowed = notification::check_allowed(&list, &["org-trail".to_owned()]);
-                match allowed {
-                    Ok(()) => format!("objects:{}", list.len()),
-                    Err(e) => e.cause().to_owned(),
+        .map(
+            |m| match notification::parse(m.body.as_deref().unwrap_or_default()) {
+                Ok(Notification::Objects(list)) => {
+                    let allowed = notification::check_allowed(&list, &["org-trail".to_owned()]);
+                    match allowed {
+                        Ok(()) => format!("objects:{}", list.len()),
+                        Err(e) => e.cause().to_owned(),
+                    }
                 }
-            }
-            Ok(Notification::Acknowledged(a)) => a.as_str().to_owned(),
-            Ok(Notification::Continuation { objects, .. }) => {
-                format!("continuation:{}", objects.len())
-            }
-            Err(e) => e.cause().to_owned(),
-        })
+                Ok(Notification::Acknowledged(a)) => a.as_str().to_owned(),
+                Ok(Notification::Continuation { objects, .. }) => {
+                    format!("continuation:{}", objects.len())
+                }
+                Err(e) => e.cause().to_owned(),
+            },
+        )
         .collect()
 }
 
@@ -63,7 +65,9 @@ fn samples_name_objects_of_the_demo_trail() {
         "sqs-cloudtrail-sns.json",
     ] {
         for m in sample(name).records {
-            let Ok(Notification::Objects(list)) = notification::parse(&m.body) else {
+            let Ok(Notification::Objects(list)) =
+                notification::parse(m.body.as_deref().unwrap_or_default())
+            else {
                 panic!("{name}")
             };
             for o in list {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use trailrelay::aws::forwarder_ports;
 use trailrelay::config::Config;
 use trailrelay::demo::{self, DemoSpec};
-use trailrelay::forwarder::{Forwarder, Invocation, SqsEvent, SqsMessage};
+use trailrelay::forwarder::{Forwarder, Invocation, SqsMessage, sqs_message};
 use trailrelay::ports::ErrorClass;
 
 use crate::faults::{self, Faults};
@@ -68,11 +68,8 @@ pub(crate) fn forwarder_with(c: &Clients, extra: &[(&'static str, &'static str)]
 
 /// One invocation with `records`, given two minutes.
 pub(crate) async fn deliver(f: &AwsForwarder, records: Vec<SqsMessage>) -> Invocation {
-    f.handle(
-        SqsEvent { records },
-        Instant::now() + Duration::from_secs(120),
-    )
-    .await
+    f.handle(records, Instant::now() + Duration::from_secs(120))
+        .await
 }
 
 /// Receives until `want` messages that announce objects came, and every other message
@@ -86,7 +83,12 @@ pub(crate) async fn receive(
     let started = Instant::now();
     while out
         .iter()
-        .filter(|m: &&SqsMessage| m.body.contains("ObjectCreated"))
+        .filter(|m: &&SqsMessage| {
+            m.body
+                .as_deref()
+                .unwrap_or_default()
+                .contains("ObjectCreated")
+        })
         .count()
         < want
     {
@@ -104,7 +106,7 @@ pub(crate) async fn receive(
             .await
             .unwrap();
         for m in got.messages() {
-            out.push(SqsMessage::new(m.message_id().unwrap(), m.body().unwrap()));
+            out.push(message(m.message_id().unwrap(), m.body().unwrap()));
         }
     }
     out
@@ -262,10 +264,7 @@ pub(crate) async fn small_trail(
     for key in keys.iter().filter(|k| !k.contains("CloudTrail-Digest")) {
         let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
-        messages.push(SqsMessage::new(
-            format!("m{}", messages.len()),
-            body.to_string(),
-        ));
+        messages.push(message(format!("m{}", messages.len()), body.to_string()));
     }
     (input, messages)
 }
@@ -374,11 +373,13 @@ pub(crate) async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (Stri
 }
 
 /// A message as Lambda delivers it from the queue `arn`.
-pub(crate) fn from_queue(arn: &str, id: impl Into<String>, body: impl Into<String>) -> SqsMessage {
-    SqsMessage {
-        event_source_arn: Some(arn.to_owned()),
-        ..SqsMessage::new(id, body)
-    }
+pub(crate) fn from_queue(arn: &str, id: impl AsRef<str>, body: impl AsRef<str>) -> SqsMessage {
+    sqs_message(id.as_ref(), body.as_ref(), Some(arn))
+}
+
+/// A message as Lambda delivers it, from no known queue.
+pub(crate) fn message(id: impl AsRef<str>, body: impl AsRef<str>) -> SqsMessage {
+    sqs_message(id.as_ref(), body.as_ref(), None)
 }
 
 /// Every message on `queue` (at least `want`), deleted as it is read, with its attributes.

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use trailrelay::aws::{AwsForwarder, Clients, forwarder_ports, load_sdk_config};
 use trailrelay::config::Config;
-use trailrelay::forwarder::{BatchResponse, Forwarder, MessageOutcome, SqsEvent, time_given};
+use trailrelay::forwarder::{MessageOutcome, SqsBatchResponse, SqsEvent, time_given};
 
 type Function = AwsForwarder;
 
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
         sqs: aws_sdk_sqs::Client::new(&sdk),
     };
     let ports = forwarder_ports(&config, clients, tokio::runtime::Handle::current());
-    let forwarder: Function = Forwarder::new(ports, config);
+    let forwarder: Function = AwsForwarder::new(ports, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let forwarder = forwarder.clone();
         async move { handle_batch(&forwarder, event).await }
@@ -38,11 +38,11 @@ async fn main() -> Result<(), Error> {
 async fn handle_batch(
     forwarder: &Function,
     event: LambdaEvent<SqsEvent>,
-) -> Result<BatchResponse, Error> {
+) -> Result<SqsBatchResponse, Error> {
     let event_deadline_ms = event.context.deadline;
     let remaining = time_given(event_deadline_ms, SystemTime::now());
     let invocation = forwarder
-        .handle(event.payload, Instant::now() + remaining)
+        .handle(event.payload.records, Instant::now() + remaining)
         .await;
     // Each failure once, with where it ended.
     for (message_id, outcome, f) in invocation.troubles() {

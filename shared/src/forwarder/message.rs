@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use super::{Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, panic_failure};
+use super::{
+    Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, message_id, panic_failure,
+};
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
 use crate::pipeline::{Outcome, Pipeline, Totals};
 use crate::ports::{
@@ -59,7 +61,8 @@ where
         stop_at: Instant,
     ) -> (MessageOutcome, Totals) {
         let mut totals = Totals::default();
-        let ending = self.work(&message.body, stop_at, &mut totals).await;
+        let body = message.body.as_deref().unwrap_or_default();
+        let ending = self.work(body, stop_at, &mut totals).await;
         let outcome = match ending {
             Ending::Done => MessageOutcome::Done,
             Ending::Acknowledged(why) => MessageOutcome::Acknowledged(why),
@@ -177,7 +180,7 @@ where
                     body,
                     attributes: vec![
                         ("trailrelay.cause", failure.cause.to_owned()),
-                        ("trailrelay.continues", message.message_id.clone()),
+                        ("trailrelay.continues", message_id(message).to_owned()),
                     ],
                 };
                 self.send(outgoing, &failure, MessageOutcome::Continued)
@@ -215,7 +218,7 @@ fn dead_letter(message: &SqsMessage, failure: &Failure, dlq: &str) -> Outgoing {
             "trailrelay.error",
             truncate(&failure.message, MAX_ERROR_ATTRIBUTE_BYTES),
         ),
-        ("trailrelay.message-id", message.message_id.clone()),
+        ("trailrelay.message-id", message_id(message).to_owned()),
     ];
     if let Some(object) = &failure.object {
         attributes.push(("trailrelay.object", object.clone()));
@@ -225,7 +228,7 @@ fn dead_letter(message: &SqsMessage, failure: &Failure, dlq: &str) -> Outgoing {
     }
     Outgoing {
         queue: QueueRef::Url(dlq.to_owned()),
-        body: message.body.clone(),
+        body: message.body.clone().unwrap_or_default(),
         delay_seconds: 0,
         attributes,
     }

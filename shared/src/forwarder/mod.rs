@@ -24,8 +24,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 mod message;
 
 use crate::config::Config;
@@ -34,57 +32,23 @@ use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectSource, Queue}
 
 pub use message::{MAX_DELAY_SECONDS, MAX_ERROR_ATTRIBUTE_BYTES, continuation_delay};
 
-/// A Lambda SQS event: the batch.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct SqsEvent {
-    /// The messages.
-    #[serde(rename = "Records", default)]
-    pub records: Vec<SqsMessage>,
+/// The Lambda SQS event, its messages and the partial batch response: the ecosystem's own
+/// types, as the runtime's examples use them.
+pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+
+/// A message as Lambda delivers it: its id, its body, and the queue it came from (where
+/// continuations go), if known.
+pub fn sqs_message(id: &str, body: &str, source_arn: Option<&str>) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body.to_owned());
+    message.event_source_arn = source_arn.map(str::to_owned);
+    message
 }
 
-/// One SQS message as Lambda delivers it (only what the forwarder reads).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct SqsMessage {
-    /// The id to report on failure.
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    /// The body: a notification.
-    #[serde(default)]
-    pub body: String,
-    /// The queue it came from, `arn:aws:sqs:REGION:ACCOUNT:NAME`: where continuations go.
-    #[serde(
-        rename = "eventSourceARN",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_source_arn: Option<String>,
-}
-
-impl SqsMessage {
-    /// A message with this id and body, from no known queue.
-    pub fn new(message_id: impl Into<String>, body: impl Into<String>) -> Self {
-        Self {
-            message_id: message_id.into(),
-            body: body.into(),
-            event_source_arn: None,
-        }
-    }
-}
-
-/// The partial batch response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct BatchResponse {
-    /// The messages to retry.
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-/// One failed message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct BatchItemFailure {
-    /// Its message id.
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
+/// A message's id, as reported in `batchItemFailures`.
+fn message_id(message: &SqsMessage) -> &str {
+    message.message_id.as_deref().unwrap_or_default()
 }
 
 /// How one message ended.
@@ -120,7 +84,7 @@ pub struct Failure {
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
     /// The response for Lambda.
-    pub response: BatchResponse,
+    pub response: SqsBatchResponse,
     /// Per message id, in batch order.
     pub outcomes: Vec<(String, MessageOutcome)>,
     /// Object counts and rule statistics.
@@ -290,8 +254,8 @@ where
         &self.inner.config
     }
 
-    /// Handles one batch that must be answered by `deadline`.
-    pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> Invocation {
+    /// Handles one batch (an [`SqsEvent`]'s records) that must be answered by `deadline`.
+    pub async fn handle(&self, messages: Vec<SqsMessage>, deadline: Instant) -> Invocation {
         // The grace never takes more than a quarter of the time there is: with a short function
         // timeout, a fixed grace would leave no time at all.
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -303,7 +267,7 @@ where
             .unwrap_or(stop_at)
             .max(stop_at);
         let slots: Arc<Mutex<Vec<Option<Finished>>>> =
-            Arc::new(Mutex::new(vec![None; event.records.len()]));
+            Arc::new(Mutex::new(vec![None; messages.len()]));
         let permits = Arc::new(tokio::sync::Semaphore::new(
             self.inner.config.message_concurrency,
         ));
@@ -312,7 +276,7 @@ where
         // Messages start in batch order, at most `message_concurrency` at once; starting and
         // waiting both end at `give_up`, and whatever has not finished by then fails for retry.
         let work = async {
-            for (i, message) in event.records.iter().enumerate() {
+            for (i, message) in messages.iter().enumerate() {
                 let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                     break;
                 };
@@ -350,7 +314,7 @@ where
         tasks.abort_all();
         let results = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
         let mut invocation = Invocation::default();
-        for (message, result) in event.records.iter().zip(results) {
+        for (message, result) in messages.iter().zip(results) {
             let (outcome, totals) = result.unwrap_or_else(|| {
                 (
                     MessageOutcome::Failed(deadline_failure()),
@@ -363,16 +327,20 @@ where
                 invocation
                     .response
                     .batch_item_failures
-                    .push(BatchItemFailure {
-                        item_identifier: message.message_id.clone(),
-                    });
+                    .push(failure_of(message));
             }
             invocation
                 .outcomes
-                .push((message.message_id.clone(), outcome));
+                .push((message_id(message).to_owned(), outcome));
         }
         invocation
     }
+}
+
+fn failure_of(message: &SqsMessage) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id(message).to_owned();
+    failure
 }
 
 /// The time an invocation has, from the runtime's deadline (`Lambda-Runtime-Deadline-Ms`,

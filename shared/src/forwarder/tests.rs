@@ -40,7 +40,7 @@ fn s3_body(bucket: &str, key: &str) -> String {
 }
 
 fn message(id: &str, body: String) -> SqsMessage {
-    SqsMessage::new(id, body)
+    sqs_message(id, &body, None)
 }
 
 /// 2026-11-06T00:00:00Z: every record of the fixtures (1 to 5 November) is within the 14 days
@@ -52,10 +52,7 @@ const DLQ_URL: &str = "https://sqs.us-east-1.amazonaws.com/111122223333/trailrel
 
 /// A message as Lambda delivers it from the forwarder's queue.
 fn queued(id: &str, body: String) -> SqsMessage {
-    SqsMessage {
-        event_source_arn: Some(QUEUE_ARN.into()),
-        ..SqsMessage::new(id, body)
-    }
+    sqs_message(id, &body, Some(QUEUE_ARN))
 }
 
 type TestForwarder =
@@ -162,26 +159,24 @@ fn failed(invocation: &Invocation) -> Vec<(&str, ErrorClass, &'static str)> {
 async fn each_message_succeeds_or_fails_alone_and_is_classified() {
     // GIVEN a batch mixing every kind of message
     let w = world(RecordingLogSink::default(), "1000");
-    let batch = SqsEvent {
-        records: vec![
-            message("good", s3_body("trail-bucket", GOOD)),
-            message(
-                "test-event",
-                json!({"Service": "Amazon S3", "Event": "s3:TestEvent"}).to_string(),
+    let batch = vec![
+        message("good", s3_body("trail-bucket", GOOD)),
+        message(
+            "test-event",
+            json!({"Service": "Amazon S3", "Event": "s3:TestEvent"}).to_string(),
+        ),
+        message("foreign", s3_body("someone-elses-bucket", GOOD)),
+        message("corrupt", s3_body("trail-bucket", CORRUPT)),
+        message(
+            "missing",
+            s3_body(
+                "trail-bucket",
+                "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0000Z_gone.json.gz",
             ),
-            message("foreign", s3_body("someone-elses-bucket", GOOD)),
-            message("corrupt", s3_body("trail-bucket", CORRUPT)),
-            message(
-                "missing",
-                s3_body(
-                    "trail-bucket",
-                    "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T0000Z_gone.json.gz",
-                ),
-            ),
-            message("garbage", "hello".into()),
-            message("panics", s3_body("trail-bucket", PANICS)),
-        ],
-    };
+        ),
+        message("garbage", "hello".into()),
+        message("panics", s3_body("trail-bucket", PANICS)),
+    ];
     // WHEN it is handled
     let inv = w
         .forwarder
@@ -251,9 +246,7 @@ async fn throttling_fails_the_message_for_retry() {
         ..RecordingLogSink::default()
     };
     let w = world(logs, "1000");
-    let batch = SqsEvent {
-        records: vec![message("m", s3_body("trail-bucket", GOOD))],
-    };
+    let batch = vec![message("m", s3_body("trail-bucket", GOOD))];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(60))
@@ -265,12 +258,10 @@ async fn throttling_fails_the_message_for_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_deadline_messages_are_reported_failed_not_abandoned() {
     let w = world(RecordingLogSink::default(), "1000");
-    let batch = SqsEvent {
-        records: vec![
-            message("a", s3_body("trail-bucket", GOOD)),
-            message("b", s3_body("trail-bucket", GOOD)),
-        ],
-    };
+    let batch = vec![
+        message("a", s3_body("trail-bucket", GOOD)),
+        message("b", s3_body("trail-bucket", GOOD)),
+    ];
     let inv = w.forwarder.handle(batch, Instant::now()).await;
     assert_eq!(
         failed(&inv),
@@ -287,9 +278,7 @@ async fn at_the_deadline_messages_are_reported_failed_not_abandoned() {
 async fn a_grace_longer_than_the_invocation_still_leaves_time_to_work() {
     // 30 s of grace, 8 s to live: the grace shrinks to a quarter of the time left.
     let w = world(RecordingLogSink::default(), "30000");
-    let batch = SqsEvent {
-        records: vec![message("a", s3_body("trail-bucket", GOOD))],
-    };
+    let batch = vec![message("a", s3_body("trail-bucket", GOOD))];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(8))
@@ -300,12 +289,10 @@ async fn a_grace_longer_than_the_invocation_still_leaves_time_to_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invocation_metrics_are_embedded_metric_format() {
     let w = world(RecordingLogSink::default(), "1000");
-    let batch = SqsEvent {
-        records: vec![
-            message("good", s3_body("trail-bucket", GOOD)),
-            message("bad", "x".into()),
-        ],
-    };
+    let batch = vec![
+        message("good", s3_body("trail-bucket", GOOD)),
+        message("bad", "x".into()),
+    ];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(60))
@@ -344,10 +331,16 @@ fn lambda_sqs_events_deserialise() {
     let event: SqsEvent = serde_json::from_str(&text).unwrap();
     assert_eq!(event.records.len(), 2);
     assert_eq!(
-        event.records[0].message_id,
-        "059f36b4-87a3-44ab-83d2-661975830a7d"
+        event.records[0].message_id.as_deref(),
+        Some("059f36b4-87a3-44ab-83d2-661975830a7d")
     );
-    let response: BatchResponse = serde_json::from_str(
+    assert!(
+        event.records[0]
+            .event_source_arn
+            .as_deref()
+            .is_some_and(|arn| arn.starts_with("arn:aws:sqs:"))
+    );
+    let response: SqsBatchResponse = serde_json::from_str(
         &std::fs::read_to_string(
             crate::testing::testdata()
                 .join("sqs/aws-docs/lambda-sqs-batch-item-failures-response.json"),
@@ -389,13 +382,11 @@ async fn a_deadline_mid_batch_fails_what_is_unfinished_for_retry() {
             ("MESSAGE_CONCURRENCY", "1"),
         ],
     );
-    let batch = SqsEvent {
-        records: vec![
-            message("first", s3_body("trail-bucket", GOOD)),
-            message("slow", s3_body("trail-bucket", SLOW)),
-            message("never-started", s3_body("trail-bucket", GOOD)),
-        ],
-    };
+    let batch = vec![
+        message("first", s3_body("trail-bucket", GOOD)),
+        message("slow", s3_body("trail-bucket", SLOW)),
+        message("never-started", s3_body("trail-bucket", GOOD)),
+    ];
     // 4 s to live, 1 s of grace: work stops 3 s in, while the slow object (3.4 s to open) is
     // under way.
     let started = Instant::now();
@@ -443,9 +434,7 @@ async fn poison_goes_to_the_dead_letter_queue_at_once_and_is_done() {
     let logs = RecordingLogSink::default();
     let w = world_with(logs, &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)]);
     let corrupt = queued("corrupt", s3_body("trail-bucket", CORRUPT));
-    let batch = SqsEvent {
-        records: vec![corrupt.clone(), queued("garbage", "hello".into())],
-    };
+    let batch = vec![corrupt.clone(), queued("garbage", "hello".into())];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(60))
@@ -459,7 +448,11 @@ async fn poison_goes_to_the_dead_letter_queue_at_once_and_is_done() {
     assert_eq!(sent.len(), 2);
     let dead = &sent[0];
     assert_eq!(dead.queue, QueueRef::Url(DLQ_URL.into()));
-    assert_eq!(dead.body, corrupt.body, "the body unchanged");
+    assert_eq!(
+        Some(&dead.body),
+        corrupt.body.as_ref(),
+        "the body unchanged"
+    );
     assert_eq!(attribute(dead, "trailrelay.cause"), Some("gzip"));
     assert_eq!(attribute(dead, "trailrelay.class"), Some("poison"));
     assert_eq!(attribute(dead, "trailrelay.message-id"), Some("corrupt"));
@@ -485,9 +478,7 @@ async fn when_the_dead_letter_queue_refuses_the_message_fails_as_before() {
     let mut w = world(RecordingLogSink::default(), "1000");
     w.queue.refuse = true;
     w.forwarder = build(&w, &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)]);
-    let batch = SqsEvent {
-        records: vec![queued("corrupt", s3_body("trail-bucket", CORRUPT))],
-    };
+    let batch = vec![queued("corrupt", s3_body("trail-bucket", CORRUPT))];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(60))
@@ -503,13 +494,11 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
         ..RecordingLogSink::default()
     };
     let w = world(logs, "1000");
-    let batch = SqsEvent {
-        records: vec![queued(
-            "m",
-            // Two objects in one message: the interrupted one and one not yet started.
-            json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [SPREAD, GOOD]}).to_string(),
-        )],
-    };
+    let batch = vec![queued(
+        "m",
+        // Two objects in one message: the interrupted one and one not yet started.
+        json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [SPREAD, GOOD]}).to_string(),
+    )];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(60))
@@ -560,9 +549,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
     let again = w
         .forwarder
         .handle(
-            SqsEvent {
-                records: vec![queued("c", next.body.clone())],
-            },
+            vec![queued("c", next.body.clone())],
             Instant::now() + Duration::from_secs(60),
         )
         .await;
@@ -591,9 +578,7 @@ async fn a_failure_before_any_accepted_batch_is_retried_by_the_queue() {
         ..RecordingLogSink::default()
     };
     let w = world(logs, "1000");
-    let batch = SqsEvent {
-        records: vec![queued("m", s3_body("trail-bucket", SPREAD))],
-    };
+    let batch = vec![queued("m", s3_body("trail-bucket", SPREAD))];
     let inv = w
         .forwarder
         .handle(batch, Instant::now() + Duration::from_secs(60))
@@ -613,9 +598,7 @@ async fn poison_after_accepted_batches_carries_what_was_left_for_a_redrive() {
     let inv = w
         .forwarder
         .handle(
-            SqsEvent {
-                records: vec![queued("m", body.clone())],
-            },
+            vec![queued("m", body.clone())],
             Instant::now() + Duration::from_secs(60),
         )
         .await;
