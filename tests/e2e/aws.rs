@@ -532,33 +532,13 @@ async fn a_backfill_of_month_old_events_makes_no_put_log_events_call() {
         seed: 38,
         start_s: now_s() - 30 * 24 * 3600,
     };
-    let dir = tempfile::tempdir().unwrap();
-    demo::write_corpus(dir.path(), &spec).unwrap();
-    let old = input_events(dir.path());
-    let mut messages = Vec::new();
-    for path in crate::support::files(dir.path(), ".json.gz") {
-        let key = path
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        if key.contains("CloudTrail-Digest") {
-            continue;
-        }
-        direct
-            .s3
-            .put_object()
-            .bucket(TRAIL)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(&path).unwrap()))
-            .send()
-            .await
-            .unwrap();
-        let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
-            "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
-        messages.push(message(format!("old{}", messages.len()), body.to_string()));
-    }
+    let (_, old, keys) = upload_trail(&direct, &spec).await;
+    let messages: Vec<_> = keys
+        .iter()
+        .filter(|k| !k.contains("CloudTrail-Digest"))
+        .enumerate()
+        .map(|(i, key)| message(format!("old{i}"), s3_event(key)))
+        .collect();
     let invocation = deliver(&forwarder(&through_proxy), messages).await;
     assert!(
         invocation.response.batch_item_failures.is_empty(),

@@ -43,12 +43,6 @@ fn big_log_file(records: usize, tag: &str) -> (String, Vec<u8>, BTreeMap<String,
     (key, gz.finish().unwrap(), input)
 }
 
-fn s3_event(key: &str) -> String {
-    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]})
-    .to_string()
-}
-
 async fn put(c: &Clients, key: &str, body: Vec<u8>) {
     c.s3.put_object()
         .bucket(TRAIL)

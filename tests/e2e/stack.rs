@@ -262,9 +262,7 @@ pub(crate) async fn small_trail(
     let (_, input, keys) = upload_trail(c, &spec).await;
     let mut messages = Vec::new();
     for key in keys.iter().filter(|k| !k.contains("CloudTrail-Digest")) {
-        let body = serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": TRAIL}, "object": {"key": key}}}]});
-        messages.push(message(format!("m{}", messages.len()), body.to_string()));
+        messages.push(message(format!("m{}", messages.len()), s3_event(key)));
     }
     (input, messages)
 }
@@ -437,4 +435,28 @@ pub(crate) fn cli_on(endpoint: &str, args: &[&str]) -> std::process::Output {
         .env_remove("AWS_PROFILE")
         .output()
         .unwrap()
+}
+
+/// The S3 event notification S3 sends for an object created at `key` in the trail bucket (the
+/// key form-encoded, as S3 writes it).
+pub(crate) fn s3_event(key: &str) -> String {
+    serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": TRAIL}, "object": {"key": form_encode(key)}}}]})
+    .to_string()
+}
+
+/// `key` as S3 puts it in an event notification: form-encoded.
+fn form_encode(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }

@@ -7,6 +7,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use trailrelay::aws::{AwsForwarder, Clients, forwarder_ports, load_sdk_config};
 use trailrelay::config::Config;
 use trailrelay::forwarder::{MessageOutcome, SqsBatchResponse, SqsEvent, time_given};
+use trailrelay::ports::ErrorClass;
 
 type Function = AwsForwarder;
 
@@ -48,47 +49,20 @@ async fn handle_batch(
     for (message_id, outcome, f) in invocation.troubles() {
         let object = f.object.as_deref().unwrap_or("-");
         let (class, cause, error) = (f.class.as_str(), f.cause, &f.message);
-        match outcome {
-            MessageOutcome::DeadLettered(_) => {
-                tracing::error!(
-                    message_id,
-                    object,
-                    cause,
-                    class,
-                    error,
-                    "Message sent to the dead-letter queue."
-                )
-            }
+        let (is_error, what) = match outcome {
+            MessageOutcome::DeadLettered(_) => (true, "Message sent to the dead-letter queue."),
             MessageOutcome::Continued(_) => {
-                tracing::warn!(
-                    message_id,
-                    object,
-                    cause,
-                    class,
-                    error,
-                    "Message interrupted; its continuation is enqueued."
-                )
+                (false, "Message interrupted; its continuation is enqueued.")
             }
-            _ if f.class == trailrelay::ports::ErrorClass::Poison => {
-                tracing::error!(
-                    message_id,
-                    object,
-                    cause,
-                    class,
-                    error,
-                    "Message failed; it will reach the dead-letter queue."
-                )
+            _ if f.class == ErrorClass::Poison => {
+                (true, "Message failed; it will reach the dead-letter queue.")
             }
-            _ => {
-                tracing::warn!(
-                    message_id,
-                    object,
-                    cause,
-                    class,
-                    error,
-                    "Message failed; it will be retried."
-                )
-            }
+            _ => (false, "Message failed; it will be retried."),
+        };
+        if is_error {
+            tracing::error!(message_id, object, cause, class, error, "{what}");
+        } else {
+            tracing::warn!(message_id, object, cause, class, error, "{what}");
         }
     }
     let c = &invocation.totals.counts;
