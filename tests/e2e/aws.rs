@@ -232,11 +232,7 @@ async fn throttling_and_server_errors_lose_nothing() {
     faults.slow_down_get_object.store(2, SeqCst);
     faults.internal_error_put_object.store(2, SeqCst);
     let invocation = deliver(&forwarder(&through_proxy), messages).await;
-    assert!(
-        invocation.response.batch_item_failures.is_empty(),
-        "{:?}",
-        invocation.outcomes
-    );
+    assert_no_failure(&invocation);
     assert_eq!(
         faults.injected.load(SeqCst),
         7,
@@ -277,11 +273,7 @@ async fn throttling_past_the_retries_fails_for_retry_and_the_redelivery_complete
     // The throttling ends; the queue redelivers.
     faults.throttle_put_log_events.store(0, SeqCst);
     let second = deliver(&f, messages).await;
-    assert!(
-        second.response.batch_item_failures.is_empty(),
-        "{:?}",
-        second.outcomes
-    );
+    assert_no_failure(&second);
     assert_each_event_once_everywhere(&direct, &input).await;
 }
 
@@ -321,11 +313,7 @@ async fn an_existing_log_group_needs_no_create_log_group_permission() {
         .unwrap();
     let denied_before = faults.injected.load(SeqCst);
     let with_group = deliver(&f, messages).await;
-    assert!(
-        with_group.response.batch_item_failures.is_empty(),
-        "{:?}",
-        with_group.outcomes
-    );
+    assert_no_failure(&with_group);
     assert_eq!(
         faults.injected.load(SeqCst),
         denied_before,
@@ -457,11 +445,7 @@ async fn every_s3_call_names_the_expected_bucket_owner() {
         ],
     );
     let invocation = deliver(&f, messages).await;
-    assert!(
-        invocation.response.batch_item_failures.is_empty(),
-        "{:?}",
-        invocation.outcomes
-    );
+    assert_no_failure(&invocation);
     assert!(
         faults.s3_calls.load(SeqCst) >= 8,
         "reads and writes went through"
@@ -494,7 +478,7 @@ async fn a_cold_start_over_existing_streams_creates_none() {
         .await
         .unwrap();
     let first = deliver(&forwarder(&through_proxy), messages.clone()).await;
-    assert!(first.response.batch_item_failures.is_empty(), "{first:?}");
+    assert_no_failure(&first);
     let created = faults.create_log_stream_calls.load(SeqCst);
     // Two streams (one account, two regions); messages of one stream may race to create it.
     assert!(
@@ -504,7 +488,7 @@ async fn a_cold_start_over_existing_streams_creates_none() {
     let puts = faults.put_log_events_calls.load(SeqCst);
     // A new instance: nothing known, every stream there.
     let second = deliver(&forwarder(&through_proxy), messages.clone()).await;
-    assert!(second.response.batch_item_failures.is_empty(), "{second:?}");
+    assert_no_failure(&second);
     assert_eq!(faults.create_log_stream_calls.load(SeqCst), created);
     assert_eq!(
         faults.put_log_events_calls.load(SeqCst) - puts,
@@ -540,10 +524,7 @@ async fn a_backfill_of_month_old_events_makes_no_put_log_events_call() {
         .map(|(i, key)| message(format!("old{i}"), s3_event(key)))
         .collect();
     let invocation = deliver(&forwarder(&through_proxy), messages).await;
-    assert!(
-        invocation.response.batch_item_failures.is_empty(),
-        "{invocation:?}"
-    );
+    assert_no_failure(&invocation);
     assert_eq!(faults.put_log_events_calls.load(SeqCst), 0);
     assert_eq!(invocation.totals.counts.events_too_old, old.len() as u64);
     let archived = archived(&direct.s3).await;

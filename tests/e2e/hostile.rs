@@ -430,7 +430,7 @@ async fn every_hostile_input_ends_as_expected_through_the_function() {
         ],
     );
     let inv = deliver(&f, messages).await;
-    assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+    assert_no_failure(&inv);
     let logs: Vec<String> = log_events(&c.logs).await.into_iter().map(|e| e.2).collect();
     let archived = archive_texts(&c.s3, false).await;
     let quarantined = archive_texts(&c.s3, true).await;

@@ -460,3 +460,12 @@ fn form_encode(key: &str) -> String {
     }
     out
 }
+
+/// Every message of `invocation` ended well: none is to be delivered again.
+pub(crate) fn assert_no_failure(invocation: &Invocation) {
+    assert!(
+        invocation.response.batch_item_failures.is_empty(),
+        "{:?}",
+        invocation.outcomes
+    );
+}
