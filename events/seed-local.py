@@ -3,8 +3,9 @@
 
     .venv/bin/python events/seed-local.py http://127.0.0.1:5000 trailrelay-demo/bucket
 
-The sample events in this folder name objects of the demo trail (`trailrelay demo` writes it;
-its file names are the same on every machine), in the bucket `org-trail`.
+The sample events in this folder name objects of the demo trail of 2026-11-01
+(`trailrelay demo --start 2026-11-01` writes it, with the same file names on every machine), in
+the bucket `org-trail`.
 """
 import os
 import sys

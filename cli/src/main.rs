@@ -96,6 +96,16 @@ struct ForwardArgs {
     options: PipelineOptions,
 }
 
+/// Midnight UTC of a `YYYY-MM-DD` date, in seconds since the Unix epoch.
+fn start_day(text: &str) -> Result<i64, String> {
+    let date: jiff::civil::Date = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a date (YYYY-MM-DD): {e}"))?;
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp().as_second())
+        .map_err(|e| format!("{text:?}: {e}"))
+}
+
 fn account_id(text: &str) -> Result<String, String> {
     if trailrelay::config::is_account_id(text) {
         Ok(text.to_owned())
@@ -158,6 +168,11 @@ struct DemoArgs {
     /// Folder for the generated trail bucket (DIR/bucket) and the output (DIR/out).
     #[arg(long, value_name = "DIR", default_value = "trailrelay-demo")]
     dir: PathBuf,
+    /// Day the generated activity starts, YYYY-MM-DD (UTC) [default: yesterday, so that
+    /// CloudWatch Logs, which takes 14 days, would take it all]. The sample events in events/
+    /// name the files of 2026-11-01.
+    #[arg(long, value_name = "DATE", value_parser = start_day)]
+    start: Option<i64>,
     #[command(flatten)]
     options: PipelineOptions,
 }
@@ -529,7 +544,7 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let spec = DemoSpec {
-        start_s: demo::day_before(now_s),
+        start_s: args.start.unwrap_or_else(|| demo::day_before(now_s)),
         ..DemoSpec::default()
     };
     let corpus = demo::write_corpus(&bucket, &spec)

@@ -202,8 +202,8 @@ pub struct ObjectReport {
     /// attempt resumes.
     pub progress: Progress,
     /// The clock reading (ms since the Unix epoch) event times were judged by: a later attempt
-    /// judges by the same.
-    pub clock_ms: i64,
+    /// judges by the same. `None` only for a resumed object whose earlier attempt had none.
+    pub clock_ms: Option<i64>,
 }
 
 /// The ports and settings one run uses.
@@ -239,7 +239,8 @@ where
     /// and archived again, and only the log events no earlier attempt had accepted are sent.
     /// `clock_ms` is the clock reading the first attempt judged event times by (the report's
     /// [`ObjectReport::clock_ms`]), so that every attempt admits the same events; `None` reads
-    /// the clock.
+    /// the clock, or, with progress to resume, admits every time (as the earlier attempt, which
+    /// judged none, did).
     pub fn resume(
         &self,
         object: &ObjectRef,
@@ -247,13 +248,13 @@ where
         clock_ms: Option<i64>,
     ) -> ObjectReport {
         let trail_key = TrailKey::parse(&object.key);
-        let clock_ms = clock_ms.unwrap_or_else(|| {
-            self.clock
-                .now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO)
-                .as_millis() as i64
-        });
+        // An attempt that resumes keeps the clock its predecessor judged by; one with nothing to
+        // resume reads the clock.
+        let clock_ms = match clock_ms {
+            Some(ms) => Some(ms),
+            None if progress.is_empty() => Some(self.now_ms()),
+            None => None,
+        };
         let mut run = Run {
             clock_ms,
             counts: Counts::default(),
@@ -280,7 +281,7 @@ where
             rule_stats: run.rule_stats,
             version: run.version,
             progress: run.progress,
-            clock_ms,
+            clock_ms: run.clock_ms,
         }
     }
 
@@ -308,7 +309,9 @@ where
             quarantine::quarantine_key(&settings.archive_prefix, &key),
             settings.archive_gzip_level,
         );
-        let mut batcher = LogBatcher::within(Window::at(run.clock_ms, settings.max_event_age_ms));
+        // Routed groups are the function's own, kept as long as CloudWatch Logs takes events
+        // (14 days); the destination group keeps `max_event_age_ms`.
+        let mut batcher = LogBatcher::within(run.window(MAX_EVENT_AGE_MS));
         let mut line = Vec::with_capacity(4096);
         let mut names = (String::new(), String::new());
 
@@ -344,8 +347,12 @@ where
                     run.counts.events_archived += 1;
                 }
                 if decision.to_logs {
-                    let group = decision.log_group.unwrap_or(&settings.log_group);
-                    self.log_record(&record, group, trail_key, &mut names, &mut batcher, run)?;
+                    let (group, window) = match decision.log_group {
+                        Some(routed) => (routed, batcher.window()),
+                        None => (&settings.log_group, run.window(settings.max_event_age_ms)),
+                    };
+                    let to = Destination { group, window };
+                    self.log_record(&record, &to, trail_key, &mut names, &mut batcher, run)?;
                 }
             }
             batcher.finish();
@@ -366,7 +373,7 @@ where
     fn log_record(
         &self,
         record: &Normalized<'_>,
-        group: &Template,
+        to: &Destination<'_>,
         trail_key: &TrailKey,
         (group_name, stream_name): &mut (String, String),
         batcher: &mut LogBatcher,
@@ -377,10 +384,13 @@ where
             return Ok(());
         }
         let event = &record.event;
-        let timestamp_ms = event.timestamp_ms().unwrap_or(run.clock_ms);
+        let timestamp_ms = event
+            .timestamp_ms()
+            .or(run.clock_ms)
+            .unwrap_or_else(|| self.now_ms());
         // Before the skip: every attempt judges times by the same clock reading, so what an
         // earlier attempt accepted is a prefix of what this one admits.
-        if let Err(refused) = batcher.window().admits(timestamp_ms) {
+        if let Err(refused) = to.window.admits(timestamp_ms) {
             match refused {
                 Refused::TooOld => run.counts.events_too_old += 1,
                 _ => run.counts.events_too_new += 1,
@@ -388,17 +398,14 @@ where
             return Ok(());
         }
         // Names come from the key, which the trail's bucket vouches for, never from what a
-        // record claims; the record's own values only stand in where the key has none.
+        // record claims: a file outside the layout names no account or region at all.
         let fields = Fields {
             org_id: trail_key.org_id.as_deref(),
-            account_id: trail_key
-                .account_id
-                .as_deref()
-                .or(event.account_id.as_deref()),
-            region: trail_key.region.as_deref().or(event.region.as_deref()),
+            account_id: trail_key.account_id.as_deref(),
+            region: trail_key.region.as_deref(),
             category: event.category.as_deref(),
         };
-        group.render_into(&fields, group_name);
+        to.group.render_into(&fields, group_name);
         self.settings.log_stream.render_into(&fields, stream_name);
         if run.skip.take(group_name, stream_name) {
             run.counts.events_resumed += 1;
@@ -413,6 +420,14 @@ where
             self.send_ready(batcher, run, trail_key)?;
         }
         Ok(())
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as i64
     }
 
     fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
@@ -472,10 +487,17 @@ where
     }
 }
 
+/// Where one record's log event goes, and the times that group takes.
+struct Destination<'t> {
+    group: &'t Template,
+    window: Window,
+}
+
 /// One attempt at one object: what it counted and how far it got.
 struct Run {
-    /// The clock reading event times are judged by.
-    clock_ms: i64,
+    /// The clock reading event times are judged by; `None` for a resumed object whose earlier
+    /// attempt judged none (then every time is admitted, as it was).
+    clock_ms: Option<i64>,
     counts: Counts,
     rule_stats: RuleStats,
     version: Option<Version>,
@@ -486,6 +508,12 @@ struct Run {
 }
 
 impl Run {
+    /// The times a group that keeps events `max_age_ms` takes, judged by this run's clock.
+    fn window(&self, max_age_ms: i64) -> Window {
+        self.clock_ms
+            .map_or(Window::ANY, |now| Window::at(now, max_age_ms))
+    }
+
     fn accepted(&mut self, batch: &LogBatch, rejected: u64) {
         let events = batch.events.len() as u64;
         self.counts.log_batches += 1;

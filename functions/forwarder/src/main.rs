@@ -83,6 +83,9 @@ async fn handle_batch(
         events_archived = c.events_archived,
         events_rejected = c.events_rejected,
         events_resumed = c.events_resumed,
+        events_too_old = c.events_too_old,
+        events_too_new = c.events_too_new,
+        events_key_mismatch = c.events_key_mismatch,
         records_quarantined = c.records_quarantined,
         "Batch done."
     );

@@ -119,6 +119,8 @@ impl CloudWatchLogSink {
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
             {
                 self.create(&batch.group, &batch.stream).await?;
+                // The refused call counted against the account's rate too.
+                self.limits.until_ready(None, 0).await;
                 send().await
             }
             other => other,

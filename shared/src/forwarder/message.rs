@@ -135,7 +135,7 @@ where
                         .or(announced.version.clone())
                         .unwrap_or_default(),
                     progress: report.progress.clone(),
-                    clock_ms: Some(report.clock_ms),
+                    clock_ms: report.clock_ms,
                     ..continued(announced)
                 };
                 return Ending::Failed {

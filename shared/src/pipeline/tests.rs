@@ -69,8 +69,13 @@ impl World {
         self.pipeline(deadline).forward(&object(key))
     }
 
-    fn resume(&self, object: &ObjectRef, progress: &Progress) -> ObjectReport {
-        self.pipeline(None).resume(object, progress, None)
+    fn resume(
+        &self,
+        object: &ObjectRef,
+        progress: &Progress,
+        clock_ms: Option<i64>,
+    ) -> ObjectReport {
+        self.pipeline(None).resume(object, progress, clock_ms)
     }
 
     fn pipeline(
@@ -350,7 +355,7 @@ fn a_resumed_object_sends_only_what_no_earlier_attempt_had_accepted() {
         version: Some(version),
         ..object(KEY)
     };
-    let second = world.resume(&object, &first.progress);
+    let second = world.resume(&object, &first.progress, first.clock_ms);
     // THEN it sends the rest only, and the archive object is whole
     assert!(
         matches!(second.outcome, Outcome::Forwarded { .. }),
@@ -391,7 +396,7 @@ fn a_resumed_object_that_changed_is_refused() {
         stream: "s".into(),
         accepted: 1,
     }]);
-    let Outcome::Failed(e) = world.resume(&object, &progress).outcome else {
+    let Outcome::Failed(e) = world.resume(&object, &progress, Some(0)).outcome else {
         panic!()
     };
     assert_eq!(
@@ -707,4 +712,60 @@ fn every_record_kind_is_forwarded_in_its_folder() {
             assert_eq!(line["rules"], json!(["kind"]), "{folder}");
         }
     }
+}
+
+#[test]
+fn routed_groups_take_fourteen_days_while_the_destination_keeps_its_retention() {
+    // GIVEN a destination group that keeps events a day, and a route to a group of its own
+    let rules = json!({"Routes": [{"Name": "iam", "FilterPattern": "{ $.eventSource = iam.amazonaws.com }",
+                                   "LogGroup": "/trailrelay/iam"}]});
+    let file = crate::rules::RulesFile::from_json(&rules.to_string(), "test").unwrap();
+    let mut iam = record(2, "2026-10-29T00:00:00Z");
+    iam["eventSource"] = json!("iam.amazonaws.com");
+    let records = [record(1, "2026-10-29T00:00:00Z"), iam];
+    let mut world = World::new(&[(KEY, document(&records))]);
+    world.settings.rules = crate::rules::RuleSet::compile(&file, Default::default()).unwrap();
+    world.settings.max_event_age_ms = 24 * 3_600_000;
+    // WHEN three-day-old events are forwarded
+    let report = world.forward(KEY);
+    // THEN the routed one goes out, the other is too old for its group
+    let sent: Vec<(String, Value)> = world
+        .logged()
+        .into_iter()
+        .map(|l| (l.0, l.3["eventID"].clone()))
+        .collect();
+    assert_eq!(sent, [("/trailrelay/iam".to_owned(), json!("id-2"))]);
+    assert_eq!(report.counts.events_too_old, 1);
+}
+
+#[test]
+fn a_file_outside_the_layout_names_no_account_from_its_records() {
+    let key = "uploads/whatever.json.gz";
+    let world = World::new(&[(key, document(&[record(1, "2026-11-01T00:00:00Z")]))]);
+    let report = world.forward(key);
+    assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
+    let streams: Vec<String> = world.logged().into_iter().map(|l| l.1).collect();
+    assert_eq!(streams, ["CloudTrail"], "not the record's 111122223333");
+}
+
+#[test]
+fn a_resume_without_a_clock_admits_every_time_as_its_predecessor_did() {
+    let records = [
+        record(1, "2020-01-01T00:00:00Z"),
+        record(2, "2020-01-02T00:00:00Z"),
+    ];
+    let world = World::new(&[(KEY, document(&records))]);
+    let progress = Progress(vec![StreamProgress {
+        group: DEFAULT_LOG_GROUP.into(),
+        stream: "o-exampleorg1_111122223333_CloudTrail_us-east-1".into(),
+        accepted: 1,
+    }]);
+    let report = world.resume(&object(KEY), &progress, None);
+    assert!(matches!(report.outcome, Outcome::Forwarded { .. }));
+    assert_eq!(report.clock_ms, None);
+    let c = report.counts;
+    assert_eq!(
+        (c.events_resumed, c.events_logged, c.events_too_old),
+        (1, 1, 0)
+    );
 }
