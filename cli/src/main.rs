@@ -17,7 +17,7 @@ use trailrelay::pipeline::{
     DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, ObjectReport, Outcome,
     Pipeline, Settings, Totals,
 };
-use trailrelay::ports::{ErrorClass, SystemClock};
+use trailrelay::ports::{ErrorClass, SystemClock, epoch_ms};
 use trailrelay::rules::pattern::PatternOptions;
 use trailrelay::rules::{
     BUILT_IN_CIS, RuleSet, RuleStats, RulesFile, test_metric_filter as test_metric_filter_api,
@@ -107,7 +107,7 @@ fn start_day(text: &str) -> Result<i64, String> {
 }
 
 fn account_id(text: &str) -> Result<String, String> {
-    if trailrelay::config::is_account_id(text) {
+    if trailrelay::key::is_account_id(text) {
         Ok(text.to_owned())
     } else {
         Err(format!("{text:?} is not a 12-digit account id"))
@@ -459,9 +459,7 @@ fn print_rules(rules: &RuleSet, stats: &RuleStats) {
 
 /// Appends the flush's metrics, as Embedded Metric Format lines, to `path`.
 fn write_metrics(rules: &RuleSet, stats: &RuleStats, path: &Path) -> Result<(), String> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = epoch_ms(std::time::SystemTime::now());
     let lines = rules.emf_lines(stats, now_ms);
     if lines.is_empty() {
         return Ok(());
@@ -540,9 +538,7 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
     }
     // Recent activity: CloudWatch Logs, which the local logs stand for, takes events of the
     // last 14 days only.
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now_s = epoch_ms(std::time::SystemTime::now()) / 1000;
     let spec = DemoSpec {
         start_s: args.start.unwrap_or_else(|| demo::day_before(now_s)),
         ..DemoSpec::default()

@@ -109,16 +109,11 @@ impl ObjectSource for AnySource {
     type Reader = AnyReader;
 
     fn open(&self, object: &ObjectRef) -> Result<Opened<AnyReader>, PortError> {
-        let boxed = |o: Opened<S3Reader>| Opened {
-            reader: AnyReader::S3(Box::new(o.reader)),
-            version: o.version,
-        };
         match (&object.store, &self.s3) {
-            (Store::Local(_), _) => LocalSource.open(object).map(|o| Opened {
-                reader: AnyReader::Local(o.reader),
-                version: o.version,
-            }),
-            (Store::S3(_), Some(s3)) => s3.open(object).map(boxed),
+            (Store::Local(_), _) => LocalSource.open(object).map(|o| o.map(AnyReader::Local)),
+            (Store::S3(_), Some(s3)) => s3
+                .open(object)
+                .map(|o| o.map(|r| AnyReader::S3(Box::new(r)))),
             (Store::S3(_), None) => Err(PortError::new(
                 ErrorClass::Poison,
                 "unsupported-store",

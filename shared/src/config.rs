@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 
 use crate::batch::MAX_EVENT_AGE_MS;
 use crate::decode::Limits;
+use crate::key::is_account_id;
 use crate::pipeline::{DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, Settings};
 use crate::rules::pattern::PatternOptions;
 use crate::rules::{RuleSet, RulesFile};
@@ -448,11 +449,6 @@ fn check_route_log_groups(rules: &RuleSet, prefix: Option<&str>) -> Result<(), S
         }
     }
     Ok(())
-}
-
-/// An AWS account id: 12 digits.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// S3 bucket naming rules (3 to 63 lower-case letters, digits, `.` and `-`, starting and

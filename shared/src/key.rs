@@ -176,7 +176,8 @@ fn is_org_id(s: &str) -> bool {
     })
 }
 
-fn is_account_id(s: &str) -> bool {
+/// An AWS account id: 12 digits.
+pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 

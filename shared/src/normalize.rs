@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+pub(crate) use archive_line::Source;
 pub use archive_line::write_archive_line;
 use raw::{Object, RawAddendum, RawIdentity, RawRecord};
 
@@ -201,13 +202,6 @@ pub enum RecordError {
         #[source]
         source: syntax::SyntaxError,
     },
-}
-
-impl RecordError {
-    /// A short, stable name for the cause.
-    pub fn cause(&self) -> &'static str {
-        "invalid-record"
-    }
 }
 
 /// A record that passed [`parse`]: its text, guaranteed UTF-8 JSON, and its derived fields.

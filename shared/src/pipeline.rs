@@ -17,7 +17,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -38,7 +38,7 @@ use crate::key::{self, ObjectKind, TrailKey};
 use crate::normalize::{self, Normalized, Origin};
 use crate::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened,
-    PortError, Version,
+    PortError, Version, epoch_ms,
 };
 use crate::rules::{RuleSet, RuleStats};
 use crate::template::{Fields, NameKind, Template, TemplateError};
@@ -250,13 +250,15 @@ where
         let trail_key = TrailKey::parse(&object.key);
         // An attempt that resumes keeps the clock its predecessor judged by; one with nothing to
         // resume reads the clock.
+        let now_ms = self.now_ms();
         let clock_ms = match clock_ms {
             Some(ms) => Some(ms),
-            None if progress.is_empty() => Some(self.now_ms()),
+            None if progress.is_empty() => Some(now_ms),
             None => None,
         };
         let mut run = Run {
             clock_ms,
+            default_time_ms: clock_ms.unwrap_or(now_ms),
             counts: Counts::default(),
             rule_stats: RuleStats::new(&self.settings.rules),
             version: None,
@@ -312,6 +314,7 @@ where
         // Routed groups are the function's own, kept as long as CloudWatch Logs takes events
         // (14 days); the destination group keeps `max_event_age_ms`.
         let mut batcher = LogBatcher::within(run.window(MAX_EVENT_AGE_MS));
+        let destination_window = run.window(settings.max_event_age_ms);
         let mut line = Vec::with_capacity(4096);
         let mut names = (String::new(), String::new());
 
@@ -349,7 +352,7 @@ where
                 if decision.to_logs {
                     let (group, window) = match decision.log_group {
                         Some(routed) => (routed, batcher.window()),
-                        None => (&settings.log_group, run.window(settings.max_event_age_ms)),
+                        None => (&settings.log_group, destination_window),
                     };
                     let to = Destination { group, window };
                     self.log_record(&record, &to, trail_key, &mut names, &mut batcher, run)?;
@@ -384,10 +387,7 @@ where
             return Ok(());
         }
         let event = &record.event;
-        let timestamp_ms = event
-            .timestamp_ms()
-            .or(run.clock_ms)
-            .unwrap_or_else(|| self.now_ms());
+        let timestamp_ms = event.timestamp_ms().unwrap_or(run.default_time_ms);
         // Before the skip: every attempt judges times by the same clock reading, so what an
         // earlier attempt accepted is a prefix of what this one admits.
         if let Err(refused) = to.window.admits(timestamp_ms) {
@@ -423,11 +423,7 @@ where
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_millis() as i64
+        epoch_ms(self.clock.now())
     }
 
     fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
@@ -498,6 +494,8 @@ struct Run {
     /// The clock reading event times are judged by; `None` for a resumed object whose earlier
     /// attempt judged none (then every time is admitted, as it was).
     clock_ms: Option<i64>,
+    /// The time of an event without a usable `eventTime`: the clock, read once per object.
+    default_time_ms: i64,
     counts: Counts,
     rule_stats: RuleStats,
     version: Option<Version>,

@@ -68,6 +68,16 @@ pub struct Opened<R> {
     pub version: Version,
 }
 
+impl<R> Opened<R> {
+    /// The same object, its reader wrapped by `f`.
+    pub fn map<T>(self, f: impl FnOnce(R) -> T) -> Opened<T> {
+        Opened {
+            reader: f(self.reader),
+            version: self.version,
+        }
+    }
+}
+
 impl ObjectRef {
     /// An object by store and key, with nothing else known.
     pub fn new(store: Store, key: impl Into<String>) -> Self {
@@ -193,6 +203,12 @@ pub trait ArchiveSink: Sync {
 pub trait Clock: Sync {
     /// Now.
     fn now(&self) -> SystemTime;
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn epoch_ms(time: SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The system's clock.

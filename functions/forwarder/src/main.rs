@@ -1,13 +1,13 @@
 //! The forwarder Lambda function: wiring only. Configuration from the environment, the AWS
 //! clients, the adapters, then one batch per invocation through `trailrelay::forwarder`.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use trailrelay::aws::{AwsForwarder, Clients, forwarder_ports, load_sdk_config};
 use trailrelay::config::Config;
 use trailrelay::forwarder::{MessageOutcome, SqsBatchResponse, SqsEvent, time_given};
-use trailrelay::ports::ErrorClass;
+use trailrelay::ports::{ErrorClass, epoch_ms};
 
 type Function = AwsForwarder;
 
@@ -89,9 +89,7 @@ async fn handle_batch(
         records_quarantined = c.records_quarantined,
         "Batch done."
     );
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = epoch_ms(SystemTime::now());
     // Embedded Metric Format: one document a line on standard output, read by CloudWatch Logs.
     println!("{}", invocation.emf(now_ms));
     for line in forwarder

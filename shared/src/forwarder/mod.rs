@@ -115,33 +115,18 @@ impl Invocation {
     pub fn emf(&self, timestamp_ms: i64) -> String {
         let c = &self.totals.counts;
         let counts = self.message_counts();
-        let metrics: Vec<(&str, u64, &str)> = vec![
-            ("Messages", self.outcomes.len() as u64, "Count"),
-            (
-                "MessagesAcknowledged",
-                counts.get("acknowledged").copied().unwrap_or(0),
-                "Count",
-            ),
-            (
-                "MessagesContinued",
-                counts.get("continued").copied().unwrap_or(0),
-                "Count",
-            ),
-            (
-                "MessagesDeadLettered",
-                counts.get("dead-lettered").copied().unwrap_or(0),
-                "Count",
-            ),
-            (
-                "MessagesFailedRetry",
-                counts.get("failed-retry").copied().unwrap_or(0),
-                "Count",
-            ),
-            (
-                "MessagesFailedPoison",
-                counts.get("failed-poison").copied().unwrap_or(0),
-                "Count",
-            ),
+        let by_outcome = [
+            ("MessagesAcknowledged", "acknowledged"),
+            ("MessagesContinued", "continued"),
+            ("MessagesDeadLettered", "dead-lettered"),
+            ("MessagesFailedRetry", "failed-retry"),
+            ("MessagesFailedPoison", "failed-poison"),
+        ]
+        .map(|(metric, outcome)| (metric, counts.get(outcome).copied().unwrap_or(0), "Count"));
+        let mut metrics: Vec<(&str, u64, &str)> =
+            vec![("Messages", self.outcomes.len() as u64, "Count")];
+        metrics.extend(by_outcome);
+        metrics.extend([
             ("ObjectsForwarded", self.totals.forwarded, "Count"),
             ("ObjectsSkipped", self.totals.skipped_objects(), "Count"),
             ("ObjectsFailed", self.totals.failed_objects(), "Count"),
@@ -168,7 +153,7 @@ impl Invocation {
                 "Count",
             ),
             ("LogBatches", c.log_batches, "Count"),
-        ];
+        ]);
         let metrics: Vec<(&str, Option<&str>, serde_json::Value)> = metrics
             .into_iter()
             .map(|(name, value, unit)| (name, Some(unit), value.into()))

@@ -29,11 +29,12 @@ struct ArchiveFields<'e, 'a> {
     source: Source<'e>,
 }
 
+/// Where a record came from: `{"bucket","key","index"}` in archive and quarantine lines.
 #[derive(Serialize)]
-struct Source<'e> {
-    bucket: &'e str,
-    key: &'e str,
-    index: u64,
+pub(crate) struct Source<'e> {
+    pub(crate) bucket: &'e str,
+    pub(crate) key: &'e str,
+    pub(crate) index: u64,
 }
 
 /// Appends one archive line (JSON, then `\n`) for a record: the derived fields, the names of

@@ -16,7 +16,7 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 
 use super::{ProcessError, archive_io};
-use crate::normalize::{Origin, RecordError};
+use crate::normalize::{Origin, RecordError, Source};
 use crate::ports::{ArchiveSink, ArchiveUpload};
 
 /// The folder, under the archive prefix, that holds quarantine objects.
@@ -44,13 +44,6 @@ struct Line<'a> {
     text: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     base64: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Source<'a> {
-    bucket: &'a str,
-    key: &'a str,
-    index: u64,
 }
 
 /// The quarantine object of one log file, begun at its first record.
