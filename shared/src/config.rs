@@ -223,6 +223,89 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Variables read through a lookup, each with its listed default, checked one by one with
+/// errors that name the variable. Shared by every function's configuration.
+pub(crate) struct Env<'a> {
+    variables: &'static [Variable],
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(
+        variables: &'static [Variable],
+        lookup: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        Self { variables, lookup }
+    }
+
+    fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            variable,
+            message: message.into(),
+        }
+    }
+
+    /// The value, or the variable's default; blank counts as unset.
+    pub(crate) fn get(&self, name: &'static str) -> Option<String> {
+        let var = self.variables.iter().find(|v| v.name == name);
+        (self.lookup)(name)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| var.and_then(|v| v.default).map(str::to_owned))
+    }
+
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or_else(|| Self::err(name, "is required"))
+    }
+
+    pub(crate) fn number(&self, name: &'static str) -> Result<u64, ConfigError> {
+        let text = self.required(name)?;
+        text.trim()
+            .parse()
+            .map_err(|_| Self::err(name, format!("{text:?} is not a whole number")))
+    }
+
+    pub(crate) fn positive(&self, name: &'static str) -> Result<NonZeroU32, ConfigError> {
+        let n = self.number(name)?;
+        u32::try_from(n)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| Self::err(name, format!("must be between 1 and {}", u32::MAX)))
+    }
+
+    pub(crate) fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.required(name)?.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(Self::err(name, format!("{other:?} is not true or false"))),
+        }
+    }
+
+    /// An optional 12-digit account id.
+    pub(crate) fn account(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.get(name) {
+            Some(owner) if !is_account_id(&owner) => Err(Self::err(
+                name,
+                format!("{owner:?} is not a 12-digit account id"),
+            )),
+            owner => Ok(owner),
+        }
+    }
+
+    /// A required, comma-separated list of bucket names.
+    pub(crate) fn buckets(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let buckets: Vec<String> = self
+            .required(name)?
+            .split(',')
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty())
+            .collect();
+        match buckets.iter().find(|b| !is_bucket_name(b)) {
+            Some(bad) => Err(Self::err(name, format!("{bad:?} is not a bucket name"))),
+            None => Ok(buckets),
+        }
+    }
+}
+
 /// The forwarder's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -262,51 +345,18 @@ impl Config {
 
     /// Reads and checks every variable through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| -> Option<String> {
-            let var = VARIABLES.iter().find(|v| v.name == name);
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .or_else(|| var.and_then(|v| v.default).map(str::to_owned))
-        };
+        let env = Env::new(VARIABLES, &lookup);
+        let get = |name: &'static str| env.get(name);
         let err = |variable: &'static str, message: String| ConfigError { variable, message };
-        let required =
-            |name: &'static str| get(name).ok_or_else(|| err(name, "is required".into()));
-        let number = |name: &'static str| -> Result<u64, ConfigError> {
-            let text = required(name)?;
-            text.trim()
-                .parse()
-                .map_err(|_| err(name, format!("{text:?} is not a whole number")))
-        };
-        let positive = |name: &'static str| -> Result<NonZeroU32, ConfigError> {
-            let n = number(name)?;
-            u32::try_from(n)
-                .ok()
-                .and_then(NonZeroU32::new)
-                .ok_or_else(|| err(name, format!("must be between 1 and {}", u32::MAX)))
-        };
+        let required = |name: &'static str| env.required(name);
+        let number = |name: &'static str| env.number(name);
+        let positive = |name: &'static str| env.positive(name);
         let size = |name: &'static str| -> Result<u64, ConfigError> {
             parse_bytes(&required(name)?).map_err(|e| err(name, e.to_string()))
         };
 
-        let allowed_buckets: Vec<String> = required("ALLOWED_BUCKETS")?
-            .split(',')
-            .map(|b| b.trim().to_owned())
-            .filter(|b| !b.is_empty())
-            .collect();
-        if let Some(bad) = allowed_buckets.iter().find(|b| !is_bucket_name(b)) {
-            return Err(err(
-                "ALLOWED_BUCKETS",
-                format!("{bad:?} is not a bucket name"),
-            ));
-        }
-        let account = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match get(name) {
-                Some(owner) if !is_account_id(&owner) => {
-                    Err(err(name, format!("{owner:?} is not a 12-digit account id")))
-                }
-                owner => Ok(owner),
-            }
-        };
+        let allowed_buckets = env.buckets("ALLOWED_BUCKETS")?;
+        let account = |name: &'static str| env.account(name);
         let expected_bucket_owner = account("EXPECTED_BUCKET_OWNER")?;
         let archive_bucket_owner = account("ARCHIVE_BUCKET_OWNER")?;
         let archive_bucket = required("ARCHIVE_BUCKET")?;
@@ -401,16 +451,7 @@ impl Config {
                     ));
                 }
             },
-            s3_force_path_style: match required("S3_FORCE_PATH_STYLE")?.trim() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(err(
-                        "S3_FORCE_PATH_STYLE",
-                        format!("{other:?} is not true or false"),
-                    ));
-                }
-            },
+            s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
             settings: Settings {
                 limits,
                 max_event_age_ms,

@@ -47,6 +47,32 @@ impl ObjectKind {
         }
     }
 
+    /// The folder a trail writes this kind under (`CloudTrail`, `CloudTrail-Digest`, ...);
+    /// `None` for [`ObjectKind::Other`].
+    pub fn folder(self) -> Option<&'static str> {
+        match self {
+            Self::Log => Some("CloudTrail"),
+            Self::Digest => Some("CloudTrail-Digest"),
+            Self::Insight => Some("CloudTrail-Insight"),
+            Self::NetworkActivity => Some("CloudTrail-NetworkActivity"),
+            Self::Aggregated => Some("CloudTrail-Aggregated"),
+            Self::Other => None,
+        }
+    }
+
+    /// The kind named `name` ([`ObjectKind::as_str`]), except `other`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Log,
+            Self::Digest,
+            Self::Insight,
+            Self::NetworkActivity,
+            Self::Aggregated,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     fn from_folder(folder: &str) -> Option<Self> {
         match folder {
             "CloudTrail" => Some(Self::Log),
@@ -148,6 +174,18 @@ impl TrailKey {
         })
     }
 
+    /// The delivery time a log file's name states (`..._YYYYMMDDTHHmmZ_...`, the end of its
+    /// delivery window), in seconds since the Unix epoch. `None` for digests (whose names carry
+    /// the trail first) and for names without a valid stamp.
+    pub fn delivered_s(&self) -> Option<i64> {
+        if matches!(self.kind, ObjectKind::Digest | ObjectKind::Other) {
+            return None;
+        }
+        // ACCOUNT_FOLDER_REGION_STAMP_UNIQUE: the stamp is the fourth field.
+        let stamp = self.file_name.split('_').nth(3)?;
+        parse_stamp(stamp)
+    }
+
     /// The file name without its `.json.gz` or `.json` suffix: the stem of the archive object.
     pub fn stem(&self) -> &str {
         strip_json_suffix(&self.file_name)
@@ -167,7 +205,7 @@ fn strip_json_suffix(name: &str) -> &str {
 
 /// `o-` then 10 to 32 lower-case letters or digits (AWS Organizations `Organization.Id`,
 /// <https://docs.aws.amazon.com/organizations/latest/APIReference/API_Organization.html>).
-fn is_org_id(s: &str) -> bool {
+pub fn is_org_id(s: &str) -> bool {
     s.strip_prefix("o-").is_some_and(|id| {
         (10..=32).contains(&id.len())
             && id
@@ -207,6 +245,74 @@ fn parse_date(year: &str, month: &str, day: &str) -> Option<KeyDate> {
         month: m,
         day: d,
     })
+}
+
+/// `YYYYMMDDTHHmmZ` (UTC) in seconds since the Unix epoch.
+fn parse_stamp(stamp: &str) -> Option<i64> {
+    let b = stamp.as_bytes();
+    if b.len() != 14 || b[8] != b'T' || b[13] != b'Z' {
+        return None;
+    }
+    let date = parse_date(&stamp[0..4], &stamp[4..6], &stamp[6..8])?;
+    let field = |s: &str| -> Option<i8> {
+        (s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    let time = jiff::civil::Time::new(field(&stamp[9..11])?, field(&stamp[11..13])?, 0, 0).ok()?;
+    date.civil()
+        .to_datetime(time)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
+
+impl KeyDate {
+    /// The same date as a `jiff` civil date.
+    pub fn civil(self) -> jiff::civil::Date {
+        // Built only from dates `parse_date` checked, or from civil dates.
+        jiff::civil::Date::new(self.year as i16, self.month as i8, self.day as i8)
+            .unwrap_or_default()
+    }
+
+    /// The UTC date of `seconds` since the Unix epoch.
+    pub fn of_epoch_s(seconds: i64) -> Self {
+        let date = jiff::Timestamp::from_second(seconds)
+            .unwrap_or_default()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        Self::from_civil(date)
+    }
+
+    /// The date `days` later (earlier, when negative).
+    pub fn plus_days(self, days: i32) -> Self {
+        Self::from_civil(
+            self.civil()
+                .checked_add(jiff::Span::new().days(days))
+                .unwrap_or_else(|_| self.civil()),
+        )
+    }
+
+    fn from_civil(date: jiff::civil::Date) -> Self {
+        Self {
+            year: date.year() as u16,
+            month: date.month() as u8,
+            day: date.day() as u8,
+        }
+    }
+}
+
+/// Encodes a key as S3 event notifications carry it, the inverse of [`form_decode`]: bytes
+/// other than letters, digits, `-_.~/` are percent-encoded, and a space becomes `+`.
+pub fn form_encode(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    // A `%` of the key is itself encoded, so "%20" in the result can only stand for a space.
+    percent_encoding::utf8_percent_encode(key, KEEP)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// A key in an S3 event notification that does not decode to UTF-8.
@@ -345,6 +451,36 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    #[test]
+    fn a_log_file_names_its_delivery_minute() {
+        let at = |key: &str| TrailKey::parse(key).delivered_s();
+        // 2026-11-01T00:05:00Z
+        assert_eq!(at(ORG_LOG), Some(1_793_491_500));
+        let insight = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2026/11/01/\
+                       111122223333_CloudTrail-Insight_us-east-1_20261101T2359Z_abcdEFGH12345678.json.gz";
+        assert_eq!(at(insight), Some(1_793_491_500 - 300 + 86_340));
+        let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/\
+                      111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T000000Z.json.gz";
+        assert_eq!(at(digest), None);
+        let bad_minute = ORG_LOG.replace("T0005Z", "T0060Z");
+        assert_eq!(at(&bad_minute), None);
+        assert_eq!(KeyDate::of_epoch_s(1_793_491_500).to_string(), "2026-11-01");
+        assert_eq!(
+            KeyDate::of_epoch_s(1_793_491_500).plus_days(-1).to_string(),
+            "2026-10-31"
+        );
+    }
+
+    #[test]
+    fn form_encoding_is_what_form_decoding_undoes() {
+        for key in ["AWSLogs/o-1/a b+c%d/é/x.json.gz", "plain/key_1-2.~json"] {
+            let encoded = form_encode(key);
+            assert!(!encoded.contains(' '), "{encoded}");
+            assert_eq!(form_decode(&encoded).unwrap(), key);
+        }
+        assert_eq!(form_encode("a b+c"), "a+b%2Bc");
     }
 
     #[test]

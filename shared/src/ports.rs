@@ -231,7 +231,7 @@ pub struct Outgoing {
     /// Seconds before the message becomes visible, at most [`crate::forwarder::MAX_DELAY_SECONDS`].
     pub delay_seconds: u32,
     /// String message attributes, at most ten.
-    pub attributes: Vec<(&'static str, String)>,
+    pub attributes: Vec<(Cow<'static, str>, String)>,
 }
 
 /// A queue, by ARN or URL.
@@ -259,4 +259,49 @@ pub trait Queue: Send + Sync {
         &self,
         message: &Outgoing,
     ) -> impl std::future::Future<Output = Result<(), PortError>> + Send;
+
+    /// Sends up to [`MAX_BATCH_MESSAGES`] messages for one queue in one call: one result per
+    /// message, in order, so that a caller retries exactly the ones that failed.
+    fn send_batch(
+        &self,
+        messages: &[Outgoing],
+    ) -> impl std::future::Future<Output = Vec<Result<(), PortError>>> + Send;
+}
+
+/// Most messages one SendMessageBatch call carries
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>).
+pub const MAX_BATCH_MESSAGES: usize = 10;
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedObject {
+    /// The key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The entity tag, quotes included, as S3 lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// What one prefix holds: its objects and, when listed with a delimiter, the next level's
+/// common prefixes (each ending with `/`). Both in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Objects directly under the prefix (every object under it, without a delimiter).
+    pub objects: Vec<ListedObject>,
+    /// Common prefixes, with a delimiter.
+    pub prefixes: Vec<String>,
+}
+
+/// Where keys are listed: ListObjectsV2 on S3.
+pub trait Lister: Send + Sync {
+    /// Every object and common prefix under `prefix` in `bucket`, every page; with `delimited`
+    /// the listing stops at the next `/`.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimited: bool,
+    ) -> impl std::future::Future<Output = Result<Listing, PortError>> + Send;
 }

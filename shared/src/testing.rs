@@ -217,11 +217,16 @@ pub(crate) mod fakes {
         }
     }
 
-    /// Keeps every message sent; refuses them all while `refuse` is set.
+    /// Keeps every message sent; refuses them all while `refuse` is set, and refuses the next
+    /// `refuse_entries` entries of batches one by one.
     #[derive(Debug, Default, Clone)]
     pub(crate) struct RecordingQueue {
         pub(crate) sent: Arc<Mutex<Vec<Outgoing>>>,
         pub(crate) refuse: bool,
+        pub(crate) refuse_entries: Arc<Mutex<usize>>,
+        /// Entries whose body holds any of these are refused, every time.
+        pub(crate) refuse_matching: Arc<Mutex<Vec<String>>>,
+        pub(crate) batches: Arc<Mutex<Vec<usize>>>,
     }
 
     impl Queue for RecordingQueue {
@@ -231,6 +236,37 @@ pub(crate) mod fakes {
             }
             self.sent.lock().unwrap().push(message.clone());
             Ok(())
+        }
+
+        async fn send_batch(&self, messages: &[Outgoing]) -> Vec<Result<(), PortError>> {
+            self.batches.lock().unwrap().push(messages.len());
+            let mut results = Vec::new();
+            for m in messages {
+                let refused = {
+                    let matching = self
+                        .refuse_matching
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|s| m.body.contains(s));
+                    let mut refusals = self.refuse_entries.lock().unwrap();
+                    let counted = *refusals > 0 && !matching;
+                    if counted {
+                        *refusals -= 1;
+                    }
+                    matching || counted
+                };
+                results.push(if refused {
+                    Err(PortError::new(
+                        ErrorClass::Retry,
+                        "service-error",
+                        "entry refused",
+                    ))
+                } else {
+                    self.send(m).await
+                });
+            }
+            results
         }
     }
 

@@ -1,4 +1,5 @@
-//! S3: trail objects streamed from GetObject, archive objects written by (multipart) upload.
+//! S3: trail objects streamed from GetObject, listed with ListObjectsV2, archive objects
+//! written by (multipart) upload.
 
 use std::io::{self, Write};
 use std::pin::Pin;
@@ -12,8 +13,8 @@ use tokio_util::io::SyncIoBridge;
 
 use super::classify;
 use crate::ports::{
-    ArchiveSink, ArchiveUpload, ErrorClass, OBJECT_CHANGED, ObjectRef, ObjectSource, Opened,
-    PortError, Store, Version,
+    ArchiveSink, ArchiveUpload, ErrorClass, ListedObject, Lister, Listing, OBJECT_CHANGED,
+    ObjectRef, ObjectSource, Opened, PortError, Store, Version,
 };
 
 /// Size of each part of a multipart upload. Parts are at least 5 MiB but the last, and an
@@ -23,6 +24,61 @@ use crate::ports::{
 pub const PART_BYTES: usize = 8 << 20;
 /// Most parts in one multipart upload.
 pub const MAX_PARTS: i32 = 10_000;
+
+/// Lists keys with ListObjectsV2, every page, sending ExpectedBucketOwner when given.
+#[derive(Debug, Clone)]
+pub struct S3Lister {
+    client: Client,
+    expected_bucket_owner: Option<String>,
+}
+
+impl S3Lister {
+    /// A lister using `client`.
+    pub fn new(client: Client, expected_bucket_owner: Option<String>) -> Self {
+        Self {
+            client,
+            expected_bucket_owner,
+        }
+    }
+}
+
+impl Lister for S3Lister {
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimited: bool,
+    ) -> Result<Listing, PortError> {
+        let mut listing = Listing::default();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_delimiter(delimited.then(|| "/".to_owned()))
+            .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
+            listing
+                .objects
+                .extend(page.contents().iter().filter_map(|o| {
+                    Some(ListedObject {
+                        key: o.key()?.to_owned(),
+                        size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                        etag: o.e_tag().map(str::to_owned),
+                    })
+                }));
+            listing.prefixes.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+        }
+        Ok(listing)
+    }
+}
 
 /// Reads trail objects from S3 as streams.
 #[derive(Debug, Clone)]
