@@ -15,7 +15,9 @@
 //!    [`aws`] on S3 and CloudWatch Logs.
 //!
 //! The forwarder function adds [`notification`] (SQS bodies to objects), [`config`] (the
-//! environment) and [`forwarder`] (one SQS batch, concurrently, within the deadline). The
+//! environment) and [`forwarder`] (one SQS batch, concurrently, within the deadline).
+//! [`replay`] lists files already in the trail bucket and enqueues them on the forwarder's
+//! queue (the replay function, `trailrelay replay`). The
 //! pipeline is synchronous (CPU work on a stream); only [`aws`] and [`forwarder`] touch the
 //! async SDK, bridging from the blocking threads objects run on. The CLI and the functions are
 //! wiring only.
@@ -34,6 +36,7 @@ pub mod normalize;
 pub mod notification;
 pub mod pipeline;
 pub mod ports;
+pub mod replay;
 pub mod rules;
 pub mod template;
 

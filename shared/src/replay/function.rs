@@ -1,0 +1,241 @@
+//! The replay function's logic, free of any Lambda type: requests from its SQS queue (or one
+//! request invoked directly), each replayed until done or until the deadline, then continued
+//! on the request queue.
+//!
+//! How a request ends:
+//! - done: every object of its range enqueued (objects the queue refused for good are named);
+//! - continued: stopped by the deadline, or by a failure that may pass, after some progress:
+//!   its continuation (`start_after`, `pending`) goes to `REPLAY_QUEUE_URL` and the message is
+//!   done, so nothing is enqueued twice;
+//! - failed: a bad request (poison), or no progress, or the continuation could not be sent:
+//!   reported in `batchItemFailures`, retried by the queue until its redrive policy moves it
+//!   to the request queue's dead-letter queue.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::config::ReplayConfig;
+use super::{Replay, Request, Summary};
+use crate::forwarder::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use crate::ports::{Clock, ErrorClass, Lister, Outgoing, Queue, QueueRef};
+
+/// How one request ended.
+#[derive(Debug)]
+pub enum RequestOutcome {
+    /// The whole range is enqueued.
+    Done(Summary),
+    /// Stopped; the continuation is on the request queue.
+    Continued(Summary),
+    /// Failed: retried by the queue.
+    Failed {
+        /// Retry or poison.
+        class: ErrorClass,
+        /// A short, stable cause.
+        cause: &'static str,
+        /// What happened.
+        message: String,
+        /// What was done before the failure, if anything ran.
+        summary: Option<Summary>,
+    },
+}
+
+impl RequestOutcome {
+    /// `done`, `continued` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Done(_) => "done",
+            Self::Continued(_) => "continued",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    /// What the replay did, if it ran.
+    pub fn summary(&self) -> Option<&Summary> {
+        match self {
+            Self::Done(s) | Self::Continued(s) => Some(s),
+            Self::Failed { summary, .. } => summary.as_ref(),
+        }
+    }
+}
+
+/// What one invocation did.
+#[derive(Debug, Default)]
+pub struct Invocation {
+    /// Per message id (`direct` for a direct invocation), in order.
+    pub outcomes: Vec<(String, RequestOutcome)>,
+    /// The partial batch response.
+    pub response: SqsBatchResponse,
+}
+
+impl Invocation {
+    /// CloudWatch Embedded Metric Format documents, namespace `trailrelay`: one per account
+    /// and region replayed (`ReplayObjectsEnqueued`, `ReplayBytesEnqueued`), and the totals.
+    pub fn emf(&self, timestamp_ms: i64) -> Vec<String> {
+        let mut lines = Vec::new();
+        let (mut objects, mut bytes, mut refused) = (0, 0, 0);
+        for summary in self.outcomes.iter().filter_map(|(_, o)| o.summary()) {
+            for ((account, region), tally) in &summary.enqueued {
+                objects += tally.objects;
+                bytes += tally.bytes;
+                lines.push(crate::rules::emf_document(
+                    "trailrelay",
+                    &[("Account", account.clone()), ("Region", region.clone())],
+                    &[
+                        ("ReplayObjectsEnqueued", Some("Count"), tally.objects.into()),
+                        ("ReplayBytesEnqueued", Some("Bytes"), tally.bytes.into()),
+                    ],
+                    timestamp_ms,
+                ));
+            }
+            refused += summary.refused.len() as u64;
+        }
+        let count = |name: &str| {
+            self.outcomes
+                .iter()
+                .filter(|(_, o)| o.as_str() == name)
+                .count() as u64
+        };
+        lines.push(crate::rules::emf_document(
+            "trailrelay",
+            &[],
+            &[
+                ("ReplayRequestsDone", Some("Count"), count("done").into()),
+                (
+                    "ReplayRequestsContinued",
+                    Some("Count"),
+                    count("continued").into(),
+                ),
+                (
+                    "ReplayRequestsFailed",
+                    Some("Count"),
+                    count("failed").into(),
+                ),
+                ("ReplayObjectsEnqueued", Some("Count"), objects.into()),
+                ("ReplayBytesEnqueued", Some("Bytes"), bytes.into()),
+                ("ReplayObjectsRefused", Some("Count"), refused.into()),
+            ],
+            timestamp_ms,
+        ));
+        lines
+    }
+}
+
+/// The replay function: its ports and configuration.
+#[derive(Debug)]
+pub struct ReplayFunction<L, Q, C> {
+    /// Lists the trail bucket.
+    pub lister: L,
+    /// Sends notifications and continuations.
+    pub queue: Q,
+    /// The time notifications carry.
+    pub clock: C,
+    /// The environment.
+    pub config: ReplayConfig,
+    /// The function's region: the trail bucket's, for the notifications.
+    pub region: String,
+}
+
+impl<L: Lister, Q: Queue, C: Clock> ReplayFunction<L, Q, C> {
+    /// Handles one invocation's payload (an SQS event of requests, or one request) with
+    /// `deadline` the invocation's end.
+    pub async fn handle(&self, payload: Value, deadline: Instant) -> Invocation {
+        let stop_at = deadline
+            .checked_sub(Duration::from_millis(self.config.deadline_grace_ms))
+            .unwrap_or(deadline);
+        let is_sqs = payload["Records"][0]["eventSource"] == "aws:sqs";
+        let messages: Vec<(String, String)> = if is_sqs {
+            match serde_json::from_value::<SqsEvent>(payload) {
+                Ok(event) => event
+                    .records
+                    .into_iter()
+                    .map(|m| (m.message_id.unwrap_or_default(), m.body.unwrap_or_default()))
+                    .collect(),
+                Err(e) => vec![(String::new(), format!("not an SQS event: {e}"))],
+            }
+        } else {
+            vec![("direct".to_owned(), payload.to_string())]
+        };
+        let mut invocation = Invocation::default();
+        for (id, body) in messages {
+            let outcome = self.request(&body, stop_at).await;
+            if matches!(outcome, RequestOutcome::Failed { .. }) && is_sqs {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.clone();
+                invocation.response.batch_item_failures.push(failure);
+            }
+            invocation.outcomes.push((id, outcome));
+        }
+        invocation
+    }
+
+    async fn request(&self, body: &str, stop_at: Instant) -> RequestOutcome {
+        let poison = |cause, message: String| RequestOutcome::Failed {
+            class: ErrorClass::Poison,
+            cause,
+            message,
+            summary: None,
+        };
+        let request: Request = match serde_json::from_str(body) {
+            Ok(r) => r,
+            Err(e) => return poison("bad-request", format!("not a replay request: {e}")),
+        };
+        if !self.config.allowed_buckets.contains(&request.bucket) {
+            return poison(
+                "bucket-not-allowed",
+                format!("bucket {:?} is not in ALLOWED_BUCKETS", request.bucket),
+            );
+        }
+        let replay = Replay {
+            lister: &self.lister,
+            queue: Some(&self.queue),
+            target: QueueRef::Url(self.config.forwarder_queue_url.clone()),
+            region: self.region.clone(),
+            rate: Some(self.config.messages_per_second),
+            clock: &self.clock,
+        };
+        let summary = match replay.run(&request, Some(stop_at), &|_| {}).await {
+            Ok(summary) => summary,
+            Err(e) => return poison("bad-request", e.to_string()),
+        };
+        let stopped = match &summary.stopped {
+            None => return RequestOutcome::Done(summary),
+            Some(super::Stopped::Failed(e)) => (
+                e.class,
+                e.cause,
+                format!("replay of s3://{}: {e}", request.bucket),
+            ),
+            Some(super::Stopped::Deadline) => (
+                ErrorClass::Retry,
+                "deadline",
+                "the deadline came before the replay was done".to_owned(),
+            ),
+        };
+        let progressed = summary.last_done > request.start_after;
+        let continuation = summary.continuation(&request).filter(|_| progressed);
+        let Some(continuation) = continuation else {
+            let (class, cause, message) = stopped;
+            return RequestOutcome::Failed {
+                class,
+                cause,
+                message,
+                summary: Some(summary),
+            };
+        };
+        let message = Outgoing {
+            queue: QueueRef::Url(self.config.replay_queue_url.clone()),
+            body: serde_json::to_string(&continuation).unwrap_or_default(),
+            delay_seconds: 0,
+            attributes: Vec::new(),
+        };
+        match self.queue.send(&message).await {
+            Ok(()) => RequestOutcome::Continued(summary),
+            Err(e) => RequestOutcome::Failed {
+                class: e.class,
+                cause: e.cause,
+                message: format!("the continuation could not be enqueued: {e}"),
+                summary: Some(summary),
+            },
+        }
+    }
+}
