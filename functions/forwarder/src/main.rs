@@ -77,6 +77,7 @@ async fn handle_batch(
         dead_lettered = messages.get("dead-lettered").copied().unwrap_or(0),
         failed = invocation.response.batch_item_failures.len(),
         objects = invocation.totals.forwarded,
+        replayed = invocation.totals.replayed,
         records = c.records,
         bytes_read = c.bytes_read,
         events_logged = c.events_logged,

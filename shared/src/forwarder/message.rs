@@ -120,6 +120,9 @@ where
                 Err(_) => return Ending::failed(deadline_failure()),
             };
             totals.add(&report);
+            if announced.replay && matches!(report.outcome, Outcome::Forwarded { .. }) {
+                totals.replayed += 1;
+            }
             batches_accepted += report.counts.log_batches;
             if let Outcome::Failed(e) = &report.outcome {
                 let failure = Failure {
@@ -162,7 +165,9 @@ where
                 let mut outgoing = dead_letter(message, &failure, dlq);
                 // What the message had left to do, for a redrive that repeats nothing.
                 if let Some((_, body)) = rest {
-                    outgoing.attributes.push(("trailrelay.continuation", body));
+                    outgoing
+                        .attributes
+                        .push(("trailrelay.continuation".into(), body));
                 }
                 self.send(outgoing, &failure, MessageOutcome::DeadLettered)
                     .await
@@ -179,8 +184,11 @@ where
                     ),
                     body,
                     attributes: vec![
-                        ("trailrelay.cause", failure.cause.to_owned()),
-                        ("trailrelay.continues", message_id(message).to_owned()),
+                        ("trailrelay.cause".into(), failure.cause.to_owned()),
+                        (
+                            "trailrelay.continues".into(),
+                            message_id(message).to_owned(),
+                        ),
                     ],
                 };
                 self.send(outgoing, &failure, MessageOutcome::Continued)
@@ -212,19 +220,22 @@ where
 /// The message for the dead-letter queue: the body unchanged, the cause in attributes.
 fn dead_letter(message: &SqsMessage, failure: &Failure, dlq: &str) -> Outgoing {
     let mut attributes = vec![
-        ("trailrelay.cause", failure.cause.to_owned()),
-        ("trailrelay.class", failure.class.as_str().to_owned()),
+        ("trailrelay.cause".into(), failure.cause.to_owned()),
+        ("trailrelay.class".into(), failure.class.as_str().to_owned()),
         (
-            "trailrelay.error",
+            "trailrelay.error".into(),
             truncate(&failure.message, MAX_ERROR_ATTRIBUTE_BYTES),
         ),
-        ("trailrelay.message-id", message_id(message).to_owned()),
+        (
+            "trailrelay.message-id".into(),
+            message_id(message).to_owned(),
+        ),
     ];
     if let Some(object) = &failure.object {
-        attributes.push(("trailrelay.object", object.clone()));
+        attributes.push(("trailrelay.object".into(), object.clone()));
     }
     if let Some(queue) = &message.event_source_arn {
-        attributes.push(("trailrelay.source-queue", queue.clone()));
+        attributes.push(("trailrelay.source-queue".into(), queue.clone()));
     }
     Outgoing {
         queue: QueueRef::Url(dlq.to_owned()),
@@ -254,6 +265,7 @@ fn continued(a: &Announced) -> ContinuedObject {
         version: a.version.clone().unwrap_or_default(),
         progress: a.progress.clone(),
         clock_ms: a.clock_ms,
+        replay: a.replay,
     }
 }
 

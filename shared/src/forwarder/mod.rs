@@ -128,6 +128,7 @@ impl Invocation {
         metrics.extend(by_outcome);
         metrics.extend([
             ("ObjectsForwarded", self.totals.forwarded, "Count"),
+            ("ObjectsReplayed", self.totals.replayed, "Count"),
             ("ObjectsSkipped", self.totals.skipped_objects(), "Count"),
             ("ObjectsFailed", self.totals.failed_objects(), "Count"),
             ("Records", c.records, "Count"),

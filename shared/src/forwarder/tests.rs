@@ -543,6 +543,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
             version: Default::default(),
             progress: Progress::default(),
             clock_ms: None,
+            replay: false,
         }
     );
     // WHEN the continuation arrives

@@ -46,6 +46,8 @@ pub struct Announced {
     pub progress: Progress,
     /// In a continuation: the clock reading the first attempt judged event times by.
     pub clock_ms: Option<i64>,
+    /// Announced by a replay ([`crate::replay`]), not by S3.
+    pub replay: bool,
 }
 
 impl Announced {
@@ -102,6 +104,9 @@ pub struct ContinuedObject {
     /// times by: every attempt admits the same events to CloudWatch Logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_ms: Option<i64>,
+    /// The object was announced by a replay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
 }
 
 impl Continuation {
@@ -214,6 +219,8 @@ struct S3Record {
     event_source: String,
     #[serde(rename = "eventName")]
     event_name: String,
+    #[serde(rename = "userIdentity")]
+    user_identity: Option<Value>,
     s3: S3Entity,
 }
 
@@ -344,9 +351,14 @@ fn s3_event(value: Value) -> Result<Notification, NotificationError> {
         if !r.event_name.starts_with("ObjectCreated:") {
             continue;
         }
+        let principal = r
+            .user_identity
+            .as_ref()
+            .and_then(|u| u["principalId"].as_str());
         objects.push(Announced {
             size: r.s3.object.size(),
             sequencer: r.s3.object.sequencer(),
+            replay: principal == Some(crate::replay::enqueue::REPLAY_PRINCIPAL),
             ..Announced::new(r.s3.bucket.name, form_decode(&r.s3.object.key)?)
         });
     }
@@ -375,6 +387,7 @@ fn continuation(value: Value) -> Result<Notification, NotificationError> {
             version: (!o.version.is_empty()).then_some(o.version),
             progress: o.progress,
             clock_ms: o.clock_ms,
+            replay: o.replay,
             ..Announced::new(o.bucket, o.key)
         })
         .collect();

@@ -286,6 +286,7 @@ fn continuations_round_trip_with_their_versions_and_progress() {
                 },
                 progress: progress.clone(),
                 clock_ms: Some(1_793_923_200_000),
+                replay: true,
             },
             ContinuedObject {
                 bucket: "trail".into(),
@@ -294,6 +295,7 @@ fn continuations_round_trip_with_their_versions_and_progress() {
                 version: Version::default(),
                 progress: Progress::default(),
                 clock_ms: None,
+                replay: false,
             },
         ],
     );
@@ -319,7 +321,35 @@ fn continuations_round_trip_with_their_versions_and_progress() {
     assert_eq!(objects[0].clock_ms, Some(1_793_923_200_000));
     assert_eq!(objects[1].clock_ms, None);
     assert_eq!((objects[1].version.clone(), objects[1].size), (None, None));
+    assert_eq!((objects[0].replay, objects[1].replay), (true, false));
+    assert!(value["objects"][1].get("replay").is_none());
     // Another format is refused, not misread.
     let future = body.replace("\"format\":1", "\"format\":2");
     assert_eq!(parse(&future).unwrap_err().cause(), "unsupported-version");
+}
+
+#[test]
+fn a_replayed_notification_is_an_s3_notification_marked_as_a_replay() {
+    let object = crate::ports::ListedObject {
+        key: "p x/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/f+1.json.gz".into(),
+        size: 7,
+        etag: Some("\"e1\"".into()),
+    };
+    let body =
+        crate::replay::enqueue::notification("trail", &object, "us-east-1", std::time::UNIX_EPOCH);
+    let Notification::Objects(objects) = parse(&body).unwrap() else {
+        panic!("{body}")
+    };
+    assert_eq!(objects.len(), 1);
+    assert_eq!(
+        (objects[0].key.as_str(), objects[0].size),
+        (object.key.as_str(), Some(7))
+    );
+    assert!(objects[0].replay);
+    // The same notification from S3 is not a replay.
+    let from_s3 = body.replace(crate::replay::enqueue::REPLAY_PRINCIPAL, "AWS:AIDAEXAMPLE");
+    let Notification::Objects(objects) = parse(&from_s3).unwrap() else {
+        panic!("{from_s3}")
+    };
+    assert!(!objects[0].replay);
 }

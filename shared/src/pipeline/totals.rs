@@ -61,6 +61,8 @@ impl Counts {
 pub struct Totals {
     /// Objects forwarded.
     pub forwarded: u64,
+    /// Of those, objects a replay announced.
+    pub replayed: u64,
     /// Objects skipped, by reason.
     pub skipped: Vec<(SkipReason, u64)>,
     /// Objects failed, by cause, with their class.
@@ -97,6 +99,7 @@ impl Totals {
         self.counts.add(&other.counts);
         self.rule_stats.merge(&other.rule_stats);
         self.forwarded += other.forwarded;
+        self.replayed += other.replayed;
         for (reason, n) in &other.skipped {
             bump(&mut self.skipped, *reason, *n);
         }
