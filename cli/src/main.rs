@@ -47,6 +47,19 @@ enum Command {
     /// Prints the TestMetricFilter response: the matching messages only, each with its
     /// zero-based eventNumber and, for space-delimited patterns, the extracted values.
     TestMetricFilter(TestMetricFilterArgs),
+    /// Enqueue files already in the trail bucket on the forwarder's queue, as S3 notifications.
+    ///
+    /// Lists only the day folders of the range (a file's time is the delivery time its name
+    /// states), enqueues ten notifications per SendMessageBatch call at --rate, and prints what
+    /// was enqueued per account and region. Exits 0 when everything was enqueued (or listed,
+    /// with --dry-run), 1 otherwise, 2 for bad arguments.
+    Replay(replay::ReplayArgs),
+    /// Move dead-lettered messages back to the forwarder's queue after a fix.
+    ///
+    /// Each message is sent, then deleted from the dead-letter queue: a crash half-way loses
+    /// nothing. A message that carries a continuation (trailrelay.continuation) is sent as that
+    /// continuation, so nothing is forwarded twice.
+    Redrive(replay::RedriveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,7 +119,7 @@ fn start_day(text: &str) -> Result<i64, String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
-fn account_id(text: &str) -> Result<String, String> {
+pub(crate) fn account_id(text: &str) -> Result<String, String> {
     if trailrelay::key::is_account_id(text) {
         Ok(text.to_owned())
     } else {
@@ -178,6 +191,7 @@ struct DemoArgs {
 }
 
 mod ports;
+mod replay;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -194,6 +208,8 @@ fn main() -> ExitCode {
         }
         Command::Demo(args) => run_demo(&args),
         Command::TestMetricFilter(args) => test_metric_filter(&args),
+        Command::Replay(args) => replay::replay(&args),
+        Command::Redrive(args) => replay::redrive(&args),
     };
     match result {
         Ok(code) => code,

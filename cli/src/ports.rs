@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use tokio::runtime::{Handle, Runtime};
 use trailrelay::aws::logs::CloudWatchLogSink;
-use trailrelay::aws::s3::{S3Archive, S3Reader, S3Source, S3Upload};
+use trailrelay::aws::s3::{S3Archive, S3Lister, S3Reader, S3Source, S3Upload};
 use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::batch::LogBatch;
 use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, LocalUpload};
 use trailrelay::ports::{
-    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened, PortError,
-    PutReport, Store,
+    ArchiveSink, ArchiveUpload, ErrorClass, Lister, LogSink, ObjectRef, ObjectSource, Opened,
+    PortError, PutReport, Store,
 };
 
 /// The AWS clients, made once and only when a run needs them.
@@ -21,6 +21,9 @@ pub(crate) struct Aws {
     runtime: Runtime,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    /// The region the SDK resolved (`us-east-1` when none is configured).
+    pub(crate) region: String,
 }
 
 impl Aws {
@@ -38,7 +41,22 @@ impl Aws {
                 .build(),
         );
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-        Ok(Self { runtime, s3, logs })
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let region = sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+        Ok(Self {
+            runtime,
+            s3,
+            logs,
+            sqs,
+            region,
+        })
+    }
+
+    /// Runs `future` to its end on the client runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     pub(crate) fn handle(&self) -> Handle {
@@ -53,29 +71,16 @@ impl Aws {
         prefix: &str,
         expected_owner: Option<&str>,
     ) -> Result<Vec<ObjectRef>, PortError> {
-        self.runtime.block_on(async {
-            let mut out = Vec::new();
-            let mut pages = self
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_expected_bucket_owner(expected_owner.map(str::to_owned))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(trailrelay::aws::classify)?;
-                for o in page.contents() {
-                    if let Some(key) = o.key() {
-                        out.push(ObjectRef {
-                            size: o.size().and_then(|s| u64::try_from(s).ok()),
-                            ..ObjectRef::new(Store::S3(bucket.to_owned()), key)
-                        });
-                    }
-                }
-            }
-            Ok(out)
-        })
+        let lister = S3Lister::new(self.s3.clone(), expected_owner.map(str::to_owned));
+        let listing = self.runtime.block_on(lister.list(bucket, prefix, false))?;
+        Ok(listing
+            .objects
+            .into_iter()
+            .map(|o| ObjectRef {
+                size: Some(o.size),
+                ..ObjectRef::new(Store::S3(bucket.to_owned()), o.key)
+            })
+            .collect())
     }
 }
 
