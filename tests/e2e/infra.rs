@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::Value;
-use trailrelay::config::{Config, VARIABLES};
+use trailrelay::config::{Config, VARIABLES, Variable};
+use trailrelay::replay::config::{ReplayConfig, VARIABLES as REPLAY_VARIABLES};
 
 use crate::support::workspace;
 
@@ -53,17 +54,26 @@ fn allowed_values(t: &Value, parameter: &str) -> BTreeSet<u64> {
         .collect()
 }
 
+/// The variables the function `id` reads.
+fn variables_of(id: &str) -> &'static [Variable] {
+    match id {
+        "Forwarder" => VARIABLES,
+        "Replay" => REPLAY_VARIABLES,
+        other => panic!("{other}: a function this test does not know"),
+    }
+}
+
 #[test]
 fn the_template_sets_exactly_the_variables_the_configuration_reads() {
     let t = template();
-    // Lambda sets its own variables (AWS_LAMBDA_*); a template may not.
-    let listed: BTreeSet<&str> = VARIABLES
-        .iter()
-        .map(|v| v.name)
-        .filter(|n| !n.starts_with("AWS_LAMBDA_"))
-        .collect();
     let globals = t["Globals"]["Function"]["Environment"]["Variables"].as_object();
     for (id, function) in functions(&t) {
+        // Lambda sets its own variables (AWS_LAMBDA_*); a template may not.
+        let listed: BTreeSet<&str> = variables_of(id)
+            .iter()
+            .map(|v| v.name)
+            .filter(|n| !n.starts_with("AWS_LAMBDA_"))
+            .collect();
         let mut set: BTreeSet<&str> = globals
             .into_iter()
             .flat_map(|g| g.keys().map(String::as_str))
@@ -97,8 +107,8 @@ fn resolve(t: &Value, name: &str, value: &Value) -> String {
         "ARCHIVE_BUCKET" => "trail-archive".to_owned(),
         "LOG_GROUP" => "/trailrelay/cloudtrail".to_owned(),
         "EXPECTED_BUCKET_OWNER" | "ARCHIVE_BUCKET_OWNER" => "111122223333".to_owned(),
-        "DEAD_LETTER_QUEUE_URL" => {
-            "https://sqs.us-east-1.amazonaws.com/111122223333/trailrelay-dlq".to_owned()
+        "DEAD_LETTER_QUEUE_URL" | "FORWARDER_QUEUE_URL" | "REPLAY_QUEUE_URL" => {
+            "https://sqs.us-east-1.amazonaws.com/111122223333/trailrelay-queue".to_owned()
         }
         _ => String::new(),
     };
@@ -125,11 +135,21 @@ fn the_configuration_accepts_what_the_template_sets() {
         let vars = function["Properties"]["Environment"]["Variables"]
             .as_object()
             .unwrap();
+        let lookup = |name: &str| vars.get(name).map(|v| resolve(&t, name, v));
+        if id == "Replay" {
+            let config = ReplayConfig::from_lookup(lookup).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(config.allowed_buckets, ["org-trail"], "{id}");
+            assert_eq!(config.messages_per_second.get(), 100, "{id}");
+            // The grace leaves the function most of its 900 s.
+            let timeout_ms = number(&function["Properties"]["Timeout"]) * 1000;
+            assert!(config.deadline_grace_ms * 4 <= timeout_ms, "{id}");
+            continue;
+        }
         // Lambda sets the memory size from the function's MemorySize.
         let memory = resolve(&t, "", &function["Properties"]["MemorySize"]);
         let config = Config::from_lookup(|name| match name {
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some(memory.clone()),
-            _ => vars.get(name).map(|v| resolve(&t, name, v)),
+            _ => lookup(name),
         })
         .unwrap_or_else(|e| panic!("{id}: {e}"));
         // The defaults deploy the CIS pack and 10 instances' share of the PutLogEvents budget.
@@ -272,8 +292,8 @@ fn the_role_grants_named_actions_on_named_resources_only() {
         assert_ne!(s["Resource"], "*", "{s}: every resource is named");
     }
     // Reading notifications, trail files and their key; continuing on the queue, dead letters
-    // to the DLQ; writing the archive with its key, the log group and the routed groups:
-    // nothing else (README, "Deploying with AWS SAM").
+    // to the DLQ; writing the archive with its key, the log group and the routed groups;
+    // listing the trail's prefix to replay it: nothing else (README, "Deploying with AWS SAM").
     let expected: BTreeSet<&str> = [
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -282,6 +302,7 @@ fn the_role_grants_named_actions_on_named_resources_only() {
         "sqs:GetQueueUrl",
         "logs:CreateLogGroup",
         "s3:GetObject",
+        "s3:ListBucket",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
         "kms:Decrypt",
@@ -353,10 +374,13 @@ fn every_rules_file_the_layer_ships_is_valid() {
     let folder = workspace()
         .join("infra")
         .join(layer["Properties"]["ContentUri"].as_str().unwrap());
-    for (id, function) in functions(&t) {
-        let layers = function["Properties"]["Layers"].as_array().unwrap();
-        assert!(layers.contains(&Value::from("RulesLayer")), "{id}");
-    }
+    // Only the forwarder reads rules.
+    let (id, forwarder) = functions(&t)
+        .into_iter()
+        .find(|(id, _)| *id == "Forwarder")
+        .unwrap();
+    let layers = forwarder["Properties"]["Layers"].as_array().unwrap();
+    assert!(layers.contains(&Value::from("RulesLayer")), "{id}");
     let mut checked = 0;
     for entry in std::fs::read_dir(&folder).unwrap() {
         let path = entry.unwrap().path();
@@ -376,4 +400,31 @@ fn every_rules_file_the_layer_ships_is_valid() {
         checked += 1;
     }
     assert!(checked > 0, "no rules file in {}", folder.display());
+}
+
+#[test]
+fn the_replay_role_lists_only_the_trail_prefix_and_sends_only_to_its_two_queues() {
+    let t = template();
+    let statements =
+        t["Resources"]["ReplayRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap();
+    let list = by_sid("ListTrailFiles");
+    assert_eq!(list["Action"], "s3:ListBucket");
+    let prefix = &list["Condition"]["StringLike"]["s3:prefix"];
+    assert!(prefix.to_string().contains("AWSLogs/"), "{prefix}");
+    let send = by_sid("EnqueueWork");
+    assert_eq!(send["Action"], "sqs:SendMessage");
+    assert_eq!(
+        send["Resource"],
+        serde_json::json!(["ReplayQueue.Arn", "Queue.Arn"])
+    );
+    // The replay function reads its requests from its own queue, one at a time.
+    let events = &t["Resources"]["Replay"]["Properties"]["Events"]["Requests"]["Properties"];
+    assert_eq!(events["Queue"], "ReplayQueue.Arn");
+    assert_eq!(number(&events["BatchSize"]), 1);
+    let visibility = number(&t["Resources"]["ReplayQueue"]["Properties"]["VisibilityTimeout"]);
+    let timeout = number(&t["Resources"]["Replay"]["Properties"]["Timeout"]);
+    assert!(visibility >= 6 * timeout);
 }

@@ -11,6 +11,7 @@ mod forward;
 mod hostile;
 mod infra;
 mod moto;
+mod replay;
 mod rules;
 mod stack;
 mod support;

@@ -442,23 +442,8 @@ pub(crate) fn cli_on(endpoint: &str, args: &[&str]) -> std::process::Output {
 pub(crate) fn s3_event(key: &str) -> String {
     serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
         "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": TRAIL}, "object": {"key": form_encode(key)}}}]})
+        "s3": {"bucket": {"name": TRAIL}, "object": {"key": trailrelay::key::form_encode(key)}}}]})
     .to_string()
-}
-
-/// `key` as S3 puts it in an event notification: form-encoded.
-fn form_encode(key: &str) -> String {
-    let mut out = String::new();
-    for b in key.bytes() {
-        match b {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Every message of `invocation` ended well: none is to be delivered again.
