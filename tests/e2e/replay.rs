@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::{Value, json};
 use trailrelay::aws::s3::S3Lister;
@@ -19,7 +18,6 @@ use trailrelay::replay::function::{ReplayFunction, RequestOutcome};
 
 use crate::moto::Moto;
 use crate::stack::*;
-use crate::support::{files, gunzip};
 
 /// A trail of `files_per_stream` log files per account and region, written an hour ago in
 /// 5-minute windows from a whole multiple of 5 minutes; its uploaded log-file keys (with the
@@ -38,32 +36,7 @@ async fn trail_of(c: &Clients, files_per_stream: usize) -> (i64, BTreeMap<String
     };
     let dir = tempfile::tempdir().unwrap();
     demo::write_corpus(dir.path(), &spec).unwrap();
-    let mut by_key = BTreeMap::new();
-    for path in files(dir.path(), ".json.gz") {
-        let key = path
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        c.s3.put_object()
-            .bucket(TRAIL)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(&path).unwrap()))
-            .send()
-            .await
-            .unwrap();
-        let doc: Value = serde_json::from_str(&gunzip(&path)).unwrap();
-        let ids = doc["Records"]
-            .as_array()
-            .map(|r| {
-                r.iter()
-                    .map(|r| r["eventID"].as_str().unwrap().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        by_key.insert(key, ids);
-    }
+    let by_key = upload_dir(c, dir.path()).await;
     (start_s, by_key)
 }
 

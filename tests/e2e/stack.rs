@@ -222,25 +222,42 @@ pub(crate) async fn upload_trail(
     let dir = tempfile::tempdir().unwrap();
     let corpus = demo::write_corpus(dir.path(), spec).unwrap();
     let input = input_events(dir.path());
-    let mut keys = Vec::new();
-    for path in files(dir.path(), ".json.gz") {
+    let keys = upload_dir(c, dir.path()).await.into_keys().collect();
+    (corpus, input, keys)
+}
+
+/// Uploads every `.json.gz` file under `root` to the trail bucket, keyed by its path under
+/// `root`; each key with the eventIDs of the file's records.
+pub(crate) async fn upload_dir(
+    c: &Clients,
+    root: &std::path::Path,
+) -> BTreeMap<String, Vec<String>> {
+    let mut by_key = BTreeMap::new();
+    for path in files(root, ".json.gz") {
         let key = path
-            .strip_prefix(dir.path())
+            .strip_prefix(root)
             .unwrap()
             .to_str()
             .unwrap()
             .to_owned();
-        let body = ByteStream::from(std::fs::read(&path).unwrap());
+        let bytes = std::fs::read(&path).unwrap();
         c.s3.put_object()
             .bucket(TRAIL)
             .key(&key)
-            .body(body)
+            .body(ByteStream::from(bytes))
             .send()
             .await
             .unwrap();
-        keys.push(key);
+        let doc: Value = serde_json::from_str(&crate::support::gunzip(&path)).unwrap();
+        let ids = doc["Records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["eventID"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        by_key.insert(key, ids);
     }
-    (corpus, input, keys)
+    by_key
 }
 
 /// Buckets and a small trail on a fresh moto, and the S3 event bodies announcing its log files.

@@ -14,9 +14,9 @@ struct Keys {
 }
 
 impl Keys {
-    fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+    fn new(keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
-            keys: keys.into_iter().map(str::to_owned).collect(),
+            keys: keys.into_iter().map(Into::into).collect(),
             listed: Mutex::default(),
         }
     }
@@ -99,14 +99,7 @@ fn org_bucket() -> Keys {
         ),
         format!("{ORG}{A}/CloudTrail/us-east-1/2026/11/01/not-a-trail-file.txt"),
     ];
-    Keys::new(
-        keys.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .leak()
-            .iter()
-            .copied(),
-    )
+    Keys::new(keys)
 }
 
 #[tokio::test]
@@ -272,14 +265,7 @@ fn many(n: usize) -> Keys {
             )
         })
         .collect();
-    Keys::new(
-        keys.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .leak()
-            .iter()
-            .copied(),
-    )
+    Keys::new(keys)
 }
 
 #[tokio::test(start_paused = true)]
