@@ -35,11 +35,7 @@ impl Aws {
             .build()
             .map_err(|e| format!("starting the AWS client runtime: {e}"))?;
         let sdk = runtime.block_on(load_sdk_config());
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(force_path_style)
-                .build(),
-        );
+        let s3 = trailrelay::aws::s3_client(&sdk, force_path_style);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let region = sdk

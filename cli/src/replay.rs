@@ -151,7 +151,7 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, String> {
         }))
         .map_err(|e| format!("--{e}"))?;
     bar.finish_and_clear();
-    print_replay(&summary, args, started.elapsed());
+    print_replay(&summary, args, &request.bucket, started.elapsed());
     Ok(if summary.is_complete() {
         ExitCode::SUCCESS
     } else {
@@ -159,7 +159,7 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn print_replay(summary: &Summary, args: &ReplayArgs, elapsed: Duration) {
+fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Duration) {
     let t = summary.total();
     let (accounts, regions) = summary.accounts_and_regions();
     let days = match (summary.days.first(), summary.days.last()) {
@@ -202,8 +202,7 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, elapsed: Duration) {
     }
     for (key, e) in &summary.refused {
         eprintln!(
-            "error: s3://{}/{key}: {e} [{}, {}]",
-            request_bucket(args),
+            "error: s3://{bucket}/{key}: {e} [{}, {}]",
             e.cause,
             e.class.as_str()
         );
@@ -224,12 +223,6 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, elapsed: Duration) {
         }
         Some(Stopped::Deadline) | None => {}
     }
-}
-
-fn request_bucket(args: &ReplayArgs) -> String {
-    ports::s3_url(&args.source)
-        .map(|(b, _)| b)
-        .unwrap_or_default()
 }
 
 pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, String> {

@@ -346,31 +346,26 @@ impl Config {
     /// Reads and checks every variable through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(VARIABLES, &lookup);
-        let get = |name: &'static str| env.get(name);
         let err = |variable: &'static str, message: String| ConfigError { variable, message };
-        let required = |name: &'static str| env.required(name);
-        let number = |name: &'static str| env.number(name);
-        let positive = |name: &'static str| env.positive(name);
         let size = |name: &'static str| -> Result<u64, ConfigError> {
-            parse_bytes(&required(name)?).map_err(|e| err(name, e.to_string()))
+            parse_bytes(&env.required(name)?).map_err(|e| err(name, e.to_string()))
         };
 
         let allowed_buckets = env.buckets("ALLOWED_BUCKETS")?;
-        let account = |name: &'static str| env.account(name);
-        let expected_bucket_owner = account("EXPECTED_BUCKET_OWNER")?;
-        let archive_bucket_owner = account("ARCHIVE_BUCKET_OWNER")?;
-        let archive_bucket = required("ARCHIVE_BUCKET")?;
+        let expected_bucket_owner = env.account("EXPECTED_BUCKET_OWNER")?;
+        let archive_bucket_owner = env.account("ARCHIVE_BUCKET_OWNER")?;
+        let archive_bucket = env.required("ARCHIVE_BUCKET")?;
         if !is_bucket_name(&archive_bucket) {
             return Err(err(
                 "ARCHIVE_BUCKET",
                 format!("{archive_bucket:?} is not a bucket name"),
             ));
         }
-        let log_group = Template::parse(&required("LOG_GROUP")?, NameKind::Group)
+        let log_group = Template::parse(&env.required("LOG_GROUP")?, NameKind::Group)
             .map_err(|e| err("LOG_GROUP", e.to_string()))?;
-        let log_stream = Template::parse(&required("LOG_STREAM")?, NameKind::Stream)
+        let log_stream = Template::parse(&env.required("LOG_STREAM")?, NameKind::Stream)
             .map_err(|e| err("LOG_STREAM", e.to_string()))?;
-        let rules = match get("RULES") {
+        let rules = match env.get("RULES") {
             None => RuleSet::default(),
             Some(source) => {
                 let file = RulesFile::load(&source).map_err(|e| err("RULES", e.to_string()))?;
@@ -380,7 +375,7 @@ impl Config {
         };
         let max_record_bytes = usize::try_from(size("MAX_RECORD_BYTES")?)
             .map_err(|_| err("MAX_RECORD_BYTES", "too large".into()))?;
-        let message_concurrency = number("MESSAGE_CONCURRENCY")?;
+        let message_concurrency = env.number("MESSAGE_CONCURRENCY")?;
         if !(1..=64).contains(&message_concurrency) {
             return Err(err(
                 "MESSAGE_CONCURRENCY",
@@ -391,7 +386,7 @@ impl Config {
             max_object_bytes: size("MAX_OBJECT_BYTES")?,
             max_record_bytes,
         };
-        if let Some(memory) = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+        if let Some(memory) = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
             let mb: u64 = memory.trim().parse().map_err(|_| {
                 err(
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -409,9 +404,9 @@ impl Config {
                 ));
             }
         }
-        let max_event_age_ms = match get("LOG_GROUP_RETENTION_DAYS") {
+        let max_event_age_ms = match env.get("LOG_GROUP_RETENTION_DAYS") {
             None => MAX_EVENT_AGE_MS,
-            Some(_) => match number("LOG_GROUP_RETENTION_DAYS")? {
+            Some(_) => match env.number("LOG_GROUP_RETENTION_DAYS")? {
                 0 => {
                     return Err(err(
                         "LOG_GROUP_RETENTION_DAYS",
@@ -425,7 +420,7 @@ impl Config {
                     .min(MAX_EVENT_AGE_MS),
             },
         };
-        let route_log_group_prefix = get("ROUTE_LOG_GROUP_PREFIX");
+        let route_log_group_prefix = env.get("ROUTE_LOG_GROUP_PREFIX");
         check_route_log_groups(&rules, route_log_group_prefix.as_deref())
             .map_err(|message| err("RULES", message))?;
         Ok(Self {
@@ -433,13 +428,13 @@ impl Config {
             expected_bucket_owner,
             archive_bucket_owner,
             archive_bucket,
-            archive_kms_key_id: get("ARCHIVE_KMS_KEY_ID"),
-            logs_puts_per_second: positive("LOGS_PUTS_PER_SECOND")?,
-            account_events_per_second: positive("ACCOUNT_EVENTS_PER_SECOND")?,
-            deadline_grace_ms: number("DEADLINE_GRACE_MS")?,
+            archive_kms_key_id: env.get("ARCHIVE_KMS_KEY_ID"),
+            logs_puts_per_second: env.positive("LOGS_PUTS_PER_SECOND")?,
+            account_events_per_second: env.positive("ACCOUNT_EVENTS_PER_SECOND")?,
+            deadline_grace_ms: env.number("DEADLINE_GRACE_MS")?,
             message_concurrency: message_concurrency as usize,
-            dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL"),
-            continuation_delay_seconds: match number("CONTINUATION_DELAY_SECONDS")? {
+            dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
+            continuation_delay_seconds: match env.number("CONTINUATION_DELAY_SECONDS")? {
                 n if n <= u64::from(crate::forwarder::MAX_DELAY_SECONDS) => n as u32,
                 _ => {
                     return Err(err(
@@ -457,7 +452,7 @@ impl Config {
                 max_event_age_ms,
                 log_group,
                 log_stream,
-                archive_prefix: required("ARCHIVE_PREFIX")?,
+                archive_prefix: env.required("ARCHIVE_PREFIX")?,
                 archive_gzip_level: crate::pipeline::DEFAULT_ARCHIVE_GZIP_LEVEL,
                 rules,
             },

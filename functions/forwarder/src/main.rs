@@ -16,11 +16,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
     let sdk = load_sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(config.s3_force_path_style)
-            .build(),
-    );
+    let s3 = trailrelay::aws::s3_client(&sdk, config.s3_force_path_style);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     let clients = Clients {
         s3,

@@ -20,11 +20,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = ReplayConfig::from_env().map_err(|e| format!("configuration: {e}"))?;
     let sdk = load_sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(config.s3_force_path_style)
-            .build(),
-    );
+    let s3 = trailrelay::aws::s3_client(&sdk, config.s3_force_path_style);
     let function: Function = ReplayFunction {
         lister: S3Lister::new(s3, config.expected_bucket_owner.clone()),
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk)),
@@ -42,7 +38,6 @@ async fn main() -> Result<(), Error> {
 async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let started = Instant::now();
     let given = time_given(event.context.deadline, SystemTime::now());
-    let direct = event.payload["Records"][0]["eventSource"] != "aws:sqs";
     // Boxed: the replay future is deep, and the runtime nests it further.
     let invocation = Box::pin(function.handle(event.payload, started + given)).await;
     for (id, outcome) in &invocation.outcomes {
@@ -73,7 +68,7 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<Value,
     for line in invocation.emf(epoch_ms(SystemTime::now())) {
         println!("{line}");
     }
-    if !direct {
+    if invocation.from_sqs {
         return Ok(serde_json::to_value(&invocation.response)?);
     }
     match invocation.outcomes.first() {

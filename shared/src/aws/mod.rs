@@ -106,6 +106,16 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// An S3 client of `sdk`, addressing buckets by path when `force_path_style` (endpoints such
+/// as local emulators need it).
+pub fn s3_client(sdk: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(force_path_style)
+            .build(),
+    )
+}
+
 /// Connect, read and per-attempt timeouts for every client.
 pub fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()

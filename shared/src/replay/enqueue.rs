@@ -8,9 +8,7 @@ use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::json;
 
 use crate::key::form_encode;
-use crate::ports::{
-    ErrorClass, ListedObject, MAX_BATCH_MESSAGES, Outgoing, PortError, Queue, QueueRef,
-};
+use crate::ports::{ErrorClass, ListedObject, MAX_BATCH_MESSAGES, Outgoing, PortError, Queue};
 
 /// Most bytes one SendMessageBatch call carries, all bodies together: 256 KiB, the smallest
 /// maximum a queue may be configured with by default
@@ -67,58 +65,33 @@ pub fn fits(messages: usize, bytes: usize, next: &str) -> bool {
     messages < MAX_BATCH_MESSAGES && bytes + next.len() <= MAX_BATCH_BYTES
 }
 
-/// Sends `bodies` to `queue` in one batch, waiting for the rate limiter first and sending
-/// again the entries refused for a transient reason. One result per body, in order.
+/// Sends `messages` (one batch, one queue), waiting for the rate limiter first and sending
+/// again, alone, the entries refused for a transient reason. One result per message, in order.
 pub async fn send<Q: Queue>(
     queue: &Q,
-    target: &QueueRef,
     limiter: Option<&DefaultDirectRateLimiter>,
-    bodies: &[String],
+    messages: &[Outgoing],
 ) -> Vec<Result<(), PortError>> {
-    if let (Some(limiter), Some(n)) = (limiter, NonZeroU32::new(bodies.len() as u32)) {
+    if let (Some(limiter), Some(n)) = (limiter, NonZeroU32::new(messages.len() as u32)) {
         // A batch never exceeds the burst, so the wait always ends.
         let _ = limiter.until_n_ready(n).await;
     }
-    let mut results: Vec<Option<Result<(), PortError>>> = bodies.iter().map(|_| None).collect();
-    let mut todo: Vec<usize> = (0..bodies.len()).collect();
+    let mut results = queue.send_batch(messages).await;
     let mut backoff = FIRST_BACKOFF;
-    for attempt in 1..=MAX_SEND_ATTEMPTS {
-        let messages: Vec<Outgoing> = todo
-            .iter()
-            .map(|&i| Outgoing {
-                queue: target.clone(),
-                body: bodies[i].clone(),
-                delay_seconds: 0,
-                attributes: Vec::new(),
-            })
+    for _ in 1..MAX_SEND_ATTEMPTS {
+        let again: Vec<usize> = (0..results.len())
+            .filter(|&i| matches!(&results[i], Err(e) if e.class == ErrorClass::Retry))
             .collect();
-        let sent = queue.send_batch(&messages).await;
-        let mut again = Vec::new();
-        for (&i, result) in todo.iter().zip(sent) {
-            match result {
-                Err(e) if e.class == ErrorClass::Retry && attempt < MAX_SEND_ATTEMPTS => {
-                    again.push(i)
-                }
-                other => results[i] = Some(other),
-            }
-        }
         if again.is_empty() {
             break;
         }
-        todo = again;
         tokio::time::sleep(backoff).await;
         backoff *= 2;
+        let retried: Vec<Outgoing> = again.iter().map(|&i| messages[i].clone()).collect();
+        let sent = queue.send_batch(&retried).await;
+        for (i, result) in again.into_iter().zip(sent) {
+            results[i] = result;
+        }
     }
     results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(PortError::new(
-                    ErrorClass::Retry,
-                    "sdk",
-                    "no result for the entry",
-                ))
-            })
-        })
-        .collect()
 }

@@ -66,6 +66,8 @@ pub struct Invocation {
     pub outcomes: Vec<(String, RequestOutcome)>,
     /// The partial batch response.
     pub response: SqsBatchResponse,
+    /// Whether the payload was an SQS event (else one request, invoked directly).
+    pub from_sqs: bool,
 }
 
 impl Invocation {
@@ -156,7 +158,10 @@ impl<L: Lister, Q: Queue, C: Clock> ReplayFunction<L, Q, C> {
         } else {
             vec![("direct".to_owned(), payload.to_string())]
         };
-        let mut invocation = Invocation::default();
+        let mut invocation = Invocation {
+            from_sqs: is_sqs,
+            ..Invocation::default()
+        };
         for (id, body) in messages {
             let outcome = self.request(&body, stop_at).await;
             if matches!(outcome, RequestOutcome::Failed { .. }) && is_sqs {

@@ -25,7 +25,7 @@ pub mod select;
 pub use select::{Request, RequestError, Selected, Selection, parse_time};
 
 use crate::key::KeyDate;
-use crate::ports::{Clock, ErrorClass, ListedObject, Lister, PortError, Queue, QueueRef};
+use crate::ports::{Clock, ErrorClass, ListedObject, Lister, Outgoing, PortError, Queue, QueueRef};
 
 /// Objects and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -150,11 +150,11 @@ impl<L, Q> std::fmt::Debug for Replay<'_, L, Q> {
     }
 }
 
-/// A batch being filled: the objects and their message bodies.
+/// A batch being filled: the objects and their messages.
 #[derive(Default)]
 struct Batch {
     objects: Vec<Selected>,
-    bodies: Vec<String>,
+    messages: Vec<Outgoing>,
     bytes: usize,
 }
 
@@ -207,13 +207,18 @@ impl<L: Lister, Q: Queue> Replay<'_, L, Q> {
                     &self.region,
                     self.clock.now(),
                 );
-                if !enqueue::fits(batch.bodies.len(), batch.bytes, &body) {
+                if !enqueue::fits(batch.messages.len(), batch.bytes, &body) {
                     self.flush(&mut batch, &mut summary, limiter.as_ref(), late())
                         .await;
                     progress(&summary);
                 }
                 batch.bytes += body.len();
-                batch.bodies.push(body);
+                batch.messages.push(Outgoing {
+                    queue: self.target.clone(),
+                    body,
+                    delay_seconds: 0,
+                    attributes: Vec::new(),
+                });
                 batch.objects.push(selected);
                 if summary.stopped.is_some() {
                     break;
@@ -256,8 +261,8 @@ impl<L: Lister, Q: Queue> Replay<'_, L, Q> {
         }
         let batch = std::mem::take(batch);
         let results = match self.queue {
-            Some(queue) => enqueue::send(queue, &self.target, limiter, &batch.bodies).await,
-            None => batch.bodies.iter().map(|_| Ok(())).collect(),
+            Some(queue) => enqueue::send(queue, limiter, &batch.messages).await,
+            None => batch.messages.iter().map(|_| Ok(())).collect(),
         };
         for (selected, result) in batch.objects.into_iter().zip(results) {
             match result {

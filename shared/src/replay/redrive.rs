@@ -1,6 +1,6 @@
 //! Redrive: dead-lettered messages back to the queue they failed on, after a fix.
 //!
-//! Each message is received, sent to the target (through [`Queue::send_batch`], the one way
+//! Each message is received, sent to the target (through [`super::enqueue::send`], the one way
 //! work is enqueued) and deleted only once the send succeeded: a crash half-way leaves it in
 //! the dead-letter queue, visible again after its visibility timeout. A message the forwarder
 //! dead-lettered after part of its work was accepted carries what was left to do
@@ -136,12 +136,8 @@ pub async fn redrive<I: Inbox, Q: Queue>(
             done.moved += fresh.len() as u64;
             continue;
         }
-        let bodies: Vec<Outgoing> = fresh.iter().map(|m| m.redriven(to)).collect();
-        if let (Some(limiter), Some(n)) = (limiter, std::num::NonZeroU32::new(bodies.len() as u32))
-        {
-            let _ = limiter.until_n_ready(n).await;
-        }
-        let results = queue.send_batch(&bodies).await;
+        let messages: Vec<Outgoing> = fresh.iter().map(|m| m.redriven(to)).collect();
+        let results = super::enqueue::send(queue, limiter, &messages).await;
         for (m, result) in fresh.iter().zip(results) {
             let deleted = match result {
                 Ok(()) => inbox.delete(from, &m.receipt).await,

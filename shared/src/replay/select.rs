@@ -381,6 +381,8 @@ impl Walk {
             Level::Kind => {
                 (s.regions.is_empty() || s.regions.contains(segment)).then_some(Level::Region)
             }
+            // Dates compare as (year, month, day): a year runs from its 1/1 to its 12/31, a month
+            // from its 1st to its "31st", whatever its length.
             Level::Region if number(4) => {
                 let year: u16 = segment.parse().ok()?;
                 let (lo, hi) = (date(year, 1, 1)?, date(year, 12, 31)?);
@@ -388,10 +390,8 @@ impl Walk {
             }
             Level::Year if number(2) => {
                 let year: u16 = last_segment(prefix)?.parse().ok()?;
-                let month: u8 = segment.parse().ok()?;
-                let lo = date(year, month, 1)?;
-                let hi = lo.plus_days(40);
-                let hi = date(hi.year, hi.month, 1)?.plus_days(-1);
+                let lo = date(year, segment.parse().ok()?, 1)?;
+                let hi = KeyDate { day: 31, ..lo };
                 s.admits_dates(lo, hi).then_some(Level::Month)
             }
             Level::Month if number(2) => {
