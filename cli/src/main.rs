@@ -4,24 +4,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use trailrelay::aws::s3::{S3Archive, S3Source};
 use trailrelay::config::parse_bytes;
 use trailrelay::decode::Limits;
 use trailrelay::demo::{self, DemoSpec, Findings};
-use trailrelay::local::{Listing, LocalArchive, LocalLogSink, list_objects};
 use trailrelay::pipeline::{
-    DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, ObjectReport, Outcome,
-    Pipeline, Settings, Totals,
+    DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, Settings,
 };
-use trailrelay::ports::{ErrorClass, SystemClock, epoch_ms};
+use trailrelay::ports::epoch_ms;
 use trailrelay::rules::pattern::PatternOptions;
 use trailrelay::rules::{
-    BUILT_IN_CIS, RuleSet, RuleStats, RulesFile, test_metric_filter as test_metric_filter_api,
+    BUILT_IN_CIS, RuleSet, RulesFile, test_metric_filter as test_metric_filter_api,
 };
+
+use forward::{Destinations, forward};
 
 /// Forward CloudTrail logs to CloudWatch Logs and a partitioned archive.
 #[derive(Debug, Parser)]
@@ -60,6 +57,14 @@ enum Command {
     /// nothing. A message that carries a continuation (trailrelay.continuation) is sent as that
     /// continuation, so nothing is forwarded twice.
     Redrive(replay::RedriveArgs),
+    /// Check CloudTrail's signed digests: every log file present, unaltered and forwarded.
+    ///
+    /// Walks each account and region's chain of digest files (local folders laid out like the
+    /// trail bucket, or s3:// prefixes), verifies each signature and link, each listed log
+    /// file's SHA-256 and, with --receipts, that the forwarder forwarded it unaltered. Prints
+    /// one line per finding, then a summary. Exits 0 without findings, 1 with any, 2 for bad
+    /// arguments.
+    Validate(validate::ValidateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -127,22 +132,6 @@ pub(crate) fn account_id(text: &str) -> Result<String, String> {
     }
 }
 
-/// Where a run's log events and archive objects go, and how S3 is reached.
-#[derive(Default)]
-struct Destinations {
-    cloudwatch: bool,
-    archive: Option<String>,
-    s3_force_path_style: bool,
-    expected_bucket_owner: Option<String>,
-    archive_bucket_owner: Option<String>,
-}
-
-impl Destinations {
-    fn local() -> Self {
-        Self::default()
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 struct PipelineOptions {
     /// Log group name; may use {org_id} {account_id} {region} {category}.
@@ -190,8 +179,10 @@ struct DemoArgs {
     options: PipelineOptions,
 }
 
+mod forward;
 mod ports;
 mod replay;
+mod validate;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -210,6 +201,7 @@ fn main() -> ExitCode {
         Command::TestMetricFilter(args) => test_metric_filter(&args),
         Command::Replay(args) => replay::replay(&args),
         Command::Redrive(args) => replay::redrive(&args),
+        Command::Validate(args) => validate::validate(&args),
     };
     match result {
         Ok(code) => code,
@@ -243,257 +235,6 @@ impl PipelineOptions {
         }
         Ok(settings)
     }
-}
-
-fn forward(
-    inputs: &[String],
-    out: &Path,
-    options: &PipelineOptions,
-    to: &Destinations,
-) -> Result<ExitCode, String> {
-    let mut settings = options.settings()?;
-    let archive_s3 = to.archive.as_deref().map(|a| (a, ports::s3_url(a)));
-    let needs_aws = to.cloudwatch
-        || inputs.iter().any(|i| i.starts_with("s3://"))
-        || matches!(archive_s3, Some((_, Some(_))));
-    let aws = if needs_aws {
-        Some(ports::Aws::connect(to.s3_force_path_style)?)
-    } else {
-        None
-    };
-    // Inputs that cannot be listed are failed inputs, reported and counted; the rest goes on.
-    let mut objects = Vec::new();
-    let mut unlisted = Totals::default();
-    for input in inputs {
-        match (ports::s3_url(input), &aws) {
-            (Some((bucket, prefix)), Some(aws)) => {
-                match aws.list(&bucket, &prefix, to.expected_bucket_owner.as_deref()) {
-                    Ok(listed) => objects.extend(listed),
-                    Err(e) => {
-                        eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str());
-                        unlisted.add_failure(e.cause, e.class);
-                    }
-                }
-            }
-            _ => {
-                let listing = list_objects(&[PathBuf::from(input)]).map_err(|e| e.to_string())?;
-                for e in &listing.unreadable {
-                    eprintln!("error: {e} [{}, poison]", Listing::UNREADABLE_CAUSE);
-                    unlisted.add_failure(Listing::UNREADABLE_CAUSE, ErrorClass::Poison);
-                }
-                objects.extend(listing.objects);
-            }
-        }
-    }
-    let logs_dir = out.join("logs");
-    let (logs, logs_label) = match &aws {
-        Some(aws) if to.cloudwatch => (
-            ports::AnyLogSink::cloudwatch(aws),
-            "CloudWatch Logs".to_owned(),
-        ),
-        _ => (
-            ports::AnyLogSink::Local(LocalLogSink::new(&logs_dir)),
-            logs_dir.display().to_string(),
-        ),
-    };
-    let (archive, archive_label) = match (archive_s3, &aws) {
-        (Some((url, Some((bucket, prefix)))), Some(aws)) => {
-            settings.archive_prefix = [
-                prefix.trim_matches('/'),
-                settings.archive_prefix.trim_matches('/'),
-            ]
-            .iter()
-            .filter(|p| !p.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("/");
-            let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket, None)
-                .with_expected_owner(to.archive_bucket_owner.clone());
-            (ports::AnyArchive::S3(archive), url.to_owned())
-        }
-        (Some((dir, None)), _) => (
-            ports::AnyArchive::Local(LocalArchive::new(dir)),
-            dir.to_owned(),
-        ),
-        _ => {
-            let dir = out.join("archive");
-            (
-                ports::AnyArchive::Local(LocalArchive::new(&dir)),
-                dir.display().to_string(),
-            )
-        }
-    };
-    let source = ports::AnySource {
-        s3: aws.as_ref().map(|aws| {
-            S3Source::new(
-                aws.s3.clone(),
-                aws.handle(),
-                to.expected_bucket_owner.clone(),
-            )
-        }),
-    };
-    let pipeline = Pipeline {
-        source: &source,
-        logs: &logs,
-        archive: &archive,
-        clock: &SystemClock,
-        settings: &settings,
-        deadline: None,
-    };
-    let jobs = options
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let progress = progress_bar(&objects, options.quiet);
-    let started = Instant::now();
-    let mut totals = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
-        progress.inc(report.object.size.unwrap_or(report.counts.bytes_read));
-        if let Outcome::Failed(e) = &report.outcome {
-            progress.suspend(|| {
-                eprintln!(
-                    "error: {}: {e} [{}, {}]",
-                    report.object,
-                    e.cause(),
-                    e.class().as_str()
-                )
-            });
-        }
-    });
-    progress.finish_and_clear();
-    totals.merge(&unlisted);
-    print_summary(&totals, started.elapsed(), &logs_label, &archive_label);
-    if !settings.rules.is_empty() {
-        print_rules(&settings.rules, &totals.rule_stats);
-        let metrics = out.join("metrics.ndjson");
-        write_metrics(&settings.rules, &totals.rule_stats, &metrics)?;
-    }
-    Ok(if totals.failed_objects() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-fn progress_bar(objects: &[trailrelay::ports::ObjectRef], quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let total = objects.iter().filter_map(|o| o.size).sum();
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
-
-fn print_summary(totals: &Totals, elapsed: Duration, logs_to: &str, archive_to: &str) {
-    let c = &totals.counts;
-    let seconds = elapsed.as_secs_f64().max(1e-9);
-    let mb = |bytes: u64| bytes as f64 / 1e6;
-    println!(
-        "{} objects: {} forwarded, {} skipped, {} failed",
-        totals.forwarded + totals.skipped_objects() + totals.failed_objects(),
-        totals.forwarded,
-        totals.skipped_objects(),
-        totals.failed_objects()
-    );
-    println!(
-        "  read      {:.1} MB ({:.1} MB decompressed) in {seconds:.2} s: {:.1} MB/s, {:.0} events/s",
-        mb(c.bytes_read),
-        mb(c.bytes_decoded),
-        mb(c.bytes_decoded) / seconds,
-        c.records as f64 / seconds
-    );
-    println!(
-        "  logs      {} events in {} batches ({} rejected, {} too large for CloudWatch Logs) -> {}",
-        c.events_logged, c.log_batches, c.events_rejected, c.events_too_large, logs_to
-    );
-    if c.events_too_old + c.events_too_new > 0 {
-        println!(
-            "            {} events older than CloudWatch Logs accepts (14 days) and {} more than 2 hours ahead: archived only, no PutLogEvents call",
-            c.events_too_old, c.events_too_new
-        );
-    }
-    println!(
-        "  archive   {} events in {} objects -> {}",
-        c.events_archived, totals.forwarded, archive_to
-    );
-    if c.events_key_mismatch > 0 {
-        println!(
-            "  key       {} records claim another account or region than their file's key (sent to the key's stream)",
-            c.events_key_mismatch
-        );
-    }
-    if c.records_quarantined > 0 {
-        println!(
-            "  quarantine {} records that are not JSON -> {archive_to}/{}/",
-            c.records_quarantined,
-            trailrelay::pipeline::quarantine::QUARANTINE_FOLDER
-        );
-    }
-    if !totals.skipped.is_empty() {
-        let skipped: Vec<String> = totals
-            .skipped
-            .iter()
-            .map(|(reason, n)| format!("{} {n}", reason.as_str()))
-            .collect();
-        println!("  skipped   {}", skipped.join(", "));
-    }
-    if !totals.failed.is_empty() {
-        let failed: Vec<String> = totals
-            .failed
-            .iter()
-            .map(|(cause, class, n)| format!("{cause} ({}) {n}", class.as_str()))
-            .collect();
-        println!("  failed    {}", failed.join(", "));
-    }
-}
-
-fn print_rules(rules: &RuleSet, stats: &RuleStats) {
-    let counts: Vec<(&str, u64)> = rules
-        .named_patterns()
-        .map(|(name, _)| name)
-        .zip(stats.matches())
-        .collect();
-    let silent = counts.iter().filter(|(_, n)| *n == 0).count();
-    println!(
-        "  rules     {} metric filters, {} routes; {} matched nothing",
-        rules.filters().len(),
-        rules.routes().len(),
-        silent
-    );
-    let width = counts.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-    for (name, n) in counts.iter().filter(|(_, n)| *n > 0) {
-        println!("            {name:<width$} {n:>8}");
-    }
-    println!(
-        "            {} events kept out of CloudWatch Logs, {} out of the archive; {} metric values missing",
-        stats.dropped_from_logs, stats.dropped_from_archive, stats.values_missing
-    );
-}
-
-/// Appends the flush's metrics, as Embedded Metric Format lines, to `path`.
-fn write_metrics(rules: &RuleSet, stats: &RuleStats, path: &Path) -> Result<(), String> {
-    let now_ms = epoch_ms(std::time::SystemTime::now());
-    let lines = rules.emf_lines(stats, now_ms);
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    println!(
-        "  metrics   {} Embedded Metric Format documents -> {}",
-        lines.len(),
-        path.display()
-    );
-    Ok(())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -555,8 +296,14 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
     // Recent activity: CloudWatch Logs, which the local logs stand for, takes events of the
     // last 14 days only.
     let now_s = epoch_ms(std::time::SystemTime::now()) / 1000;
+    let start_s = args.start.unwrap_or_else(|| demo::day_before(now_s));
+    // Digests every hour up to now, as CloudTrail writes them (at most two days' worth).
+    let digest_hours = usize::try_from((now_s - start_s) / 3600)
+        .unwrap_or(0)
+        .clamp(1, 48);
     let spec = DemoSpec {
-        start_s: args.start.unwrap_or_else(|| demo::day_before(now_s)),
+        start_s,
+        digest_hours,
         ..DemoSpec::default()
     };
     let corpus = demo::write_corpus(&bucket, &spec)
@@ -601,5 +348,38 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
         "  zcat $(find {} -name '*.ndjson.gz' | head -1) | head -1",
         archive_dir.display()
     );
-    Ok(code)
+    println!();
+    let verified = validate_demo(args, &spec, &out)?;
+    Ok(if verified == ExitCode::SUCCESS {
+        code
+    } else {
+        verified
+    })
+}
+
+/// Checks the demo trail's signed digests against the bucket and the run's receipts, with the
+/// demo's public key written beside the bucket.
+fn validate_demo(args: &DemoArgs, spec: &DemoSpec, out: &Path) -> Result<ExitCode, String> {
+    let keys = args.dir.join("public-keys");
+    let key = demo::demo_public_key().map_err(|e| format!("the demo key: {e}"))?;
+    std::fs::create_dir_all(&keys)
+        .and_then(|()| std::fs::write(keys.join("demo-key.der"), key.pkcs1_der()))
+        .map_err(|e| format!("writing {}: {e}", keys.display()))?;
+    let bucket = args.dir.join("bucket");
+    let receipts = out.join("receipts");
+    // Judged when the last digest was delivered.
+    let to = spec.start_s + 3600 * spec.digest_hours as i64 + 1;
+    println!(
+        "Checking the signed digests: trailrelay validate {} --public-keys {} --receipts {}",
+        bucket.display(),
+        keys.display(),
+        receipts.display()
+    );
+    validate::validate(&validate::ValidateArgs::local(
+        &bucket,
+        &keys,
+        &receipts,
+        to,
+        args.options.quiet,
+    ))
 }

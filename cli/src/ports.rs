@@ -19,6 +19,8 @@ use trailrelay::ports::{
 /// The AWS clients, made once and only when a run needs them.
 pub(crate) struct Aws {
     runtime: Runtime,
+    /// The SDK configuration, for clients made per region.
+    pub(crate) sdk: aws_config::SdkConfig,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
     pub(crate) sqs: aws_sdk_sqs::Client,
@@ -43,6 +45,7 @@ impl Aws {
             .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
         Ok(Self {
             runtime,
+            sdk,
             s3,
             logs,
             sqs,
@@ -154,6 +157,7 @@ impl AnyLogSink {
 }
 
 /// A local folder or an S3 bucket.
+#[derive(Debug)]
 pub(crate) enum AnyArchive {
     Local(LocalArchive),
     S3(S3Archive),

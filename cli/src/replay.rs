@@ -92,11 +92,11 @@ pub(crate) struct RedriveArgs {
 }
 
 /// RFC 3339 of `seconds`.
-fn rfc3339(seconds: i64) -> String {
+pub(crate) fn rfc3339(seconds: i64) -> String {
     jiff::Timestamp::from_second(seconds).map_or_else(|_| seconds.to_string(), |t| t.to_string())
 }
 
-fn spinner(quiet: bool) -> ProgressBar {
+pub(crate) fn spinner(quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }

@@ -291,6 +291,19 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// A required single bucket name.
+    pub(crate) fn bucket(&self, name: &'static str) -> Result<String, ConfigError> {
+        match self.buckets(name)?.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(Self::err(name, "must name one bucket")),
+        }
+    }
+
+    /// The error of `name`, for checks of a caller's own.
+    pub(crate) fn error(&self, name: &'static str, message: impl Into<String>) -> ConfigError {
+        Self::err(name, message)
+    }
+
     /// A required, comma-separated list of bucket names.
     pub(crate) fn buckets(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
         let buckets: Vec<String> = self

@@ -17,9 +17,11 @@
 //! The scanner checks the document's structure (where records start and end); each record's own
 //! JSON is validated when it is parsed downstream (`normalize`).
 
+use std::fmt;
 use std::io::{self, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -146,9 +148,18 @@ impl<R: Read> Read for MarkedSource<R> {
 type Head<R> = io::Chain<io::Take<Cursor<[u8; 2]>>, MarkedSource<R>>;
 
 /// The decompressed byte stream of an object: gunzipped if it starts with the gzip magic
-/// bytes, as it is otherwise.
-#[derive(Debug)]
-pub struct Decompressed<R>(Stream<R>);
+/// bytes, as it is otherwise. It hashes what it yields (SHA-256, as CloudTrail's digests hash
+/// log files), so a file read to its end has its hash at no second pass.
+pub struct Decompressed<R> {
+    stream: Stream<R>,
+    sha256: Sha256,
+}
+
+impl<R> fmt::Debug for Decompressed<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decompressed").finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug)]
 enum Stream<R> {
@@ -161,25 +172,40 @@ enum Stream<R> {
 impl<R> Decompressed<R> {
     /// Bytes read from the object so far (compressed, if it is gzip).
     pub fn source_bytes(&self) -> u64 {
-        let chain = match &self.0 {
+        let chain = match &self.stream {
             Stream::Gzip(r) => r.get_ref(),
             Stream::Plain(r) => r,
         };
         chain.get_ref().1.bytes
     }
+
+    /// The SHA-256 of the decompressed bytes read so far: of the whole file once it is read to
+    /// its end.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256.clone().finalize().into()
+    }
 }
 
 impl<R: Read> Read for Decompressed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.0 {
-            Stream::Gzip(r) => r.read(buf),
-            Stream::Plain(r) => r.read(buf),
-        }
+        let n = match &mut self.stream {
+            Stream::Gzip(r) => r.read(buf)?,
+            Stream::Plain(r) => r.read(buf)?,
+        };
+        self.sha256.update(&buf[..n]);
+        Ok(n)
     }
 }
 
 /// Starts decoding an object from `src` (gzip or plain JSON).
 pub fn open<R: Read>(src: R, limits: Limits) -> Result<RecordReader<Decompressed<R>>, DecodeError> {
+    let (stream, is_gzip) = decompress(src).map_err(DecodeError::Read)?;
+    Ok(RecordReader::new(stream, limits, is_gzip))
+}
+
+/// The decompressed stream of `src` (gunzipped when it starts with the gzip magic bytes) and
+/// whether it was gzip. Errors of `src` stay distinguishable from gzip format errors.
+pub fn decompress<R: Read>(src: R) -> io::Result<(Decompressed<R>, bool)> {
     let mut src = MarkedSource {
         inner: src,
         bytes: 0,
@@ -191,17 +217,18 @@ pub fn open<R: Read>(src: R, limits: Limits) -> Result<RecordReader<Decompressed
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(DecodeError::Read(e)),
+            Err(e) => return Err(e),
         }
     }
     let is_gzip = head[..filled] == [0x1f, 0x8b];
     let chained = Cursor::new(head).take(filled as u64).chain(src);
     let stream = if is_gzip {
-        Decompressed(Stream::Gzip(Box::new(MultiGzDecoder::new(chained))))
+        Stream::Gzip(Box::new(MultiGzDecoder::new(chained)))
     } else {
-        Decompressed(Stream::Plain(chained))
+        Stream::Plain(chained)
     };
-    Ok(RecordReader::new(stream, limits, is_gzip))
+    let sha256 = Sha256::new();
+    Ok((Decompressed { stream, sha256 }, is_gzip))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -178,12 +178,18 @@ impl TrailKey {
     /// delivery window), in seconds since the Unix epoch. `None` for digests (whose names carry
     /// the trail first) and for names without a valid stamp.
     pub fn delivered_s(&self) -> Option<i64> {
-        if matches!(self.kind, ObjectKind::Digest | ObjectKind::Other) {
-            return None;
+        match self.kind {
+            ObjectKind::Other => None,
+            // ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOME_STAMP[_backfill].json.gz: the stamp,
+            // with seconds, is the digest's end time (trail names may hold `_`).
+            ObjectKind::Digest => {
+                let stem = self.file_name.strip_suffix(".json.gz")?;
+                let stem = stem.strip_suffix("_backfill").unwrap_or(stem);
+                parse_stamp(stem.rsplit('_').next()?)
+            }
+            // ACCOUNT_FOLDER_REGION_STAMP_UNIQUE: the stamp is the fourth field.
+            _ => parse_stamp(self.file_name.split('_').nth(3)?),
         }
-        // ACCOUNT_FOLDER_REGION_STAMP_UNIQUE: the stamp is the fourth field.
-        let stamp = self.file_name.split('_').nth(3)?;
-        parse_stamp(stamp)
     }
 
     /// The file name without its `.json.gz` or `.json` suffix: the stem of the archive object.
@@ -249,15 +255,22 @@ fn parse_date(year: &str, month: &str, day: &str) -> Option<KeyDate> {
 
 /// `YYYYMMDDTHHmmZ` (UTC) in seconds since the Unix epoch.
 fn parse_stamp(stamp: &str) -> Option<i64> {
+    // YYYYMMDDTHHmmZ for log files, YYYYMMDDTHHmmssZ for digests.
     let b = stamp.as_bytes();
-    if b.len() != 14 || b[8] != b'T' || b[13] != b'Z' {
+    if !matches!(b.len(), 14 | 16) || b[8] != b'T' || b[b.len() - 1] != b'Z' {
         return None;
     }
     let date = parse_date(&stamp[0..4], &stamp[4..6], &stamp[6..8])?;
     let field = |s: &str| -> Option<i8> {
         (s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
     };
-    let time = jiff::civil::Time::new(field(&stamp[9..11])?, field(&stamp[11..13])?, 0, 0).ok()?;
+    let seconds = if b.len() == 16 {
+        field(&stamp[13..15])?
+    } else {
+        0
+    };
+    let time =
+        jiff::civil::Time::new(field(&stamp[9..11])?, field(&stamp[11..13])?, seconds, 0).ok()?;
     date.civil()
         .to_datetime(time)
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -463,7 +476,13 @@ mod tests {
         assert_eq!(at(insight), Some(1_793_491_500 - 300 + 86_340));
         let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/\
                       111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T000000Z.json.gz";
-        assert_eq!(at(digest), None);
+        // A digest names its end time, to the second; trail names may hold `_`.
+        assert_eq!(at(digest), Some(1_793_491_200));
+        let backfill = digest.replace(
+            "_t_us-east-1_20261101T000000Z",
+            "_my_trail_us-east-1_20261101T000107Z_backfill",
+        );
+        assert_eq!(at(&backfill), Some(1_793_491_267));
         let bad_minute = ORG_LOG.replace("T0005Z", "T0060Z");
         assert_eq!(at(&bad_minute), None);
         assert_eq!(KeyDate::of_epoch_s(1_793_491_500).to_string(), "2026-11-01");

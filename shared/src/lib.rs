@@ -16,6 +16,8 @@
 //!
 //! The forwarder function adds [`notification`] (SQS bodies to objects), [`config`] (the
 //! environment) and [`forwarder`] (one SQS batch, concurrently, within the deadline).
+//! [`integrity`] checks CloudTrail's signed digests against the trail bucket and the receipts
+//! the pipeline leaves (the digest-validator function, `trailrelay validate`).
 //! [`replay`] lists files already in the trail bucket and enqueues them on the forwarder's
 //! queue (the replay function, `trailrelay replay`). The
 //! pipeline is synchronous (CPU work on a stream); only [`aws`] and [`forwarder`] touch the
@@ -30,6 +32,7 @@ pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod forwarder;
+pub mod integrity;
 pub mod key;
 pub mod local;
 pub mod normalize;

@@ -9,6 +9,7 @@
 //!   commit, so a failed object never leaves a partial archive object behind.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -17,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::batch::LogBatch;
 use crate::ports::{
-    ArchiveSink, ArchiveUpload, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened, PortError,
-    PutReport, Store, Version,
+    self, ArchiveSink, ArchiveUpload, ErrorClass, ListedObject, Lister, LogSink, ObjectRef,
+    ObjectSource, Opened, PortError, PutReport, Store, Version,
 };
 
 /// An input path that cannot be listed.
@@ -79,7 +80,7 @@ pub fn list_objects(inputs: &[PathBuf]) -> Result<Listing, ListError> {
                     continue;
                 }
             };
-            if !entry.file_type().is_file() {
+            if !entry.file_type().is_file() || is_signature_sidecar(entry.path()) {
                 continue;
             }
             let relative = entry.path().strip_prefix(input).unwrap_or(entry.path());
@@ -116,6 +117,108 @@ fn io_error(e: io::Error) -> PortError {
     PortError::new(class, cause, e)
 }
 
+/// What follows a digest file's name in the name of the file holding its signature, the local
+/// stand-in for S3's `x-amz-meta-signature`.
+pub const SIGNATURE_SIDECAR_SUFFIX: &str = ".signature";
+
+/// Whether `path` names a digest file.
+fn is_digest(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("_CloudTrail-Digest_"))
+}
+
+/// Whether `path` is a digest's signature sidecar: its object's metadata, not an object.
+fn is_signature_sidecar(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| Some(e) == SIGNATURE_SIDECAR_SUFFIX.strip_prefix('.').map(OsStr::new))
+        && is_digest(&path.with_extension(""))
+}
+
+/// The signature kept beside a local digest file, if it has one (other files have none).
+fn signature_sidecar(path: &Path) -> Result<Option<String>, PortError> {
+    if !is_digest(path) {
+        return Ok(None);
+    }
+    let mut sidecar = path.as_os_str().to_owned();
+    sidecar.push(SIGNATURE_SIDECAR_SUFFIX);
+    match std::fs::read_to_string(sidecar) {
+        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(e)),
+    }
+}
+
+/// Lists a local folder laid out like a bucket, as ListObjectsV2 would: the `bucket` a
+/// listing names is the folder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalLister;
+
+impl Lister for LocalLister {
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimited: bool,
+    ) -> Result<ports::Listing, PortError> {
+        let (folder, start) = prefix
+            .rsplit_once('/')
+            .map_or(("", prefix), |(f, s)| (f, s));
+        let mut listing = ports::Listing::default();
+        let dir = Path::new(bucket).join(folder);
+        let base = if folder.is_empty() {
+            String::new()
+        } else {
+            format!("{folder}/")
+        };
+        list_into(&dir, &base, start, delimited, &mut listing)?;
+        listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        listing.prefixes.sort();
+        Ok(listing)
+    }
+}
+
+/// Adds what `dir` (whose keys start with `base`) holds under names starting with `start`.
+fn list_into(
+    dir: &Path,
+    base: &str,
+    start: &str,
+    delimited: bool,
+    listing: &mut ports::Listing,
+) -> Result<(), PortError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_error)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !name.starts_with(start) {
+            continue;
+        }
+        if is_signature_sidecar(Path::new(&name)) {
+            continue;
+        }
+        let key = format!("{base}{name}");
+        let meta = entry.metadata().map_err(io_error)?;
+        if meta.is_dir() && delimited {
+            listing.prefixes.push(format!("{key}/"));
+        } else if meta.is_dir() {
+            list_into(&entry.path(), &format!("{key}/"), "", false, listing)?;
+        } else {
+            listing.objects.push(ListedObject {
+                key,
+                size: meta.len(),
+                etag: None,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens local objects.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalSource;
@@ -134,9 +237,11 @@ impl ObjectSource for LocalSource {
                 ));
             }
         };
-        File::open(path).map_err(io_error).map(|reader| Opened {
+        let reader = File::open(&path).map_err(io_error)?;
+        Ok(Opened {
             reader,
             version: Version::default(),
+            signature: signature_sidecar(&path)?,
         })
     }
 }
@@ -242,6 +347,17 @@ impl ArchiveSink for LocalArchive {
     type Upload = LocalUpload;
 
     fn begin(&self, key: &str) -> Result<LocalUpload, PortError> {
+        // A key names a file under the root, never one outside it.
+        if Path::new(key)
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(PortError::new(
+                ErrorClass::Poison,
+                "bad-key",
+                format!("{key:?} is not a key under {}", self.root.display()),
+            ));
+        }
         let target = self.root.join(key);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(io_error)?;

@@ -34,6 +34,7 @@ use crate::batch::{
     LogBatch, LogBatcher, LogEvent, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES, Refused, Window,
 };
 use crate::decode::{self, DecodeError, Limits};
+use crate::integrity::receipt::{Receipt, ReceiptSink, filed_key};
 use crate::key::{self, ObjectKind, TrailKey};
 use crate::normalize::{self, Normalized, Origin};
 use crate::ports::{
@@ -215,6 +216,8 @@ pub struct Pipeline<'p, S, L, A, C> {
     pub logs: &'p L,
     /// Where archive objects go.
     pub archive: &'p A,
+    /// Where receipts of wholly forwarded log files go.
+    pub receipts: &'p dyn ReceiptSink,
     /// The time, for events without a usable `eventTime`.
     pub clock: &'p C,
     /// How to forward.
@@ -300,7 +303,9 @@ where
             key: &object.key,
             trail_key,
         };
-        let Opened { reader, version } = self.source.open(object).map_err(ProcessError::Open)?;
+        let Opened {
+            reader, version, ..
+        } = self.source.open(object).map_err(ProcessError::Open)?;
         run.version = Some(version);
         let mut records = decode::open(reader, settings.limits)?;
         let key = archive_key(&settings.archive_prefix, trail_key, &object.key);
@@ -368,7 +373,29 @@ where
         let quarantined = quarantine.commit()?;
         let upload = gzip.finish().map_err(archive_io)?;
         upload.commit().map_err(ProcessError::Archive)?;
+        // Last: a receipt says the file reached every destination.
+        let receipt = self.receipt(object, run, &records.stream().sha256());
+        self.receipts.put(&receipt).map_err(ProcessError::Archive)?;
         Ok((key, quarantined))
+    }
+
+    /// The receipt of `object`, wholly forwarded by `run`.
+    fn receipt(&self, object: &ObjectRef, run: &Run, sha256: &[u8; 32]) -> Receipt {
+        let c = &run.counts;
+        Receipt {
+            bucket: object.bucket().into_owned(),
+            key: filed_key(object).to_owned(),
+            version: run.version.clone().unwrap_or_default(),
+            sha256: hex::encode(sha256),
+            records: c.records,
+            events_logged: c.events_logged,
+            events_archived: c.events_archived,
+            events_rejected: c.events_rejected,
+            records_quarantined: c.records_quarantined,
+            forwarded_at: jiff::Timestamp::try_from(self.clock.now())
+                .unwrap_or_default()
+                .to_string(),
+        }
     }
 
     /// The log side of one record: its stream named from the key, the size and time limits,

@@ -66,6 +66,9 @@ pub struct Opened<R> {
     pub reader: R,
     /// What identifies them.
     pub version: Version,
+    /// A digest file's hex signature, where the store keeps it: S3 object metadata
+    /// `x-amz-meta-signature`; locally a sidecar file `NAME.signature`.
+    pub signature: Option<String>,
 }
 
 impl<R> Opened<R> {
@@ -74,6 +77,7 @@ impl<R> Opened<R> {
         Opened {
             reader: f(self.reader),
             version: self.version,
+            signature: self.signature,
         }
     }
 }

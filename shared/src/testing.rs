@@ -143,6 +143,7 @@ pub(crate) mod fakes {
                 ));
             }
             Ok(Opened {
+                signature: None,
                 reader: io::Cursor::new(bytes.clone()),
                 version,
             })
@@ -214,6 +215,19 @@ pub(crate) mod fakes {
                 bytes: Vec::new(),
                 committed: Arc::clone(&self.committed),
             })
+        }
+    }
+
+    /// Keeps every receipt.
+    #[derive(Debug, Default)]
+    pub(crate) struct RecordingReceipts {
+        pub(crate) receipts: Mutex<Vec<crate::integrity::receipt::Receipt>>,
+    }
+
+    impl crate::integrity::receipt::ReceiptSink for RecordingReceipts {
+        fn put(&self, receipt: &crate::integrity::receipt::Receipt) -> Result<(), PortError> {
+            self.receipts.lock().unwrap().push(receipt.clone());
+            Ok(())
         }
     }
 

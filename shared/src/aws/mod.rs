@@ -7,6 +7,7 @@
 //! SDK's standard retry strategy (exponential backoff with jitter), configured by
 //! [`load_sdk_config`]; what still fails is classified by [`classify`] and left to the queue.
 
+pub mod cloudtrail;
 pub mod logs;
 pub mod s3;
 pub mod sqs;

@@ -25,6 +25,10 @@ pub const PART_BYTES: usize = 8 << 20;
 /// Most parts in one multipart upload.
 pub const MAX_PARTS: i32 = 10_000;
 
+/// The user metadata CloudTrail signs a digest file with (`x-amz-meta-signature`, hex)
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-custom-validation.html>).
+pub const SIGNATURE_METADATA: &str = "signature";
+
 /// Lists keys with ListObjectsV2, every page, sending ExpectedBucketOwner when given.
 #[derive(Debug, Clone)]
 pub struct S3Lister {
@@ -131,10 +135,15 @@ impl ObjectSource for S3Source {
         if let Some(expected) = expected {
             check_version(object, expected, &version)?;
         }
+        let signature = output
+            .metadata()
+            .and_then(|m| m.get(SIGNATURE_METADATA))
+            .cloned();
         let body: Pin<Box<dyn AsyncBufRead + Send>> = Box::pin(output.body.into_async_read());
         Ok(Opened {
             reader: SyncIoBridge::new_with_handle(body, self.handle.clone()),
             version,
+            signature,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 use super::{
     Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, message_id, panic_failure,
 };
+use crate::integrity::receipt::{ReceiptsIn, receipts_prefix};
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
 use crate::pipeline::{Outcome, Pipeline, Totals};
 use crate::ports::{
@@ -50,7 +51,7 @@ impl<S, L, A, C, Q> Forwarder<S, L, A, C, Q>
 where
     S: ObjectSource + Send + 'static,
     L: LogSink + Send + 'static,
-    A: ArchiveSink + Send + 'static,
+    A: ArchiveSink + std::fmt::Debug + Send + 'static,
     C: Clock + Send + 'static,
     Q: Queue + 'static,
 {
@@ -103,10 +104,16 @@ where
                 (self.clone(), announced.progress.clone(), announced.clock_ms);
             let report = tokio::task::spawn_blocking(move || {
                 let inner = &this.inner;
+                let settings = &inner.config.settings;
+                let receipts = ReceiptsIn::new(
+                    &inner.ports.archive,
+                    receipts_prefix(&settings.archive_prefix),
+                );
                 Pipeline {
                     source: &inner.ports.source,
                     logs: &inner.ports.logs,
                     archive: &inner.ports.archive,
+                    receipts: &receipts,
                     clock: &inner.ports.clock,
                     settings: &inner.config.settings,
                     deadline: Some(stop_at),

@@ -210,7 +210,7 @@ async fn each_message_succeeds_or_fails_alone_and_is_classified() {
         inv.totals.counts.records, 3,
         "two good records, one before the corruption"
     );
-    assert_eq!(w.archive.committed.lock().unwrap().len(), 1);
+    assert_eq!(archived(&w.archive), 1);
     let logged: usize = w
         .logs
         .batches
@@ -252,7 +252,7 @@ async fn throttling_fails_the_message_for_retry() {
         .handle(batch, Instant::now() + Duration::from_secs(60))
         .await;
     assert_eq!(failed(&inv), [("m", ErrorClass::Retry, "throttled")]);
-    assert!(w.archive.committed.lock().unwrap().is_empty());
+    assert_eq!(archived(&w.archive), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,7 +410,7 @@ async fn a_deadline_mid_batch_fails_what_is_unfinished_for_retry() {
         inv.outcomes
     );
     assert_eq!(
-        w.archive.committed.lock().unwrap().len(),
+        archived(&w.archive),
         1,
         "only the finished object's archive object"
     );
@@ -568,7 +568,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
     ids.sort();
     assert_eq!(ids, ["\"e1\"", "\"e1\"", "\"s0\"", "\"s1\"", "\"s2\""]);
     assert_eq!(again.totals.counts.events_resumed, 1);
-    assert_eq!(w.archive.committed.lock().unwrap().len(), 2);
+    assert_eq!(archived(&w.archive), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -611,4 +611,13 @@ async fn poison_after_accepted_batches_carries_what_was_left_for_a_redrive() {
         serde_json::from_str(attribute(&sent[0], "trailrelay.continuation").unwrap()).unwrap();
     let keys: Vec<&str> = rest.objects.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(keys, [CORRUPT], "the forwarded object is not in it");
+}
+
+/// Archive objects committed, each with the receipt written beside it under `PREFIX/_receipts/`.
+fn archived(archive: &MemoryArchive) -> usize {
+    let committed = archive.committed.lock().unwrap();
+    let (receipts, objects): (Vec<&String>, Vec<&String>) =
+        committed.keys().partition(|k| k.contains("_receipts/"));
+    assert_eq!(receipts.len(), objects.len(), "{receipts:?} {objects:?}");
+    objects.len()
 }

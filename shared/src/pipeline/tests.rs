@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::batch::MAX_EVENT_BYTES;
-use crate::testing::fakes::{FixedClock, MemoryArchive, MemorySource, RecordingLogSink, object};
+use crate::testing::fakes::{
+    FixedClock, MemoryArchive, MemorySource, RecordingLogSink, RecordingReceipts, object,
+};
 
 const KEY: &str = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/\
                    111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678.json.gz";
@@ -39,6 +41,7 @@ struct World {
     source: MemorySource,
     logs: RecordingLogSink,
     archive: MemoryArchive,
+    receipts: RecordingReceipts,
     settings: Settings,
     clock: FixedClock,
 }
@@ -56,6 +59,7 @@ impl World {
             },
             logs: RecordingLogSink::default(),
             archive: MemoryArchive::default(),
+            receipts: RecordingReceipts::default(),
             settings: Settings::default(),
             clock: FixedClock(NOW),
         }
@@ -86,6 +90,7 @@ impl World {
             source: &self.source,
             logs: &self.logs,
             archive: &self.archive,
+            receipts: &self.receipts,
             clock: &self.clock,
             settings: &self.settings,
             deadline,
@@ -500,6 +505,7 @@ fn forward_all_totals_by_outcome_and_cause() {
         source: &world.source,
         logs: &world.logs,
         archive: &world.archive,
+        receipts: &world.receipts,
         clock: &FixedClock(NOW),
         settings: &world.settings,
         deadline: None,
@@ -519,6 +525,19 @@ fn forward_all_totals_by_outcome_and_cause() {
             ("not-found", ErrorClass::Poison, 1),
             ("not-json", ErrorClass::Poison, 1)
         ]
+    );
+    // One receipt: of the file forwarded wholly, hashing its decompressed bytes.
+    let receipts = world.receipts.receipts.lock().unwrap();
+    assert_eq!(receipts.len(), 1);
+    let r = &receipts[0];
+    assert_eq!((r.key.as_str(), r.records, r.events_archived), (KEY, 2, 2));
+    let mut plain = Vec::new();
+    GzDecoder::new(&world.source.objects[KEY][..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(
+        r.sha256,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&plain))
     );
 }
 

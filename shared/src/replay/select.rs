@@ -195,6 +195,18 @@ impl Selection {
         })
     }
 
+    /// The digest files of `request` (whatever kinds it names): what validation walks.
+    pub fn digests(request: &Request) -> Result<Self, RequestError> {
+        let logs = Request {
+            kinds: Vec::new(),
+            ..request.clone()
+        };
+        Ok(Self {
+            kinds: vec![ObjectKind::Digest],
+            ..Self::new(&logs)?
+        })
+    }
+
     /// The first day folder that can hold a file of the range: the day before `from`'s, for a
     /// file stamped just after midnight sits in the previous day's folder.
     fn first_day(&self) -> Option<KeyDate> {

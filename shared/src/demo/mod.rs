@@ -4,7 +4,7 @@
 //! `{"Records":[...]}` files per member account and region under
 //! `AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/`, an Insights file under
 //! `CloudTrail-Insight/`, and hourly digest files under `CloudTrail-Digest/` (which forwarding
-//! skips). Records follow the shapes of real CloudTrail records: data events, console sign-ins
+//! skips), chained and signed with the demo's key ([`digests`]). Records follow the shapes of real CloudTrail records: data events, console sign-ins
 //! with and without MFA, failed sign-ins, IAM and security-group changes, access-denied errors,
 //! root activity, service-made calls, network-activity denials. The same spec always writes the
 //! same bytes.
@@ -22,6 +22,12 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+mod digests;
+
+use digests::Delivered;
+pub use digests::demo_public_key;
 
 /// The organization id of the generated trail.
 pub const DEMO_ORG_ID: &str = "o-trailrelay01";
@@ -57,6 +63,11 @@ pub struct DemoSpec {
     pub seed: u64,
     /// Start of the generated activity, in seconds since the Unix epoch (UTC).
     pub start_s: i64,
+    /// Hours of digest files per account and region, one an hour from `start_s` (CloudTrail
+    /// writes one even for an hour without log files).
+    pub digest_hours: usize,
+    /// The bucket the digests say they and the log files were written to.
+    pub bucket: &'static str,
 }
 
 impl Default for DemoSpec {
@@ -68,6 +79,8 @@ impl Default for DemoSpec {
             records_per_file: 50,
             seed: 7,
             start_s: DAY_START_S,
+            digest_hours: 1,
+            bucket: "org-trail-bucket",
         }
     }
 }
@@ -143,6 +156,7 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
     for a in 0..spec.accounts {
         let account = account_id(a);
         for region in regions {
+            let mut delivered = Vec::with_capacity(spec.files_per_stream);
             for f in 0..spec.files_per_stream {
                 let window = spec.start_s + 300 * f as i64;
                 let records: Vec<Value> = (0..spec.records_per_file)
@@ -157,18 +171,21 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
                     rng.alnum(16)
                 );
                 let dir = trail_dir(root, &account, "CloudTrail", region, window);
-                corpus.bytes += write_gz(&dir.join(name), &json!({"Records": records}))?;
+                let json = serde_json::to_vec(&json!({"Records": records}))?;
+                let (bytes, sha256) = write_gz(&dir.join(&name), &json)?;
+                corpus.bytes += bytes;
                 corpus.log_files += 1;
                 corpus.records += records.len() as u64;
+                let key = format!("{}/{name}", relative(root, &dir)?);
+                delivered.push(Delivered {
+                    key,
+                    sha256,
+                    at_s: window + 300,
+                });
             }
-            let digest = digest_file(&account, region, spec.files_per_stream, spec.start_s);
-            let name = format!(
-                "{account}_CloudTrail-Digest_{region}_org-trail_us-east-1_{}00Z.json.gz",
-                stamp(spec.start_s + 3600).trim_end_matches('Z')
-            );
-            let dir = trail_dir(root, &account, "CloudTrail-Digest", region, spec.start_s);
-            corpus.bytes += write_gz(&dir.join(name), &digest)?;
-            corpus.digest_files += 1;
+            let (digests, bytes) = digests::write_chain(root, &account, region, spec, &delivered)?;
+            corpus.digest_files += digests;
+            corpus.bytes += bytes;
         }
     }
     if spec.accounts > 0 {
@@ -186,7 +203,8 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
             "us-east-1",
             spec.start_s,
         );
-        corpus.bytes += write_gz(&dir.join(name), &json!({"Records": insights}))?;
+        let json = serde_json::to_vec(&json!({"Records": insights}))?;
+        corpus.bytes += write_gz(&dir.join(name), &json)?.0;
         corpus.log_files += 1;
         corpus.records += 2;
     }
@@ -221,15 +239,30 @@ fn stamp(seconds: i64) -> String {
     )
 }
 
-fn write_gz(path: &Path, doc: &Value) -> io::Result<u64> {
+/// `YYYYMMDDTHHmmssZ`, a digest's stamp.
+fn stamp_seconds(seconds: i64) -> String {
+    let minutes = stamp(seconds);
+    let t = rfc3339(seconds);
+    format!("{}{}Z", minutes.trim_end_matches('Z'), &t[17..19])
+}
+
+/// `dir`'s path under `root`, with `/` separators: a key prefix.
+fn relative(root: &Path, dir: &Path) -> io::Result<String> {
+    let rel = dir.strip_prefix(root).map_err(io::Error::other)?;
+    Ok(rel.to_string_lossy().replace('\\', "/"))
+}
+
+/// Writes `json` gzipped; returns the bytes written and the SHA-256 of `json`, as a digest
+/// lists it.
+fn write_gz(path: &Path, json: &[u8]) -> io::Result<(u64, [u8; 32])> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    serde_json::to_writer(&mut enc, doc)?;
+    io::Write::write_all(&mut enc, json)?;
     let bytes = enc.finish()?;
     fs::write(path, &bytes)?;
-    Ok(bytes.len() as u64)
+    Ok((bytes.len() as u64, Sha256::digest(json).into()))
 }
 
 fn identity_assumed(account: &str, role: &str, session: &str, mfa: bool) -> Value {
@@ -465,20 +498,6 @@ fn insight_pair(rng: &mut Rng, account: &str, start_s: i64) -> Vec<Value> {
         .collect()
 }
 
-fn digest_file(account: &str, region: &str, files: usize, start_s: i64) -> Value {
-    json!({
-        "awsAccountId": account, "digestStartTime": rfc3339(start_s),
-        "digestEndTime": rfc3339(start_s + 3600), "digestS3Bucket": "org-trail-bucket",
-        "digestS3Object": format!("AWSLogs/{DEMO_ORG_ID}/{account}/CloudTrail-Digest/{region}/{}/digest.json.gz",
-            rfc3339(start_s)[..10].replace('-', "/")),
-        "digestPublicKeyFingerprint": "0123456789abcdef0123456789abcdef",
-        "digestSignatureAlgorithm": "SHA256withRSA",
-        "newestEventTime": rfc3339(start_s + 300 * files as i64), "oldestEventTime": rfc3339(start_s),
-        "previousDigestS3Bucket": null, "previousDigestS3Object": null, "previousDigestHashValue": null,
-        "previousDigestHashAlgorithm": null, "previousDigestSignature": null, "logFiles": []
-    })
-}
-
 /// What the demo points out in an archive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
@@ -642,6 +661,12 @@ mod tests {
                 .unwrap()
                 .to_str()
                 .unwrap();
+            if let Some(digest) = key.strip_suffix(".signature") {
+                // Each digest's signature beside it.
+                assert!(a.path().join(digest).is_file(), "{key}");
+                *kinds.entry("signature").or_insert(0) += 1;
+                continue;
+            }
             let parsed = TrailKey::parse(key);
             assert_ne!(parsed.kind, ObjectKind::Other, "{key}");
             assert_eq!(parsed.org_id.as_deref(), Some(DEMO_ORG_ID));
@@ -666,6 +691,7 @@ mod tests {
         assert_eq!(kinds["log"], 8);
         assert_eq!(kinds["insight"], 1);
         assert_eq!(kinds["digest"], 4);
+        assert_eq!(kinds["signature"], 4);
     }
 
     #[test]

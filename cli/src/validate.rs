@@ -1,0 +1,303 @@
+//! `trailrelay validate`: the library's digest check from one machine, on local folders laid
+//! out like the trail bucket or on s3:// prefixes. Wiring only.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use indicatif::ProgressBar;
+use trailrelay::aws::cloudtrail::{CloudTrailKeys, Keys};
+use trailrelay::aws::s3::{S3Lister, S3Source};
+use trailrelay::integrity::check::{Checker, Evidence};
+use trailrelay::integrity::keys::KeyRing;
+use trailrelay::integrity::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk};
+use trailrelay::local::LocalLister;
+use trailrelay::ports::{PortError, Store, epoch_ms};
+use trailrelay::replay::select::{Selection, Walk};
+use trailrelay::replay::{Request, parse_time};
+
+use crate::ports::{self, AnySource, Aws};
+use crate::replay::{rfc3339, spinner};
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Trail buckets: local folders laid out like the bucket, or s3://BUCKET/[PREFIX/].
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// First digest end time checked: RFC 3339 or a date (midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    from: Option<i64>,
+    /// First digest end time not checked (exclusive); silence is judged at this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    to: Option<i64>,
+    /// A key file or a folder of them: DER (PKCS#1, as ListPublicKeys returns) or PEM
+    /// (RSA PUBLIC KEY or PUBLIC KEY) [default: ListPublicKeys in each digest's region].
+    #[arg(long, value_name = "PATH")]
+    public_keys: Option<PathBuf>,
+    /// The forwarder's receipts: a folder (a local run's OUT/receipts) or
+    /// s3://ARCHIVE/PREFIX/_receipts/ [default: forwarding is not checked].
+    #[arg(long, value_name = "DIR|S3_URL")]
+    receipts: Option<String>,
+    /// How long after its digest a log file may be without a receipt.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = seconds)]
+    forward_grace: i64,
+    /// How old a chain's newest digest may be before its account and region count as silent.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = seconds)]
+    late_after: i64,
+    /// Print the findings as NDJSON (the summary goes to standard error).
+    #[arg(long)]
+    json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Address S3 by path (for endpoints such as local emulators that need it).
+    #[arg(long)]
+    s3_force_path_style: bool,
+    /// Account that must own the buckets read (ExpectedBucketOwner on every call).
+    #[arg(long, value_name = "ACCOUNT", value_parser = crate::account_id)]
+    expected_bucket_owner: Option<String>,
+}
+
+impl ValidateArgs {
+    /// A check of a local trail folder with the given keys and receipts, judged at `to`.
+    pub(crate) fn local(bucket: &Path, keys: &Path, receipts: &Path, to: i64, quiet: bool) -> Self {
+        Self {
+            inputs: vec![bucket.to_string_lossy().into_owned()],
+            from: None,
+            to: Some(to),
+            public_keys: Some(keys.to_path_buf()),
+            receipts: Some(receipts.to_string_lossy().into_owned()),
+            forward_grace: trailrelay::integrity::DEFAULT_FORWARD_GRACE_S,
+            late_after: trailrelay::integrity::DEFAULT_LATE_AFTER_S,
+            json: false,
+            quiet,
+            s3_force_path_style: false,
+            expected_bucket_owner: None,
+        }
+    }
+}
+
+/// `1h`, `90m`, `0s`, `2h 30m`, or ISO 8601 (`PT1H`), in whole seconds.
+fn seconds(text: &str) -> Result<i64, String> {
+    let duration: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration such as 1h, 90m or 0s: {e}"))?;
+    if duration.is_negative() {
+        return Err(format!("{text:?} is negative"));
+    }
+    Ok(duration.as_secs())
+}
+
+pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        return Err("--to must be later than --from".to_owned());
+    }
+    let receipts = args.receipts.as_deref().map(|r| match ports::s3_url(r) {
+        Some((bucket, prefix)) => (Store::S3(bucket), folder(&prefix)),
+        None => (Store::Local(PathBuf::from(r)), String::new()),
+    });
+    let needs_aws = args.public_keys.is_none()
+        || args.inputs.iter().any(|i| i.starts_with("s3://"))
+        || matches!(receipts, Some((Store::S3(_), _)));
+    let aws = needs_aws
+        .then(|| Aws::connect(args.s3_force_path_style))
+        .transpose()?;
+    let keys = match (&args.public_keys, &aws) {
+        (Some(path), _) => {
+            Keys::Files(KeyRing::load(path).map_err(|e| format!("--public-keys {e}"))?)
+        }
+        (None, Some(aws)) => {
+            Keys::CloudTrail(Box::new(CloudTrailKeys::new(aws.sdk.clone(), aws.handle())))
+        }
+        (None, None) => return Err("no public keys: give --public-keys".to_owned()),
+    };
+    let source = AnySource {
+        s3: aws.as_ref().map(|aws| {
+            S3Source::new(
+                aws.s3.clone(),
+                aws.handle(),
+                args.expected_bucket_owner.clone(),
+            )
+        }),
+    };
+    let now_s = epoch_ms(std::time::SystemTime::now()) / 1000;
+    let options = Options {
+        forward_grace_s: args.forward_grace,
+        late_after_s: args.late_after,
+    };
+    let progress = spinner(args.quiet);
+    let mut findings = Vec::new();
+    let mut tally = Tally::new();
+    let mut failed = false;
+    for input in &args.inputs {
+        let (trail, request) = match ports::s3_url(input) {
+            Some((bucket, prefix)) => (
+                Store::S3(bucket.clone()),
+                Request {
+                    bucket,
+                    prefix,
+                    ..Request::default()
+                },
+            ),
+            None => {
+                let path = PathBuf::from(input);
+                if !path.is_dir() {
+                    return Err(format!(
+                        "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
+                    ));
+                }
+                (
+                    Store::Local(path),
+                    Request {
+                        bucket: input.clone(),
+                        ..Request::default()
+                    },
+                )
+            }
+        };
+        let request = Request {
+            from: args.from.map(rfc3339),
+            to: args.to.map(rfc3339),
+            ..request
+        };
+        let selection = Selection::digests(&request).map_err(|e| format!("{input}: {e}"))?;
+        let evidence = Evidence {
+            source: &source,
+            trail: trail.clone(),
+            receipts: receipts.clone(),
+            keys: &keys,
+        };
+        let mut checker = Checker::new(evidence, options, args.to.unwrap_or(now_s).min(now_s));
+        let result = walk(
+            &mut checker,
+            Walk::new(selection),
+            &trail,
+            aws.as_ref(),
+            &progress,
+            &mut |f| {
+                progress.suspend(|| print_finding(&f, args.json));
+                findings.push(f);
+            },
+        );
+        if let Err(e) = result {
+            progress
+                .suspend(|| eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str()));
+            failed = true;
+        }
+        tally.merge(&checker.tally);
+    }
+    progress.finish_and_clear();
+    let summary = summary(&tally, receipts.is_some());
+    if args.json {
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
+    Ok(if findings.is_empty() && !failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs the check over every day folder of `walk`, listing with S3 or the local folder.
+fn walk(
+    checker: &mut Checker<'_, AnySource, Keys>,
+    mut walk: Walk,
+    trail: &Store,
+    aws: Option<&Aws>,
+    progress: &ProgressBar,
+    out: &mut dyn FnMut(Finding),
+) -> Result<(), PortError> {
+    let local = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| PortError::new(trailrelay::ports::ErrorClass::Retry, "io", e))?;
+    let lister = aws.map(|aws| S3Lister::new(aws.s3.clone(), None));
+    let mut next_day = || {
+        let day = match (trail, &lister, aws) {
+            (Store::S3(_), Some(lister), Some(aws)) => aws.block_on(walk.next_day(lister)),
+            _ => local.block_on(walk.next_day(&LocalLister)),
+        }?;
+        if let Some(first) = day.as_ref().and_then(|d| d.first()) {
+            progress.set_message(format!("{} {} {}", first.account, first.region, first.date));
+            progress.inc(day.as_ref().map_or(0, |d| d.len() as u64));
+        }
+        Ok(day)
+    };
+    check_walk(checker, &mut next_day, &mut Checkpoint::default(), out)
+}
+
+/// A prefix as a folder: empty, or ending with `/`.
+fn folder(prefix: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => String::new(),
+        p => format!("{p}/"),
+    }
+}
+
+fn print_finding(finding: &Finding, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(finding) {
+            println!("{line}");
+        }
+    } else {
+        println!(
+            "{:<26} {}  ({})",
+            finding.kind.as_str(),
+            finding.key,
+            finding.detail
+        );
+    }
+}
+
+fn summary(t: &Tally, receipts: bool) -> String {
+    let mut s = format!(
+        "{} digests in {} chains: {} signatures verified, {} unverified (no signature kept for the newest of a local copy)\n",
+        t.digests, t.chains, t.digests_verified, t.digests_unverified
+    );
+    s += &format!(
+        "{} log files listed: {} present with the listed hash\n",
+        t.log_files, t.log_files_verified
+    );
+    if receipts {
+        s += &format!(
+            "  forwarded {} with a receipt of the listed hash, {} awaiting a receipt within the grace period\n",
+            t.log_files_forwarded, t.awaiting_receipt
+        );
+    } else {
+        s += "  forwarding not checked (no --receipts)\n";
+    }
+    let total = t.finding_count();
+    if total == 0 {
+        s += "0 findings\n";
+    } else {
+        s += &format!("{total} findings:\n");
+        for kind in FindingKind::ALL {
+            if let Some(n) = t.findings.get(&kind) {
+                s += &format!("  {:<26} {n}\n", kind.as_str());
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailrelay::integrity::{DEFAULT_FORWARD_GRACE_S, DEFAULT_LATE_AFTER_S};
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(seconds("1h"), Ok(3600));
+        assert_eq!(seconds("0s"), Ok(0));
+        assert_eq!(seconds("90m"), Ok(5400));
+        assert_eq!(seconds("2h 30m"), Ok(9000));
+        assert!(seconds("soon").is_err());
+        assert!(seconds("-1h").is_err());
+        assert_eq!(DEFAULT_FORWARD_GRACE_S, 3600);
+        assert_eq!(DEFAULT_LATE_AFTER_S, 7200);
+    }
+}

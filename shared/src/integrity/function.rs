@@ -1,0 +1,344 @@
+//! The digest-validator function's run: the checkpoint read, every chain checked since it,
+//! the findings logged and counted, what can be healed enqueued on the forwarder's queue, the
+//! checkpoint written back.
+//!
+//! A run is synchronous (it reads objects as streams) and bridges to the async lister and
+//! queue through a runtime handle: the function runs it on a blocking thread.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use serde_json::Value;
+use tokio::runtime::Handle;
+
+use super::check::{Checker, Evidence};
+use super::config::ValidatorConfig;
+use super::keys::{KeyRing, KeyStore, PublicKey};
+use super::receipt::receipts_prefix;
+use super::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk};
+use crate::ports::{
+    ArchiveSink, ArchiveUpload, Clock, ErrorClass, ListedObject, Lister, ObjectRef, ObjectSource,
+    Outgoing, PortError, Queue, QueueRef, Store, epoch_ms,
+};
+use crate::replay::enqueue;
+use crate::replay::select::{Request, Selection, Walk};
+
+/// The checkpoint's key after the archive prefix.
+pub const CHECKPOINT_KEY: &str = "_validator/checkpoint.json";
+/// Messages per second when log files are enqueued again.
+const HEAL_MESSAGES_PER_SECOND: u32 = 100;
+/// Most bytes read of a checkpoint or a key file.
+const MAX_SMALL_OBJECT_BYTES: u64 = 256 << 20;
+
+/// The ports a run works with.
+#[derive(Debug)]
+pub struct ValidatorPorts<'a, S, K, L, A, Q, C> {
+    /// Digests, log files, receipts, the checkpoint.
+    pub source: &'a S,
+    /// Public keys.
+    pub keys: &'a K,
+    /// Lists the trail's digest folders, and a file to enqueue again.
+    pub lister: &'a L,
+    /// Where the checkpoint is written.
+    pub archive: &'a A,
+    /// The forwarder's queue.
+    pub queue: &'a Q,
+    /// The time.
+    pub clock: &'a C,
+    /// Bridges to the lister and the queue.
+    pub handle: Handle,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// What was checked and found.
+    pub tally: Tally,
+    /// Every finding, in order.
+    pub findings: Vec<Finding>,
+    /// Log files enqueued again on the forwarder's queue.
+    pub healed: u64,
+    /// Log files that could not be enqueued again, with the cause.
+    pub heal_failed: Vec<(String, PortError)>,
+    /// The failure that stopped the check, if one did: the checkpoint keeps what was done.
+    pub failure: Option<PortError>,
+}
+
+impl RunReport {
+    /// Embedded Metric Format documents: findings by kind, account and region, and the run's
+    /// totals (namespace `trailrelay`).
+    pub fn emf(&self, timestamp_ms: i64) -> Vec<String> {
+        let mut by_place: BTreeMap<(FindingKind, &str, &str), u64> = BTreeMap::new();
+        for f in &self.findings {
+            *by_place.entry((f.kind, &f.account, &f.region)).or_default() += 1;
+        }
+        let mut lines: Vec<String> = by_place
+            .into_iter()
+            .map(|((kind, account, region), n)| {
+                crate::rules::emf_document(
+                    "trailrelay",
+                    &[
+                        ("Kind", kind.as_str().to_owned()),
+                        ("Account", account.to_owned()),
+                        ("Region", region.to_owned()),
+                    ],
+                    &[("DigestFindings", Some("Count"), n.into())],
+                    timestamp_ms,
+                )
+            })
+            .collect();
+        let t = &self.tally;
+        let metrics: [(&str, Option<&str>, Value); 7] = [
+            (
+                "DigestFindingsTotal",
+                Some("Count"),
+                t.finding_count().into(),
+            ),
+            ("DigestChainsChecked", Some("Count"), t.chains.into()),
+            ("DigestsVerified", Some("Count"), t.digests_verified.into()),
+            (
+                "LogFilesVerified",
+                Some("Count"),
+                t.log_files_verified.into(),
+            ),
+            (
+                "LogFilesForwardedVerified",
+                Some("Count"),
+                t.log_files_forwarded.into(),
+            ),
+            ("LogFilesHealed", Some("Count"), self.healed.into()),
+            (
+                "DigestValidationFailed",
+                Some("Count"),
+                u64::from(self.failure.is_some()).into(),
+            ),
+        ];
+        lines.push(crate::rules::emf_document(
+            "trailrelay",
+            &[],
+            &metrics,
+            timestamp_ms,
+        ));
+        lines
+    }
+}
+
+/// One scheduled validation.
+#[derive(Debug)]
+pub struct Validator<'a, S, K, L, A, Q, C> {
+    /// The ports.
+    pub ports: ValidatorPorts<'a, S, K, L, A, Q, C>,
+    /// The configuration.
+    pub config: &'a ValidatorConfig,
+    /// The region the function runs in, named in the notifications it enqueues.
+    pub region: String,
+}
+
+impl<S, K, L, A, Q, C> Validator<'_, S, K, L, A, Q, C>
+where
+    S: ObjectSource,
+    K: KeyStore,
+    L: Lister,
+    A: ArchiveSink,
+    Q: Queue,
+    C: Clock,
+{
+    /// Checks every chain since the checkpoint, heals, writes the checkpoint back. A failure
+    /// to read or write the checkpoint is the run's error; one during the check is in the report.
+    pub fn run(&self) -> Result<RunReport, PortError> {
+        let config = self.config;
+        let now_s = epoch_ms(self.ports.clock.now()) / 1000;
+        let mut checkpoint = self.read_checkpoint()?;
+        let lookback_s =
+            i64::try_from(config.first_lookback_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
+        let earliest = now_s.saturating_sub(lookback_s);
+        let from_s = checkpoint
+            .earliest_end_s()
+            .map_or(earliest, |s| s.max(earliest));
+        let request = Request {
+            bucket: config.trail_bucket.clone(),
+            prefix: config.trail_prefix.clone(),
+            from: jiff::Timestamp::from_second(from_s)
+                .ok()
+                .map(|t| t.to_string()),
+            ..Request::default()
+        };
+        let selection = Selection::digests(&request)
+            .map_err(|e| PortError::new(ErrorClass::Poison, "configuration", e))?;
+        let mut walk = Walk::new(selection);
+        let evidence = Evidence {
+            source: self.ports.source,
+            trail: Store::S3(config.trail_bucket.clone()),
+            receipts: Some((
+                Store::S3(config.archive_bucket.clone()),
+                receipts_prefix(&config.archive_prefix),
+            )),
+            keys: self.ports.keys,
+        };
+        let options = Options {
+            forward_grace_s: i64::try_from(config.forward_grace_s).unwrap_or(i64::MAX),
+            late_after_s: i64::try_from(config.late_after_s).unwrap_or(i64::MAX),
+        };
+        let mut checker = Checker::new(evidence, options, now_s);
+        let mut report = RunReport::default();
+        let handle = &self.ports.handle;
+        let lister = self.ports.lister;
+        let mut next_day = || handle.block_on(walk.next_day(lister));
+        let checked = check_walk(&mut checker, &mut next_day, &mut checkpoint, &mut |f| {
+            report.findings.push(f)
+        });
+        report.failure = checked.err();
+        report.tally = checker.tally;
+        self.heal(&mut report);
+        self.write_checkpoint(&checkpoint)?;
+        Ok(report)
+    }
+
+    fn checkpoint_ref(&self) -> ObjectRef {
+        let prefix = self.config.archive_prefix.trim_matches('/');
+        let key = match prefix {
+            "" => CHECKPOINT_KEY.to_owned(),
+            p => format!("{p}/{CHECKPOINT_KEY}"),
+        };
+        ObjectRef::new(Store::S3(self.config.archive_bucket.clone()), key)
+    }
+
+    fn read_checkpoint(&self) -> Result<Checkpoint, PortError> {
+        let object = self.checkpoint_ref();
+        match self.ports.source.open(&object) {
+            Ok(opened) => {
+                let bytes = read_small(opened.reader)?;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    PortError::new(ErrorClass::Poison, "checkpoint", format!("{object}: {e}"))
+                })
+            }
+            Err(e) if e.cause == "not-found" => Ok(Checkpoint::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), PortError> {
+        let object = self.checkpoint_ref();
+        let json = serde_json::to_vec(checkpoint)
+            .map_err(|e| PortError::new(ErrorClass::Poison, "checkpoint", e))?;
+        let mut upload = self.ports.archive.begin(&object.key)?;
+        upload
+            .write_all(&json)
+            .map_err(|e| PortError::new(ErrorClass::Retry, "checkpoint-write", e))?;
+        upload.commit()
+    }
+
+    /// Enqueues each log file found not forwarded as the S3 notification of its object, through
+    /// the one enqueue path replays use; each stays awaiting in the checkpoint until its receipt
+    /// comes.
+    fn heal(&self, report: &mut RunReport) {
+        let bucket = &self.config.trail_bucket;
+        let keys: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::LogFileNotForwarded)
+            .map(|f| f.key.as_str())
+            .collect();
+        let now = self.ports.clock.now();
+        let mut batch: Vec<(String, Outgoing)> = Vec::new();
+        let mut failed = Vec::new();
+        let limiter = std::num::NonZeroU32::new(HEAL_MESSAGES_PER_SECOND).map(enqueue::limiter);
+        let flush = |batch: &mut Vec<(String, Outgoing)>, failed: &mut Vec<(String, PortError)>| {
+            let messages: Vec<Outgoing> = batch.iter().map(|(_, m)| m.clone()).collect();
+            let results = self.ports.handle.block_on(enqueue::send(
+                self.ports.queue,
+                limiter.as_ref(),
+                &messages,
+            ));
+            let mut sent = 0;
+            for ((key, _), result) in batch.drain(..).zip(results) {
+                match result {
+                    Ok(()) => sent += 1,
+                    Err(e) => failed.push((key, e)),
+                }
+            }
+            sent
+        };
+        let mut healed = 0;
+        for key in keys {
+            let listed = match self.object(bucket, key) {
+                Ok(listed) => listed,
+                Err(e) => {
+                    failed.push((key.to_owned(), e));
+                    continue;
+                }
+            };
+            let body = enqueue::notification(bucket, &listed, &self.region, now);
+            let bytes: usize = batch.iter().map(|(_, m)| m.body.len()).sum();
+            if !enqueue::fits(batch.len(), bytes, &body) {
+                healed += flush(&mut batch, &mut failed);
+            }
+            let message = Outgoing {
+                queue: QueueRef::Url(self.config.forwarder_queue_url.clone()),
+                body,
+                delay_seconds: 0,
+                attributes: Vec::new(),
+            };
+            batch.push((key.to_owned(), message));
+        }
+        if !batch.is_empty() {
+            healed += flush(&mut batch, &mut failed);
+        }
+        report.healed = healed;
+        report.heal_failed = failed;
+    }
+
+    /// The listed object at `key` (its size and ETag go in the notification).
+    fn object(&self, bucket: &str, key: &str) -> Result<ListedObject, PortError> {
+        let listing = self
+            .ports
+            .handle
+            .block_on(self.ports.lister.list(bucket, key, false))?;
+        listing
+            .objects
+            .into_iter()
+            .find(|o| o.key == key)
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorClass::Poison,
+                    "not-found",
+                    format!("s3://{bucket}/{key} is gone"),
+                )
+            })
+    }
+}
+
+fn read_small(reader: impl Read) -> Result<Vec<u8>, PortError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_SMALL_OBJECT_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| PortError::new(ErrorClass::Retry, "io", e))?;
+    Ok(bytes)
+}
+
+/// The public keys of every file under `prefix` of `bucket`, naming the file at fault.
+pub fn load_keys(
+    lister: &impl Lister,
+    source: &impl ObjectSource,
+    handle: &Handle,
+    bucket: &str,
+    prefix: &str,
+) -> Result<KeyRing, String> {
+    let listing = handle
+        .block_on(lister.list(bucket, prefix, false))
+        .map_err(|e| format!("listing s3://{bucket}/{prefix}: {e}"))?;
+    let mut ring = KeyRing::default();
+    for object in listing.objects {
+        let name = format!("s3://{bucket}/{}", object.key);
+        let opened = source
+            .open(&ObjectRef::new(Store::S3(bucket.to_owned()), object.key))
+            .map_err(|e| format!("{name}: {e}"))?;
+        let bytes = read_small(opened.reader).map_err(|e| format!("{name}: {e}"))?;
+        ring.add(PublicKey::parse(&bytes).map_err(|e| format!("{name}: {e}"))?);
+    }
+    if ring.is_empty() {
+        return Err(format!("s3://{bucket}/{prefix} holds no key file"));
+    }
+    Ok(ring)
+}

@@ -1,0 +1,308 @@
+//! Proof of completeness: CloudTrail's signed digests checked against the trail bucket and
+//! against what the forwarder did.
+//!
+//! Every hour CloudTrail writes, per account, region and trail, a digest file listing the log
+//! files it delivered with their SHA-256, signed with a key of its own and chained to the digest
+//! before it
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-intro.html>).
+//! The forwarder leaves a [`receipt::Receipt`] per log file it forwarded wholly, with the hash of
+//! what it read. [`check::Checker`] checks a chain: each digest's signature ([`keys`]), each
+//! link, each log file against the bucket and against its receipt, and the chain's silence;
+//! [`check_walk`] runs it over every chain a walk of the trail's digest folders yields. Each
+//! problem is one [`Finding`] of one [`FindingKind`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub mod check;
+pub mod config;
+pub mod digest;
+pub mod function;
+pub mod keys;
+pub mod receipt;
+
+use crate::key::TrailKey;
+use crate::ports::{ObjectSource, PortError};
+use crate::replay::select::Selected;
+use check::{ChainState, Checker};
+use keys::KeyStore;
+
+/// How long a listed log file may go without a receipt: one hour.
+pub const DEFAULT_FORWARD_GRACE_S: i64 = 3600;
+/// How old the newest digest of a chain may be: two hours (CloudTrail writes one an hour, even
+/// for an hour without log files).
+pub const DEFAULT_LATE_AFTER_S: i64 = 7200;
+
+/// The bounds of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Seconds after its digest's end a log file may still be without a receipt.
+    pub forward_grace_s: i64,
+    /// Seconds a chain's newest digest may be older than the check.
+    pub late_after_s: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            forward_grace_s: DEFAULT_FORWARD_GRACE_S,
+            late_after_s: DEFAULT_LATE_AFTER_S,
+        }
+    }
+}
+
+/// What is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A digest's signature does not verify.
+    DigestSignatureInvalid,
+    /// A digest's bytes are not what its successor records, or not a digest at all.
+    DigestAltered,
+    /// A digest its successor names is absent.
+    DigestMissing,
+    /// A chain's newest digest is older than the bound: the account-region went silent.
+    DigestLate,
+    /// A listed log file is absent.
+    LogFileMissing,
+    /// A listed log file's hash is not the one listed.
+    LogFileAltered,
+    /// A listed log file has no receipt after the grace period.
+    LogFileNotForwarded,
+    /// A receipt's hash is not the one listed: what was forwarded is not what CloudTrail wrote.
+    LogFileForwardedAltered,
+    /// No public key has the fingerprint a digest names.
+    PublicKeyUnknown,
+}
+
+impl FindingKind {
+    /// Every kind.
+    pub const ALL: [Self; 9] = [
+        Self::DigestSignatureInvalid,
+        Self::DigestAltered,
+        Self::DigestMissing,
+        Self::DigestLate,
+        Self::LogFileMissing,
+        Self::LogFileAltered,
+        Self::LogFileNotForwarded,
+        Self::LogFileForwardedAltered,
+        Self::PublicKeyUnknown,
+    ];
+
+    /// The kind's name: `digest-altered`, `log-file-missing`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DigestSignatureInvalid => "digest-signature-invalid",
+            Self::DigestAltered => "digest-altered",
+            Self::DigestMissing => "digest-missing",
+            Self::DigestLate => "digest-late",
+            Self::LogFileMissing => "log-file-missing",
+            Self::LogFileAltered => "log-file-altered",
+            Self::LogFileNotForwarded => "log-file-not-forwarded",
+            Self::LogFileForwardedAltered => "log-file-forwarded-altered",
+            Self::PublicKeyUnknown => "public-key-unknown",
+        }
+    }
+}
+
+/// One problem, about one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What is wrong.
+    pub kind: FindingKind,
+    /// The file concerned: the digest, the log file, the absent digest's key; for
+    /// `digest-late`, the chain's folder (`.../ACCOUNT/CloudTrail-Digest/REGION/`).
+    pub key: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The digest that lists the log file, for log file findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// What a check counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Chains checked.
+    pub chains: u64,
+    /// Digests read.
+    pub digests: u64,
+    /// Digests whose signature verified.
+    pub digests_verified: u64,
+    /// Digests whose signature is kept nowhere the check could read (a local copy's newest).
+    pub digests_unverified: u64,
+    /// Log files listed.
+    pub log_files: u64,
+    /// Log files present with the listed hash.
+    pub log_files_verified: u64,
+    /// Log files with a receipt of the listed hash.
+    pub log_files_forwarded: u64,
+    /// Log files without a receipt yet, within their grace period.
+    pub awaiting_receipt: u64,
+    /// Findings by kind.
+    pub findings: BTreeMap<FindingKind, u64>,
+}
+
+impl Tally {
+    /// Nothing counted.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Findings of every kind.
+    pub fn finding_count(&self) -> u64 {
+        self.findings.values().sum()
+    }
+
+    /// Adds what `other` counted.
+    pub fn merge(&mut self, other: &Tally) {
+        self.chains += other.chains;
+        self.digests += other.digests;
+        self.digests_verified += other.digests_verified;
+        self.digests_unverified += other.digests_unverified;
+        self.log_files += other.log_files;
+        self.log_files_verified += other.log_files_verified;
+        self.log_files_forwarded += other.log_files_forwarded;
+        self.awaiting_receipt += other.awaiting_receipt;
+        for (kind, n) in &other.findings {
+            *self.findings.entry(*kind).or_default() += n;
+        }
+    }
+}
+
+/// One chain of digests: one trail's, in one account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    /// `.../ACCOUNT/CloudTrail-Digest/REGION/`: the folder its digests are under.
+    pub folder: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+}
+
+/// A chain and where it stands: one entry of a [`Checkpoint`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainEntry {
+    /// The chain.
+    #[serde(flatten)]
+    pub chain: Chain,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: ChainState,
+}
+
+/// Where every chain stood after a check, by chain (folder and trail name): what the next
+/// scheduled check starts from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The chains.
+    pub chains: BTreeMap<String, ChainEntry>,
+}
+
+impl Checkpoint {
+    /// The earliest end time of a chain's newest digest: where a walk that misses nothing
+    /// starts. `None` for an empty checkpoint.
+    pub fn earliest_end_s(&self) -> Option<i64> {
+        self.chains
+            .values()
+            .filter_map(|e| e.state.last.as_ref().map(|l| l.end_s))
+            .min()
+    }
+}
+
+/// The chain of a digest key and its id (folder and trail name), if the key is a digest's.
+pub fn chain_of(key: &str) -> Option<(String, Chain)> {
+    let parsed = TrailKey::parse(key);
+    let (account, region) = (parsed.account_id?, parsed.region?);
+    let marker = format!("/CloudTrail-Digest/{region}/");
+    let at = key.find(&marker)?;
+    let folder = key[..at + marker.len()].to_owned();
+    let name = digest::chain_name(&parsed.file_name)?;
+    let id = format!("{folder}{name}");
+    Some((
+        id,
+        Chain {
+            folder,
+            account,
+            region,
+        },
+    ))
+}
+
+/// Checks every chain whose digests `next_day` yields (a walk of digest folders, one day at a
+/// time, in key order), each from where `checkpoint` says it stood, then the chains of the
+/// checkpoint the walk did not meet (their awaiting files, their silence). `checkpoint` is
+/// brought up to date chain by chain, so a failure keeps what was done before it.
+pub fn check_walk<S: ObjectSource, K: KeyStore>(
+    checker: &mut Checker<'_, S, K>,
+    next_day: &mut dyn FnMut() -> Result<Option<Vec<Selected>>, PortError>,
+    checkpoint: &mut Checkpoint,
+    out: &mut dyn FnMut(Finding),
+) -> Result<(), PortError> {
+    let mut seen = BTreeSet::new();
+    // The chains of one account-region folder, with their keys in order.
+    let mut group: BTreeMap<String, (Chain, Vec<String>)> = BTreeMap::new();
+    let mut flush = |group: &mut BTreeMap<String, (Chain, Vec<String>)>,
+                     checker: &mut Checker<'_, S, K>,
+                     out: &mut dyn FnMut(Finding)|
+     -> Result<(), PortError> {
+        for (id, (chain, keys)) in std::mem::take(group) {
+            let state = checkpoint
+                .chains
+                .get(&id)
+                .map(|e| e.state.clone())
+                .unwrap_or_default();
+            let after = state.last.as_ref().map(|l| l.key.clone());
+            let fresh: Vec<String> = keys
+                .into_iter()
+                .filter(|k| after.as_ref().is_none_or(|a| k > a))
+                .collect();
+            let state = checker.check_chain(&chain, state, &fresh, out)?;
+            seen.insert(id.clone());
+            checkpoint.chains.insert(id, ChainEntry { chain, state });
+        }
+        Ok(())
+    };
+    while let Some(day) = next_day()? {
+        for selected in day {
+            let Some((id, chain)) = chain_of(&selected.object.key) else {
+                continue;
+            };
+            if group
+                .values()
+                .next()
+                .is_some_and(|(c, _)| c.folder != chain.folder)
+            {
+                flush(&mut group, checker, out)?;
+            }
+            group
+                .entry(id)
+                .or_insert_with(|| (chain, Vec::new()))
+                .1
+                .push(selected.object.key);
+        }
+    }
+    flush(&mut group, checker, out)?;
+    let unseen: Vec<String> = checkpoint
+        .chains
+        .keys()
+        .filter(|id| !seen.contains(*id))
+        .cloned()
+        .collect();
+    for id in unseen {
+        if let Some(entry) = checkpoint.chains.get(&id).cloned() {
+            let state = checker.check_chain(&entry.chain, entry.state, &[], out)?;
+            checkpoint.chains.insert(id, ChainEntry { state, ..entry });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,496 @@
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::check::{Checker, Evidence};
+use super::digest::{DigestFile, chain_name};
+use super::keys::{KeyRing, PublicKey};
+use super::receipt::{ReceiptsIn, receipt_key};
+use super::*;
+use crate::demo::{self, DemoSpec};
+use crate::local::{self, LocalArchive, LocalLister, LocalLogSink, LocalSource};
+use crate::pipeline::{Pipeline, Settings};
+use crate::ports::Store;
+use crate::replay::select::{Request, Selection, Walk};
+use crate::testing::fakes::FixedClock;
+
+const REAL_DIGEST: &[u8] = include_bytes!(
+    "../../testdata/digest/llm-guard-issue-147/327878933619_CloudTrail-Digest_ap-northeast-1_llm-guard-trail_us-west-2_20231015T230404Z.json"
+);
+const TEST_KEY_DER: &[u8] = include_bytes!("../../testdata/keys/test-key.pub.der");
+const TEST_KEY_PEM: &[u8] = include_bytes!("../../testdata/keys/test-key.pub.pem");
+const SIGNING_STRING: &[u8] = include_bytes!("../../testdata/keys/signing-string.txt");
+const SIGNING_STRING_SIG: &str = include_str!("../../testdata/keys/signing-string.sig.hex");
+
+#[test]
+fn the_real_digest_is_read_from_its_raw_bytes() {
+    let file = DigestFile::parse(REAL_DIGEST).unwrap();
+    // Its `/` are escaped as `\/` in the bytes, and unescaped in the fields.
+    assert!(REAL_DIGEST.windows(2).any(|w| w == br"\/"));
+    let b = &file.body;
+    assert_eq!(b.aws_account_id, "327878933619");
+    assert_eq!(
+        b.previous_digest_s3_object.as_deref(),
+        Some(
+            "AWSLogs/327878933619/CloudTrail-Digest/ap-northeast-1/2023/10/15/\
+             327878933619_CloudTrail-Digest_ap-northeast-1_llm-guard-trail_us-west-2_20231015T220404Z.json.gz"
+        )
+    );
+    assert_eq!(
+        b.previous_digest_hash_value.as_deref(),
+        Some("8f953371d3e85eddb89b05ed6b9e680791055315c73e1025ab5dba7bb2aee189")
+    );
+    assert_eq!(b.log_files.len(), 5);
+    assert_eq!(
+        b.log_files[1].hash_value,
+        "de90c3b55016bc5fad9c12378ccc6fc38180a15bd95879305415572a4472b1a9"
+    );
+    assert_eq!(file.end_s, 1_697_411_044);
+    // `sha256sum` of the file: the hash is of the bytes, not of a re-serialisation.
+    let sha = "4277102dccf54c0c247738ca5e6e3504b7370206ef1c82855994ec23441ae1ed";
+    assert_eq!(hex::encode(file.sha256), sha);
+    let signing = file.signing_string();
+    let lines: Vec<&str> = signing.split('\n').collect();
+    assert_eq!(lines.len(), 4, "no newline after the last line");
+    assert_eq!(lines[0], "2023-10-15T23:04:04Z");
+    assert_eq!(
+        lines[1],
+        "llm-guard-trail/AWSLogs/327878933619/CloudTrail-Digest/ap-northeast-1/2023/10/15/\
+         327878933619_CloudTrail-Digest_ap-northeast-1_llm-guard-trail_us-west-2_20231015T230404Z.json.gz"
+    );
+    assert_eq!(lines[2], sha);
+    assert!(lines[3].starts_with("11c11e253f4929ea") && lines[3].ends_with("fed9b9a"));
+    let (_, chain) = chain_of(&b.digest_s3_object).unwrap();
+    assert_eq!(chain.account, "327878933619");
+    assert_eq!(chain.region, "ap-northeast-1");
+    assert_eq!(
+        chain_name(b.digest_s3_object.rsplit('/').next().unwrap()),
+        Some("llm-guard-trail_us-west-2")
+    );
+}
+
+#[test]
+fn a_starting_digest_signs_null_for_its_previous_signature() {
+    let body = br#"{"awsAccountId":"111122223333","digestStartTime":"2015-08-17T14:01:31Z","digestEndTime":"2015-08-17T15:01:31Z","digestS3Bucket":"b","digestS3Object":"AWSLogs/k.json.gz","digestPublicKeyFingerprint":"31e8b5433410dfb61a9dc45cc65b22ff","digestSignatureAlgorithm":"SHA256withRSA","newestEventTime":null,"oldestEventTime":null,"previousDigestS3Bucket":null,"previousDigestS3Object":null,"previousDigestHashValue":null,"previousDigestHashAlgorithm":null,"previousDigestSignature":null,"logFiles":[]}"#;
+    let file = DigestFile::parse(body).unwrap();
+    assert!(file.is_starting());
+    assert!(file.signing_string().ends_with("\nnull"));
+    assert!(
+        file.signing_string()
+            .starts_with("2015-08-17T15:01:31Z\nb/AWSLogs/k.json.gz\n")
+    );
+    let other = String::from_utf8_lossy(body).replace("SHA256withRSA", "MD5withRSA");
+    assert!(DigestFile::parse(other.as_bytes()).is_err());
+}
+
+#[test]
+fn a_signature_made_by_openssl_verifies_with_the_key_in_either_wrapping() {
+    let der = PublicKey::parse(TEST_KEY_DER).unwrap();
+    let pem = PublicKey::parse(TEST_KEY_PEM).unwrap();
+    // `md5sum test-key.pub.der`: the fingerprint is of the PKCS#1 bytes, whatever the wrapping.
+    assert_eq!(der.fingerprint, "1e6fc3b9f1d6f28fe1c24a5b1a4584d9");
+    assert_eq!(pem, der);
+    let signature = hex::decode(SIGNING_STRING_SIG.trim()).unwrap();
+    assert!(der.verifies(SIGNING_STRING, &signature));
+    let mut altered = SIGNING_STRING.to_vec();
+    altered[0] ^= 1;
+    assert!(!der.verifies(&altered, &signature));
+    // PEM `RSA PUBLIC KEY` is the same bytes again.
+    let rsa_pem = pem::encode(&pem::Pem::new("RSA PUBLIC KEY", TEST_KEY_DER.to_vec()));
+    assert_eq!(PublicKey::parse(rsa_pem.as_bytes()).unwrap(), der);
+    assert!(
+        PublicKey::parse(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .is_err()
+    );
+}
+
+/// A signed demo trail of one account and region, forwarded with receipts: 14 log files over
+/// three hourly digests (11, 3 and none).
+struct Trail {
+    dir: tempfile::TempDir,
+}
+
+const HOURS: usize = 3;
+
+impl Trail {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = DemoSpec {
+            accounts: 1,
+            regions: 1,
+            files_per_stream: 14,
+            records_per_file: 2,
+            digest_hours: HOURS,
+            ..DemoSpec::default()
+        };
+        let bucket = dir.path().join("bucket");
+        demo::write_corpus(&bucket, &spec).unwrap();
+        let objects = local::list_objects(std::slice::from_ref(&bucket))
+            .unwrap()
+            .objects;
+        let receipts = LocalArchive::new(dir.path().join("receipts"));
+        let receipts = ReceiptsIn::new(&receipts, "");
+        let totals = Pipeline {
+            source: &LocalSource,
+            logs: &LocalLogSink::new(dir.path().join("logs")),
+            archive: &LocalArchive::new(dir.path().join("archive")),
+            receipts: &receipts,
+            clock: &FixedClock(demo::DAY_START_S as u64 + 3600),
+            settings: &Settings::default(),
+            deadline: None,
+        }
+        .forward_all(&objects, 1, &|_| {});
+        assert_eq!(totals.failed_objects(), 0);
+        Self { dir }
+    }
+
+    fn bucket(&self) -> PathBuf {
+        self.dir.path().join("bucket")
+    }
+
+    /// Keys of the trail's files of `folder` (`CloudTrail`, `CloudTrail-Digest`), in order.
+    fn keys(&self, folder: &str) -> Vec<String> {
+        let objects = local::list_objects(&[self.bucket()]).unwrap().objects;
+        let mut keys: Vec<String> = objects
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| k.contains(&format!("/{folder}/")))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn end_s(&self) -> i64 {
+        demo::DAY_START_S + 3600 * HOURS as i64
+    }
+
+    fn validate(&self, keys: &impl KeyStore, now_s: i64) -> (Vec<Finding>, Tally) {
+        let mut checkpoint = Checkpoint::default();
+        self.validate_from(keys, now_s, &mut checkpoint)
+    }
+
+    fn validate_from(
+        &self,
+        keys: &impl KeyStore,
+        now_s: i64,
+        checkpoint: &mut Checkpoint,
+    ) -> (Vec<Finding>, Tally) {
+        let bucket = self.bucket().to_string_lossy().into_owned();
+        let evidence = Evidence {
+            source: &LocalSource,
+            trail: Store::Local(self.bucket()),
+            receipts: Some((
+                Store::Local(self.dir.path().join("receipts")),
+                String::new(),
+            )),
+            keys,
+        };
+        let mut checker = Checker::new(evidence, Options::default(), now_s);
+        let request = Request {
+            bucket,
+            ..Request::default()
+        };
+        let mut walk = Walk::new(Selection::digests(&request).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut next_day = || runtime.block_on(walk.next_day(&LocalLister));
+        let mut findings = Vec::new();
+        check_walk(&mut checker, &mut next_day, checkpoint, &mut |f| {
+            findings.push(f)
+        })
+        .unwrap();
+        (findings, checker.tally)
+    }
+
+    fn demo_keys() -> KeyRing {
+        let mut ring = KeyRing::default();
+        ring.add(demo::demo_public_key().unwrap());
+        ring
+    }
+
+    /// The only findings, as (kind, key).
+    fn findings_after(&self, now_s: i64) -> Vec<(FindingKind, String)> {
+        let (findings, _) = self.validate(&Self::demo_keys(), now_s);
+        findings.into_iter().map(|f| (f.kind, f.key)).collect()
+    }
+
+    fn rewrite_gz(&self, key: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.bucket().join(key);
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(fs::File::open(&path).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let edited = edit(text.clone());
+        assert_ne!(edited, text);
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(edited.as_bytes()).unwrap();
+        fs::write(path, enc.finish().unwrap()).unwrap();
+    }
+}
+
+fn sidecar(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".signature");
+    PathBuf::from(s)
+}
+
+#[test]
+fn a_forwarded_signed_trail_has_no_finding() {
+    let trail = Trail::new();
+    let (findings, tally) = trail.validate(&Trail::demo_keys(), trail.end_s() + 60);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(tally.chains, 1);
+    assert_eq!(tally.digests, 3);
+    assert_eq!(tally.digests_verified, 3);
+    assert_eq!(tally.log_files, 14);
+    assert_eq!(tally.log_files_verified, 14);
+    assert_eq!(tally.log_files_forwarded, 14);
+}
+
+#[test]
+fn a_digest_without_its_own_signature_is_verified_by_its_successor_or_counted_unverified() {
+    let trail = Trail::new();
+    let digests = trail.keys("CloudTrail-Digest");
+    for key in &digests {
+        fs::remove_file(sidecar(&trail.bucket().join(key))).unwrap();
+    }
+    let (findings, tally) = trail.validate(&Trail::demo_keys(), trail.end_s() + 60);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!((tally.digests_verified, tally.digests_unverified), (2, 1));
+}
+
+#[test]
+fn each_tampering_gives_exactly_its_finding() {
+    let now = |t: &Trail| t.end_s() + 60;
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[4].clone();
+    trail.rewrite_gz(&log, |t| t.replacen("\"eventName\"", "\"eventName\" ", 1));
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::LogFileAltered, log)]
+    );
+
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[12].clone();
+    fs::remove_file(trail.bucket().join(&log)).unwrap();
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::LogFileMissing, log)]
+    );
+
+    let trail = Trail::new();
+    let middle = trail.keys("CloudTrail-Digest")[1].clone();
+    fs::remove_file(trail.bucket().join(&middle)).unwrap();
+    fs::remove_file(sidecar(&trail.bucket().join(&middle))).unwrap();
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::DigestMissing, middle)]
+    );
+
+    let trail = Trail::new();
+    let middle = trail.keys("CloudTrail-Digest")[1].clone();
+    trail.rewrite_gz(&middle, |t| {
+        t.replacen("\"logFiles\":[{", "\"logFiles\":[{\"x\":1,", 1)
+    });
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::DigestAltered, middle)]
+    );
+
+    let trail = Trail::new();
+    let first = trail.keys("CloudTrail-Digest")[0].clone();
+    let path = sidecar(&trail.bucket().join(&first));
+    let second = fs::read_to_string(sidecar(
+        &trail.bucket().join(&trail.keys("CloudTrail-Digest")[1]),
+    ))
+    .unwrap();
+    fs::write(path, second).unwrap();
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::DigestSignatureInvalid, first)]
+    );
+
+    let trail = Trail::new();
+    let mut other = KeyRing::default();
+    other.add(PublicKey::parse(TEST_KEY_DER).unwrap());
+    let (findings, _) = trail.validate(&other, now(&trail));
+    let kinds: Vec<_> = findings.iter().map(|f| (f.kind, f.key.clone())).collect();
+    let expected: Vec<_> = trail
+        .keys("CloudTrail-Digest")
+        .into_iter()
+        .map(|k| (FindingKind::PublicKeyUnknown, k))
+        .collect();
+    assert_eq!(kinds, expected);
+
+    let trail = Trail::new();
+    let late = trail.end_s() + DEFAULT_LATE_AFTER_S + 1;
+    let findings = trail.findings_after(late);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].0, FindingKind::DigestLate);
+    assert!(
+        findings[0]
+            .1
+            .ends_with("/210987654321/CloudTrail-Digest/us-east-1/"),
+        "{findings:?}"
+    );
+
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[0].clone();
+    let receipt = trail
+        .dir
+        .path()
+        .join("receipts")
+        .join(receipt_key("", &log));
+    let text = fs::read_to_string(&receipt).unwrap();
+    let sha = serde_json::from_str::<serde_json::Value>(&text).unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fs::write(&receipt, text.replace(&sha, &"0".repeat(64))).unwrap();
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::LogFileForwardedAltered, log.clone())]
+    );
+    fs::remove_file(&receipt).unwrap();
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::LogFileNotForwarded, log)]
+    );
+}
+
+#[test]
+fn a_missing_receipt_awaits_its_grace_period_and_a_checkpoint_carries_it() {
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[13].clone();
+    let receipts = trail.dir.path().join("receipts");
+    let receipt = receipts.join(receipt_key("", &log));
+    let kept = fs::read(&receipt).unwrap();
+    fs::remove_file(&receipt).unwrap();
+    // The second digest ends at +2 h; its files are due an hour later.
+    let before_due = demo::DAY_START_S + 2 * 3600 + DEFAULT_FORWARD_GRACE_S - 1;
+    let mut checkpoint = Checkpoint::default();
+    let (findings, tally) = trail.validate_from(&Trail::demo_keys(), before_due, &mut checkpoint);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(tally.awaiting_receipt, 1);
+    let entry = checkpoint.chains.values().next().unwrap().clone();
+    assert_eq!(entry.state.awaiting.len(), 1);
+    assert_eq!(entry.state.awaiting[0].key, log);
+    assert_eq!(
+        entry.state.last.as_ref().unwrap().key,
+        *trail.keys("CloudTrail-Digest").last().unwrap()
+    );
+
+    // The next check reads no digest again; the receipt came meanwhile.
+    fs::write(&receipt, kept).unwrap();
+    let (findings, tally) =
+        trail.validate_from(&Trail::demo_keys(), before_due + 60, &mut checkpoint);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!((tally.digests, tally.log_files_forwarded), (0, 1));
+    assert!(
+        checkpoint
+            .chains
+            .values()
+            .next()
+            .unwrap()
+            .state
+            .awaiting
+            .is_empty()
+    );
+
+    // Gone again and past due, from the checkpoint alone.
+    let mut checkpoint_with_awaiting = checkpoint.clone();
+    checkpoint_with_awaiting
+        .chains
+        .values_mut()
+        .next()
+        .unwrap()
+        .state
+        .awaiting = entry.state.awaiting.clone();
+    fs::remove_file(&receipt).unwrap();
+    let (findings, _) = trail.validate_from(
+        &Trail::demo_keys(),
+        before_due + 2,
+        &mut checkpoint_with_awaiting,
+    );
+    assert_eq!(
+        findings
+            .iter()
+            .map(|f| (f.kind, f.key.clone()))
+            .collect::<Vec<_>>(),
+        [(FindingKind::LogFileNotForwarded, log)]
+    );
+}
+
+#[test]
+fn a_checkpoint_links_the_next_digest_to_the_last_one_checked() {
+    let trail = Trail::new();
+    let digests = trail.keys("CloudTrail-Digest");
+    let aside = trail.dir.path().join("aside");
+    fs::create_dir_all(&aside).unwrap();
+    // The first check sees the first digest only.
+    for key in &digests[1..] {
+        fs::rename(
+            trail.bucket().join(key),
+            aside.join(key.rsplit('/').next().unwrap()),
+        )
+        .unwrap();
+    }
+    let mut checkpoint = Checkpoint::default();
+    let (findings, tally) =
+        trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(tally.digests, 1);
+    // The third arrives; the second never does.
+    let third = &digests[2];
+    fs::rename(
+        aside.join(third.rsplit('/').next().unwrap()),
+        trail.bucket().join(third),
+    )
+    .unwrap();
+    let (findings, tally) =
+        trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert_eq!(tally.digests, 1);
+    let found: Vec<_> = findings.iter().map(|f| (f.kind, f.key.clone())).collect();
+    assert_eq!(found, [(FindingKind::DigestMissing, digests[1].clone())]);
+}
+
+#[test]
+fn a_receipt_is_filed_under_the_key_in_its_bucket() {
+    use super::receipt::filed_key;
+    use crate::ports::ObjectRef;
+    let key = "AWSLogs/o-1/111122223333/CloudTrail/us-east-1/2026/11/01/f.json.gz";
+    let in_bucket = ObjectRef::new(Store::S3("b".into()), format!("trail/{key}"));
+    assert_eq!(filed_key(&in_bucket), format!("trail/{key}"));
+    let in_folder = ObjectRef::new(Store::Local("copy".into()), key);
+    assert_eq!(filed_key(&in_folder), key);
+    // A file given by its own path: from its AWSLogs/ folder, or by its name.
+    let by_path = ObjectRef::new(Store::Local(PathBuf::new()), format!("/data/copy/{key}"));
+    assert_eq!(filed_key(&by_path), key);
+    let loose = ObjectRef::new(Store::Local(PathBuf::new()), "/tmp/x/one.json");
+    assert_eq!(filed_key(&loose), "one.json");
+    assert_eq!(
+        receipt_key("cloudtrail/_receipts/", key),
+        format!("cloudtrail/_receipts/{key}.receipt.json")
+    );
+}
+
+#[test]
+fn a_local_sink_writes_under_its_root_only() {
+    use crate::ports::ArchiveSink;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalArchive::new(dir.path().join("receipts"));
+    for bad in ["../escape.json", "/etc/escape.json", "a/../../escape.json"] {
+        let e = sink
+            .begin(bad)
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"));
+        assert_eq!(e.cause, "bad-key", "{bad}");
+    }
+    assert!(sink.begin("AWSLogs/a.receipt.json").is_ok());
+}
