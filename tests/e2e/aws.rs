@@ -47,6 +47,7 @@ async fn notified_objects_reach_cloudwatch_logs_and_the_archive_exactly_once() {
         records_per_file: 60,
         seed: 21,
         start_s: now - 3600,
+        ..DemoSpec::default()
     };
     let (corpus, input, keys) = upload_trail(&c, &spec).await;
     let corrupt_key = keys
@@ -338,6 +339,7 @@ async fn cli_forwards_s3_and_local_inputs_to_cloudwatch_and_an_s3_archive() {
         records_per_file: 25,
         seed: 34,
         start_s: now - 600,
+        ..DemoSpec::default()
     };
     demo::write_corpus(local.path(), &spec).unwrap();
     let mut input = input_events(local.path());
@@ -515,6 +517,7 @@ async fn a_backfill_of_month_old_events_makes_no_put_log_events_call() {
         records_per_file: 30,
         seed: 38,
         start_s: now_s() - 30 * 24 * 3600,
+        ..DemoSpec::default()
     };
     let (_, old, keys) = upload_trail(&direct, &spec).await;
     let messages: Vec<_> = keys

@@ -59,6 +59,7 @@ fn variables_of(id: &str) -> &'static [Variable] {
     match id {
         "Forwarder" => VARIABLES,
         "Replay" => REPLAY_VARIABLES,
+        "DigestValidator" => trailrelay::integrity::config::VARIABLES,
         other => panic!("{other}: a function this test does not know"),
     }
 }
@@ -103,7 +104,7 @@ fn resolve(t: &Value, name: &str, value: &Value) -> String {
             })
     };
     let stand_in = || match name {
-        "ALLOWED_BUCKETS" => "org-trail".to_owned(),
+        "ALLOWED_BUCKETS" | "TRAIL_BUCKET" => "org-trail".to_owned(),
         "ARCHIVE_BUCKET" => "trail-archive".to_owned(),
         "LOG_GROUP" => "/trailrelay/cloudtrail".to_owned(),
         "EXPECTED_BUCKET_OWNER" | "ARCHIVE_BUCKET_OWNER" => "111122223333".to_owned(),
@@ -136,6 +137,19 @@ fn the_configuration_accepts_what_the_template_sets() {
             .as_object()
             .unwrap();
         let lookup = |name: &str| vars.get(name).map(|v| resolve(&t, name, v));
+        if id == "DigestValidator" {
+            let config = trailrelay::integrity::config::ValidatorConfig::from_lookup(lookup)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(config.trail_bucket, "org-trail", "{id}");
+            assert_eq!(config.archive_prefix, "cloudtrail", "{id}");
+            assert_eq!(
+                (config.forward_grace_s, config.late_after_s),
+                (3600, 7200),
+                "{id}"
+            );
+            assert_eq!(config.public_keys, None, "{id}: keys come from CloudTrail");
+            continue;
+        }
         if id == "Replay" {
             let config = ReplayConfig::from_lookup(lookup).unwrap_or_else(|e| panic!("{id}: {e}"));
             assert_eq!(config.allowed_buckets, ["org-trail"], "{id}");
@@ -289,7 +303,11 @@ fn the_role_grants_named_actions_on_named_resources_only() {
             s["Resource"].is_string() || s["Resource"].is_array(),
             "{s}: no resource"
         );
-        assert_ne!(s["Resource"], "*", "{s}: every resource is named");
+        // ListPublicKeys alone has no resource-level permissions
+        // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html).
+        if s["Action"] != "cloudtrail:ListPublicKeys" {
+            assert_ne!(s["Resource"], "*", "{s}: every resource is named");
+        }
     }
     // Reading notifications, trail files and their key; continuing on the queue, dead letters
     // to the DLQ; writing the archive with its key, the log group and the routed groups;
@@ -309,6 +327,7 @@ fn the_role_grants_named_actions_on_named_resources_only() {
         "kms:GenerateDataKey",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "cloudtrail:ListPublicKeys",
     ]
     .into_iter()
     .collect();

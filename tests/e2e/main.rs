@@ -15,3 +15,4 @@ mod replay;
 mod rules;
 mod stack;
 mod support;
+mod validate;

@@ -33,6 +33,7 @@ async fn trail_of(c: &Clients, files_per_stream: usize) -> (i64, BTreeMap<String
         records_per_file: 5,
         seed: 12,
         start_s,
+        ..DemoSpec::default()
     };
     let dir = tempfile::tempdir().unwrap();
     demo::write_corpus(dir.path(), &spec).unwrap();

@@ -140,7 +140,8 @@ async fn archive_objects(s3: &aws_sdk_s3::Client, quarantine: bool) -> Vec<(Stri
     let listed = s3.list_objects_v2().bucket(ARCHIVE).send().await.unwrap();
     for object in listed.contents() {
         let key = object.key().unwrap().to_owned();
-        if key.contains(&folder) != quarantine {
+        // Receipts (`_receipts/`) are JSON beside the archive, not archive objects.
+        if key.contains(&folder) != quarantine || !key.ends_with(".ndjson.gz") {
             continue;
         }
         let body = s3
@@ -241,9 +242,13 @@ pub(crate) async fn upload_dir(
             .unwrap()
             .to_owned();
         let bytes = std::fs::read(&path).unwrap();
+        // A digest's signature is its object's metadata, as CloudTrail writes it.
+        let sidecar = format!("{}.signature", path.display());
+        let signature = std::fs::read_to_string(sidecar).ok();
         c.s3.put_object()
             .bucket(TRAIL)
             .key(&key)
+            .set_metadata(signature.map(|s| [("signature".to_owned(), s)].into()))
             .body(ByteStream::from(bytes))
             .send()
             .await
@@ -275,6 +280,7 @@ pub(crate) async fn small_trail(
         records_per_file: 40,
         seed,
         start_s: now - 3600,
+        ..DemoSpec::default()
     };
     let (_, input, keys) = upload_trail(c, &spec).await;
     let mut messages = Vec::new();

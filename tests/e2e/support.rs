@@ -192,6 +192,7 @@ pub(crate) fn trail(
         records_per_file: records,
         seed,
         start_s: trail_start_s(),
+        ..trailrelay::demo::DemoSpec::default()
     };
     let corpus = trailrelay::demo::write_corpus(&bucket, &spec).expect("write trail");
     let input = input_events(&bucket);
