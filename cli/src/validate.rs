@@ -11,6 +11,7 @@ use trailrelay::aws::s3::{S3Lister, S3Source};
 use trailrelay::integrity::check::{Checker, Evidence};
 use trailrelay::integrity::keys::KeyRing;
 use trailrelay::integrity::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk};
+use trailrelay::key::folder;
 use trailrelay::local::LocalLister;
 use trailrelay::ports::{PortError, Store, epoch_ms};
 use trailrelay::replay::select::{Selection, Walk};
@@ -89,100 +90,113 @@ fn seconds(text: &str) -> Result<i64, String> {
     Ok(duration.as_secs())
 }
 
+/// What every input is checked with.
+struct Context {
+    aws: Option<Aws>,
+    keys: Keys,
+    source: AnySource,
+    receipts: Option<(Store, String)>,
+}
+
+impl Context {
+    fn new(args: &ValidateArgs) -> Result<Self, String> {
+        let receipts = args.receipts.as_deref().map(|r| match ports::s3_url(r) {
+            Some((bucket, prefix)) => (Store::S3(bucket), folder(&prefix)),
+            None => (Store::Local(PathBuf::from(r)), String::new()),
+        });
+        let needs_aws = args.public_keys.is_none()
+            || args.inputs.iter().any(|i| i.starts_with("s3://"))
+            || matches!(receipts, Some((Store::S3(_), _)));
+        let aws = needs_aws
+            .then(|| Aws::connect(args.s3_force_path_style))
+            .transpose()?;
+        let keys = match (&args.public_keys, &aws) {
+            (Some(path), _) => {
+                Keys::Files(KeyRing::load(path).map_err(|e| format!("--public-keys {e}"))?)
+            }
+            (None, Some(aws)) => {
+                Keys::CloudTrail(Box::new(CloudTrailKeys::new(aws.sdk.clone(), aws.handle())))
+            }
+            (None, None) => return Err("no public keys: give --public-keys".to_owned()),
+        };
+        let source = AnySource {
+            s3: aws.as_ref().map(|aws| {
+                let owner = args.expected_bucket_owner.clone();
+                S3Source::new(aws.s3.clone(), aws.handle(), owner)
+            }),
+        };
+        Ok(Self {
+            aws,
+            keys,
+            source,
+            receipts,
+        })
+    }
+}
+
+/// The trail an input names and the request that walks its digests.
+fn request_of(input: &str, args: &ValidateArgs) -> Result<(Store, Selection), String> {
+    let (trail, bucket, prefix) = match ports::s3_url(input) {
+        Some((bucket, prefix)) => (Store::S3(bucket.clone()), bucket, prefix),
+        None if Path::new(input).is_dir() => (
+            Store::Local(PathBuf::from(input)),
+            input.to_owned(),
+            String::new(),
+        ),
+        None => {
+            return Err(format!(
+                "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
+            ));
+        }
+    };
+    let request = Request {
+        bucket,
+        prefix,
+        from: args.from.map(rfc3339),
+        to: args.to.map(rfc3339),
+        ..Request::default()
+    };
+    let selection = Selection::digests(&request).map_err(|e| format!("{input}: {e}"))?;
+    Ok((trail, selection))
+}
+
 pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
     if let (Some(from), Some(to)) = (args.from, args.to)
         && from >= to
     {
         return Err("--to must be later than --from".to_owned());
     }
-    let receipts = args.receipts.as_deref().map(|r| match ports::s3_url(r) {
-        Some((bucket, prefix)) => (Store::S3(bucket), folder(&prefix)),
-        None => (Store::Local(PathBuf::from(r)), String::new()),
-    });
-    let needs_aws = args.public_keys.is_none()
-        || args.inputs.iter().any(|i| i.starts_with("s3://"))
-        || matches!(receipts, Some((Store::S3(_), _)));
-    let aws = needs_aws
-        .then(|| Aws::connect(args.s3_force_path_style))
-        .transpose()?;
-    let keys = match (&args.public_keys, &aws) {
-        (Some(path), _) => {
-            Keys::Files(KeyRing::load(path).map_err(|e| format!("--public-keys {e}"))?)
-        }
-        (None, Some(aws)) => {
-            Keys::CloudTrail(Box::new(CloudTrailKeys::new(aws.sdk.clone(), aws.handle())))
-        }
-        (None, None) => return Err("no public keys: give --public-keys".to_owned()),
-    };
-    let source = AnySource {
-        s3: aws.as_ref().map(|aws| {
-            S3Source::new(
-                aws.s3.clone(),
-                aws.handle(),
-                args.expected_bucket_owner.clone(),
-            )
-        }),
-    };
+    let cx = Context::new(args)?;
     let now_s = epoch_ms(std::time::SystemTime::now()) / 1000;
     let options = Options {
         forward_grace_s: args.forward_grace,
         late_after_s: args.late_after,
     };
     let progress = spinner(args.quiet);
-    let mut findings = Vec::new();
-    let mut tally = Tally::new();
-    let mut failed = false;
+    let (mut tally, mut found, mut failed) = (Tally::new(), 0, false);
     for input in &args.inputs {
-        let (trail, request) = match ports::s3_url(input) {
-            Some((bucket, prefix)) => (
-                Store::S3(bucket.clone()),
-                Request {
-                    bucket,
-                    prefix,
-                    ..Request::default()
-                },
-            ),
-            None => {
-                let path = PathBuf::from(input);
-                if !path.is_dir() {
-                    return Err(format!(
-                        "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
-                    ));
-                }
-                (
-                    Store::Local(path),
-                    Request {
-                        bucket: input.clone(),
-                        ..Request::default()
-                    },
-                )
-            }
-        };
-        let request = Request {
-            from: args.from.map(rfc3339),
-            to: args.to.map(rfc3339),
-            ..request
-        };
-        let selection = Selection::digests(&request).map_err(|e| format!("{input}: {e}"))?;
+        let (trail, selection) = request_of(input, args)?;
         let evidence = Evidence {
-            source: &source,
+            source: &cx.source,
             trail: trail.clone(),
-            receipts: receipts.clone(),
-            keys: &keys,
+            receipts: cx.receipts.clone(),
+            keys: &cx.keys,
         };
-        let mut checker = Checker::new(evidence, options, args.to.unwrap_or(now_s).min(now_s));
-        let result = walk(
+        let at = args.to.unwrap_or(now_s).min(now_s);
+        let mut checker = Checker::new(evidence, options, at).walked_from(args.from);
+        let mut out = |f: Finding| {
+            progress.suspend(|| print_finding(&f, args.json));
+            found += 1;
+        };
+        let walk = Walk::new(selection);
+        if let Err(e) = run_walk(
             &mut checker,
-            Walk::new(selection),
+            walk,
             &trail,
-            aws.as_ref(),
+            cx.aws.as_ref(),
             &progress,
-            &mut |f| {
-                progress.suspend(|| print_finding(&f, args.json));
-                findings.push(f);
-            },
-        );
-        if let Err(e) = result {
+            &mut out,
+        ) {
             progress
                 .suspend(|| eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str()));
             failed = true;
@@ -190,13 +204,13 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
         tally.merge(&checker.tally);
     }
     progress.finish_and_clear();
-    let summary = summary(&tally, receipts.is_some());
+    let summary = summary(&tally, cx.receipts.is_some());
     if args.json {
         eprint!("{summary}");
     } else {
         print!("{summary}");
     }
-    Ok(if findings.is_empty() && !failed {
+    Ok(if found == 0 && !failed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -204,7 +218,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
 }
 
 /// Runs the check over every day folder of `walk`, listing with S3 or the local folder.
-fn walk(
+fn run_walk(
     checker: &mut Checker<'_, AnySource, Keys>,
     mut walk: Walk,
     trail: &Store,
@@ -227,15 +241,14 @@ fn walk(
         }
         Ok(day)
     };
-    check_walk(checker, &mut next_day, &mut Checkpoint::default(), out)
-}
-
-/// A prefix as a folder: empty, or ending with `/`.
-fn folder(prefix: &str) -> String {
-    match prefix.trim_matches('/') {
-        "" => String::new(),
-        p => format!("{p}/"),
-    }
+    check_walk(
+        checker,
+        &mut next_day,
+        &mut Checkpoint::default(),
+        &mut || false,
+        out,
+    )
+    .map(|_| ())
 }
 
 fn print_finding(finding: &Finding, json: bool) {
@@ -286,8 +299,23 @@ fn summary(t: &Tally, receipts: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::Parser;
     use trailrelay::integrity::{DEFAULT_FORWARD_GRACE_S, DEFAULT_LATE_AFTER_S};
+
+    use super::*;
+
+    /// `trailrelay validate ...` alone.
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: ValidateArgs,
+    }
+
+    impl ValidateArgs {
+        fn try_parse_from(argv: [&str; 2]) -> Result<Self, clap::Error> {
+            Command::try_parse_from(argv).map(|c| c.args)
+        }
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {
@@ -297,7 +325,9 @@ mod tests {
         assert_eq!(seconds("2h 30m"), Ok(9000));
         assert!(seconds("soon").is_err());
         assert!(seconds("-1h").is_err());
-        assert_eq!(DEFAULT_FORWARD_GRACE_S, 3600);
-        assert_eq!(DEFAULT_LATE_AFTER_S, 7200);
+        // The options' defaults are the function's.
+        let args = ValidateArgs::try_parse_from(["validate", "bucket"]).unwrap();
+        assert_eq!(args.forward_grace, DEFAULT_FORWARD_GRACE_S);
+        assert_eq!(args.late_after, DEFAULT_LATE_AFTER_S);
     }
 }

@@ -182,11 +182,7 @@ impl TrailKey {
             ObjectKind::Other => None,
             // ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOME_STAMP[_backfill].json.gz: the stamp,
             // with seconds, is the digest's end time (trail names may hold `_`).
-            ObjectKind::Digest => {
-                let stem = self.file_name.strip_suffix(".json.gz")?;
-                let stem = stem.strip_suffix("_backfill").unwrap_or(stem);
-                parse_stamp(stem.rsplit('_').next()?)
-            }
+            ObjectKind::Digest => parse_stamp(digest_name_parts(&self.file_name)?.1),
             // ACCOUNT_FOLDER_REGION_STAMP_UNIQUE: the stamp is the fourth field.
             _ => parse_stamp(self.file_name.split('_').nth(3)?),
         }
@@ -196,6 +192,26 @@ impl TrailKey {
     pub fn stem(&self) -> &str {
         strip_json_suffix(&self.file_name)
     }
+}
+
+/// A key prefix as a folder: empty, or its segments without leading or trailing `/` and then
+/// one `/`.
+pub fn folder(prefix: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => String::new(),
+        p => format!("{p}/"),
+    }
+}
+
+/// The chain (`TRAIL_HOMEREGION`) and the stamp of a digest file's name,
+/// `ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_STAMP[_backfill].json.gz`; trail names may
+/// hold `_`.
+pub fn digest_name_parts(name: &str) -> Option<(&str, &str)> {
+    let rest = name.split_once("_CloudTrail-Digest_")?.1;
+    let rest = rest.split_once('_')?.1;
+    let stem = rest.strip_suffix(".json.gz")?;
+    let stem = stem.strip_suffix("_backfill").unwrap_or(stem);
+    stem.rsplit_once('_')
 }
 
 /// True if `name` ends in `.json.gz` or `.json`, the encodings a trail writes.

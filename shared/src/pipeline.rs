@@ -343,15 +343,8 @@ where
                 }
                 let decision = settings.rules.evaluate(record.json, &mut run.rule_stats);
                 if decision.to_archive {
-                    line.clear();
-                    normalize::write_archive_line(
-                        &mut line,
-                        &record,
-                        raw.index,
-                        &origin,
-                        &decision.rules,
-                    );
-                    gzip.write_all(&line).map_err(archive_io)?;
+                    let rules = &decision.rules;
+                    archive_line(&mut line, &record, raw.index, &origin, rules, &mut gzip)?;
                     run.counts.events_archived += 1;
                 }
                 if decision.to_logs {
@@ -553,6 +546,20 @@ fn disagrees_with_key(event: &normalize::Event<'_>, key: &TrailKey) -> bool {
     let differs = |claimed: Option<&str>, vouched: Option<&str>| matches!((claimed, vouched), (Some(c), Some(v)) if c != v);
     differs(event.account_id.as_deref(), key.account_id.as_deref())
         || differs(event.region.as_deref(), key.region.as_deref())
+}
+
+/// Writes `record`'s archive line (assembled in `line`, reused) to the archive's gzip stream.
+fn archive_line(
+    line: &mut Vec<u8>,
+    record: &Normalized<'_>,
+    index: u64,
+    origin: &Origin<'_>,
+    rules: &[&str],
+    gzip: &mut impl Write,
+) -> Result<(), ProcessError> {
+    line.clear();
+    normalize::write_archive_line(line, record, index, origin, rules);
+    gzip.write_all(line).map_err(archive_io)
 }
 
 fn archive_io(e: std::io::Error) -> ProcessError {

@@ -431,8 +431,7 @@ fn the_replay_role_lists_only_the_trail_prefix_and_sends_only_to_its_two_queues(
     let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap();
     let list = by_sid("ListTrailFiles");
     assert_eq!(list["Action"], "s3:ListBucket");
-    let prefix = &list["Condition"]["StringLike"]["s3:prefix"];
-    assert!(prefix.to_string().contains("AWSLogs/"), "{prefix}");
+    assert_lists_the_trail_prefix_only(list);
     let send = by_sid("EnqueueWork");
     assert_eq!(send["Action"], "sqs:SendMessage");
     assert_eq!(
@@ -446,4 +445,71 @@ fn the_replay_role_lists_only_the_trail_prefix_and_sends_only_to_its_two_queues(
     let visibility = number(&t["Resources"]["ReplayQueue"]["Properties"]["VisibilityTimeout"]);
     let timeout = number(&t["Resources"]["Replay"]["Properties"]["Timeout"]);
     assert!(visibility >= 6 * timeout);
+}
+
+/// A ListBucket statement: the trail bucket, under `[PREFIX/]AWSLogs/` exactly (the walk's first,
+/// delimited listing) and `[PREFIX/]AWSLogs/[o-ORG/]*`, nothing else.
+fn assert_lists_the_trail_prefix_only(list: &Value) {
+    assert_eq!(list["Action"], "s3:ListBucket");
+    let prefixes = list["Condition"]["StringLike"]["s3:prefix"]
+        .as_array()
+        .unwrap();
+    let patterns: Vec<String> = prefixes
+        .iter()
+        .map(|p| p[0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(patterns, ["${Prefix}AWSLogs/", "${Prefix}AWSLogs/${Org}*"]);
+}
+
+#[test]
+fn the_digest_validator_reads_the_trail_and_writes_only_its_checkpoint() {
+    let t = template();
+    let role = |id: &str| {
+        t["Resources"][id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s.is_object())
+            .collect::<Vec<_>>()
+    };
+    let statements = role("DigestValidatorRole");
+    let by_sid = |sid: &str| *statements.iter().find(|s| s["Sid"] == sid).unwrap();
+    assert_lists_the_trail_prefix_only(by_sid("ListTrailFiles"));
+    let write = by_sid("WriteCheckpoint");
+    assert!(
+        write["Resource"]
+            .to_string()
+            .contains("/${ArchivePrefix}/_validator/*"),
+        "{write}"
+    );
+    let read = by_sid("ReadReceiptsAndCheckpoint");
+    assert!(
+        read["Resource"]
+            .to_string()
+            .contains("/${ArchivePrefix}/_*"),
+        "{read}"
+    );
+    assert_eq!(by_sid("EnqueueUnforwardedFiles")["Resource"], "Queue.Arn");
+    // The one action without resource-level permissions belongs to this role alone.
+    for id in ["ForwarderRole", "ReplayRole"] {
+        assert!(
+            !role(id)
+                .iter()
+                .any(|s| s.to_string().contains("cloudtrail:")),
+            "{id}"
+        );
+    }
+    // One run at a time (each reads and writes the checkpoint), on a schedule.
+    let function = &t["Resources"]["DigestValidator"]["Properties"];
+    assert_eq!(number(&function["ReservedConcurrentExecutions"]), 1);
+    assert_eq!(function["Events"]["Hourly"]["Type"], "Schedule");
+    assert_eq!(
+        t["Parameters"]["DigestValidationSchedule"]["Default"],
+        "rate(1 hour)"
+    );
+    let alarm = &t["Resources"]["DigestFindingsAlarm"]["Properties"];
+    assert_eq!(
+        (alarm["Namespace"].as_str(), alarm["MetricName"].as_str()),
+        (Some("trailrelay"), Some("DigestFindingsTotal"))
+    );
 }

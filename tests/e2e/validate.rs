@@ -321,7 +321,7 @@ async fn validate_on_moto(c: &Clients, env: &BTreeMap<&'static str, String>) -> 
             config: &config,
             region: "us-east-1".into(),
         }
-        .run()
+        .run(None)
         .unwrap()
     })
     .await
@@ -399,8 +399,30 @@ async fn the_function_finds_a_file_never_forwarded_enqueues_it_and_then_finds_no
         (14, 13)
     );
     assert_eq!(first.healed, 1);
-    let emf = first.emf(0).join("\n");
-    assert!(emf.contains("\"Kind\":\"log-file-not-forwarded\""), "{emf}");
+    assert!(first.complete && first.failure.is_none());
+    // Metrics: the finding by kind, account and region, and the run's totals.
+    let emf: Vec<Value> = first
+        .emf(0)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_kind = emf
+        .iter()
+        .find(|d| d["Kind"] == "log-file-not-forwarded")
+        .unwrap();
+    assert_eq!(
+        (
+            by_kind["DigestFindings"].as_u64(),
+            by_kind["Region"].as_str()
+        ),
+        (Some(1), Some("us-east-1"))
+    );
+    let totals = emf
+        .iter()
+        .find(|d| d.get("DigestFindingsTotal").is_some())
+        .unwrap();
+    assert_eq!(totals["DigestFindingsTotal"], 1);
+    assert_eq!(totals["LogFilesHealed"], 1);
 
     // Healed: the notification S3 would have sent, which the forwarder takes.
     let enqueued = drain(&c.sqs, &notifications, 1).await;

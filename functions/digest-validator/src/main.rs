@@ -3,7 +3,7 @@
 //! `trailrelay::integrity::function` on a blocking thread.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -12,14 +12,18 @@ use trailrelay::aws::cloudtrail::{CloudTrailKeys, Keys};
 use trailrelay::aws::load_sdk_config;
 use trailrelay::aws::s3::{S3Archive, S3Lister, S3Source};
 use trailrelay::aws::sqs::SqsQueue;
+use trailrelay::forwarder::time_given;
 use trailrelay::integrity::config::ValidatorConfig;
-use trailrelay::integrity::function::{RunReport, Validator, ValidatorPorts, load_keys};
+use trailrelay::integrity::function::{ByBucket, RunReport, Validator, ValidatorPorts, load_keys};
 use trailrelay::ports::{PortError, SystemClock, epoch_ms};
+
+/// Time kept before the deadline to heal and write the checkpoint.
+const FINISH_GRACE: Duration = Duration::from_secs(60);
 
 /// What every invocation uses, made at cold start.
 struct State {
     config: ValidatorConfig,
-    source: S3Source,
+    source: ByBucket<S3Source>,
     lister: S3Lister,
     archive: S3Archive,
     queue: SqsQueue,
@@ -35,19 +39,26 @@ async fn main() -> Result<(), Error> {
     let s3 = trailrelay::aws::s3_client(&sdk, config.s3_force_path_style);
     let handle = Handle::current();
     let owner = config.expected_bucket_owner.clone();
-    let source = S3Source::new(s3.clone(), handle.clone(), owner.clone());
+    // The trail's owner is expected of the trail bucket only, not of the archive's.
+    let trail = S3Source::new(s3.clone(), handle.clone(), owner.clone());
     let lister = S3Lister::new(s3.clone(), owner);
     let keys = match config.public_keys.clone() {
         Some((bucket, prefix)) => {
-            let (lister, source, handle) = (lister.clone(), source.clone(), handle.clone());
+            let other = S3Source::new(s3.clone(), handle.clone(), None);
+            let (lister, handle) = (lister.clone(), handle.clone());
             let ring = tokio::task::spawn_blocking(move || {
-                load_keys(&lister, &source, &handle, &bucket, &prefix)
+                load_keys(&lister, &other, &handle, &bucket, &prefix)
             })
             .await?
             .map_err(|e| format!("configuration: PUBLIC_KEYS: {e}"))?;
             Keys::Files(ring)
         }
         None => Keys::CloudTrail(Box::new(CloudTrailKeys::new(sdk.clone(), handle.clone()))),
+    };
+    let source = ByBucket {
+        trail_bucket: config.trail_bucket.clone(),
+        trail,
+        other: S3Source::new(s3.clone(), handle.clone(), None),
     };
     let state = Arc::new(State {
         archive: S3Archive::new(s3, handle, config.archive_bucket.clone(), None),
@@ -58,14 +69,17 @@ async fn main() -> Result<(), Error> {
         lister,
         keys,
     });
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = Arc::clone(&state);
-        async move { invoke(state).await }
+        // Stop early enough to heal and write the checkpoint: the next run goes on from it.
+        let given = time_given(event.context.deadline, SystemTime::now());
+        let stop_at = Instant::now() + given.saturating_sub(FINISH_GRACE);
+        async move { invoke(state, stop_at).await }
     }))
     .await
 }
 
-async fn invoke(state: Arc<State>) -> Result<Value, Error> {
+async fn invoke(state: Arc<State>, stop_at: Instant) -> Result<Value, Error> {
     let handle = Handle::current();
     let report = tokio::task::spawn_blocking(move || {
         Validator {
@@ -81,7 +95,7 @@ async fn invoke(state: Arc<State>) -> Result<Value, Error> {
             config: &state.config,
             region: state.region.clone(),
         }
-        .run()
+        .run(Some(stop_at))
     })
     .await?
     .map_err(|e| describe("The checkpoint could not be read or written", &e))?;
@@ -95,7 +109,7 @@ async fn invoke(state: Arc<State>) -> Result<Value, Error> {
     let t = &report.tally;
     Ok(json!({
         "findings": t.finding_count(), "chains": t.chains, "digests": t.digests,
-        "log_files": t.log_files, "healed": report.healed,
+        "log_files": t.log_files, "healed": report.healed, "complete": report.complete,
     }))
 }
 
@@ -126,6 +140,7 @@ fn log(report: &RunReport) {
         awaiting_receipt = t.awaiting_receipt,
         findings = t.finding_count(),
         healed = report.healed,
+        complete = report.complete,
         "Digests validated."
     );
     for line in report.emf(epoch_ms(SystemTime::now())) {

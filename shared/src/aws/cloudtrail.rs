@@ -1,7 +1,7 @@
 //! CloudTrail's public keys, from `ListPublicKeys` in each digest's region, cached per
 //! instance.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use aws_sdk_cloudtrail::Client;
@@ -23,6 +23,8 @@ pub struct CloudTrailKeys {
     handle: Handle,
     clients: Mutex<HashMap<String, Client>>,
     keys: Mutex<HashMap<String, PublicKey>>,
+    /// Fingerprints no listing held, by region and hour of the digest: asked for once.
+    unknown: Mutex<HashSet<(String, String, i64)>>,
 }
 
 impl CloudTrailKeys {
@@ -34,6 +36,7 @@ impl CloudTrailKeys {
             handle,
             clients: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashSet::new()),
         }
     }
 
@@ -91,12 +94,25 @@ impl KeyStore for CloudTrailKeys {
         if let Some(key) = cached(&self.keys.lock().unwrap_or_else(|p| p.into_inner())) {
             return Ok(Some(key));
         }
+        let asked = (
+            region.to_owned(),
+            fingerprint.clone(),
+            at_s.div_euclid(KEY_WINDOW_S),
+        );
+        let mut unknown = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
+        if unknown.contains(&asked) {
+            return Ok(None);
+        }
         let listed = self.handle.block_on(self.list(region, at_s))?;
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         for key in listed {
             keys.insert(key.fingerprint.clone(), key);
         }
-        Ok(cached(&keys))
+        let found = cached(&keys);
+        if found.is_none() {
+            unknown.insert(asked);
+        }
+        Ok(found)
     }
 }
 

@@ -34,7 +34,7 @@ pub fn demo_public_key() -> io::Result<PublicKey> {
     Ok(signer()?.public_key())
 }
 
-fn signer() -> io::Result<Signer> {
+pub(crate) fn signer() -> io::Result<Signer> {
     Signer::from_pkcs8(DEMO_SIGNING_KEY).map_err(io::Error::other)
 }
 

@@ -111,18 +111,19 @@ impl DigestFile {
     }
 }
 
-/// Whether the hex SHA-256 `hex` (either case) is `sha256`.
-pub fn same_hash(hex: &str, sha256: &[u8; 32]) -> bool {
+/// A hex SHA-256 (either case, blanks around it ignored), decoded.
+pub fn hash_of(hex: &str) -> Option<[u8; 32]> {
     let mut decoded = [0u8; 32];
-    hex::decode_to_slice(hex.trim(), &mut decoded).is_ok() && decoded == *sha256
+    hex::decode_to_slice(hex.trim(), &mut decoded).ok()?;
+    Some(decoded)
 }
 
-/// The chain a digest key belongs to, within its account and region folder: the trail name
-/// and home region of `ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_STAMP.json.gz`.
-pub fn chain_name(file_name: &str) -> Option<&str> {
-    let rest = file_name.split_once("_CloudTrail-Digest_")?.1;
-    let rest = rest.split_once('_')?.1;
-    let stem = rest.strip_suffix(".json.gz").unwrap_or(rest);
-    let stem = stem.strip_suffix("_backfill").unwrap_or(stem);
-    Some(stem.rsplit_once('_')?.0)
+/// Whether the hex SHA-256 `hex` is `sha256`.
+pub fn same_hash(hex: &str, sha256: &[u8; 32]) -> bool {
+    hash_of(hex).is_some_and(|h| h == *sha256)
+}
+
+/// Whether two hex SHA-256 values are the same hash.
+pub fn same_hex(a: &str, b: &str) -> bool {
+    hash_of(b).is_some_and(|b| same_hash(a, &b))
 }

@@ -6,16 +6,17 @@
 //! queue through a runtime handle: the function runs it on a blocking thread.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::time::Instant;
 
 use serde_json::Value;
 use tokio::runtime::Handle;
 
 use super::check::{Checker, Evidence};
 use super::config::ValidatorConfig;
-use super::keys::{KeyRing, KeyStore, PublicKey};
+use super::keys::{KeyRing, KeyStore};
 use super::receipt::receipts_prefix;
-use super::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk};
+use super::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk, read_bounded};
 use crate::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, ListedObject, Lister, ObjectRef, ObjectSource,
     Outgoing, PortError, Queue, QueueRef, Store, epoch_ms,
@@ -62,6 +63,8 @@ pub struct RunReport {
     pub heal_failed: Vec<(String, PortError)>,
     /// The failure that stopped the check, if one did: the checkpoint keeps what was done.
     pub failure: Option<PortError>,
+    /// Whether every chain was checked before the deadline.
+    pub complete: bool,
 }
 
 impl RunReport {
@@ -143,14 +146,17 @@ where
     Q: Queue,
     C: Clock,
 {
-    /// Checks every chain since the checkpoint, heals, writes the checkpoint back. A failure
-    /// to read or write the checkpoint is the run's error; one during the check is in the report.
-    pub fn run(&self) -> Result<RunReport, PortError> {
+    /// Checks every chain since the checkpoint until `stop_at` (the next run goes on from
+    /// there), heals, writes the checkpoint back. A failure to read or write the checkpoint is
+    /// the run's error; one during the check is in the report.
+    pub fn run(&self, stop_at: Option<Instant>) -> Result<RunReport, PortError> {
         let config = self.config;
         let now_s = epoch_ms(self.ports.clock.now()) / 1000;
         let mut checkpoint = self.read_checkpoint()?;
         let lookback_s =
             i64::try_from(config.first_lookback_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
+        // From the chain checked longest ago, but never further back than the lookback: a chain
+        // silent for longer restarts its links there (and is named late meanwhile).
         let earliest = now_s.saturating_sub(lookback_s);
         let from_s = checkpoint
             .earliest_end_s()
@@ -179,15 +185,23 @@ where
             forward_grace_s: i64::try_from(config.forward_grace_s).unwrap_or(i64::MAX),
             late_after_s: i64::try_from(config.late_after_s).unwrap_or(i64::MAX),
         };
-        let mut checker = Checker::new(evidence, options, now_s);
+        let mut checker = Checker::new(evidence, options, now_s).walked_from(Some(from_s));
         let mut report = RunReport::default();
         let handle = &self.ports.handle;
         let lister = self.ports.lister;
         let mut next_day = || handle.block_on(walk.next_day(lister));
-        let checked = check_walk(&mut checker, &mut next_day, &mut checkpoint, &mut |f| {
-            report.findings.push(f)
-        });
-        report.failure = checked.err();
+        let mut stop = || stop_at.is_some_and(|at| Instant::now() >= at);
+        let mut found = |f| report.findings.push(f);
+        match check_walk(
+            &mut checker,
+            &mut next_day,
+            &mut checkpoint,
+            &mut stop,
+            &mut found,
+        ) {
+            Ok(complete) => report.complete = complete,
+            Err(e) => report.failure = Some(e),
+        }
         report.tally = checker.tally;
         self.heal(&mut report);
         self.write_checkpoint(&checkpoint)?;
@@ -195,11 +209,10 @@ where
     }
 
     fn checkpoint_ref(&self) -> ObjectRef {
-        let prefix = self.config.archive_prefix.trim_matches('/');
-        let key = match prefix {
-            "" => CHECKPOINT_KEY.to_owned(),
-            p => format!("{p}/{CHECKPOINT_KEY}"),
-        };
+        let key = format!(
+            "{}{CHECKPOINT_KEY}",
+            crate::key::folder(&self.config.archive_prefix)
+        );
         ObjectRef::new(Store::S3(self.config.archive_bucket.clone()), key)
     }
 
@@ -207,7 +220,7 @@ where
         let object = self.checkpoint_ref();
         match self.ports.source.open(&object) {
             Ok(opened) => {
-                let bytes = read_small(opened.reader)?;
+                let bytes = read_bounded(opened.reader, MAX_SMALL_OBJECT_BYTES)?;
                 serde_json::from_slice(&bytes).map_err(|e| {
                     PortError::new(ErrorClass::Poison, "checkpoint", format!("{object}: {e}"))
                 })
@@ -308,15 +321,6 @@ where
     }
 }
 
-fn read_small(reader: impl Read) -> Result<Vec<u8>, PortError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(MAX_SMALL_OBJECT_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| PortError::new(ErrorClass::Retry, "io", e))?;
-    Ok(bytes)
-}
-
 /// The public keys of every file under `prefix` of `bucket`, naming the file at fault.
 pub fn load_keys(
     lister: &impl Lister,
@@ -328,17 +332,36 @@ pub fn load_keys(
     let listing = handle
         .block_on(lister.list(bucket, prefix, false))
         .map_err(|e| format!("listing s3://{bucket}/{prefix}: {e}"))?;
-    let mut ring = KeyRing::default();
-    for object in listing.objects {
+    let files = listing.objects.into_iter().map(|object| {
         let name = format!("s3://{bucket}/{}", object.key);
-        let opened = source
+        let read = source
             .open(&ObjectRef::new(Store::S3(bucket.to_owned()), object.key))
-            .map_err(|e| format!("{name}: {e}"))?;
-        let bytes = read_small(opened.reader).map_err(|e| format!("{name}: {e}"))?;
-        ring.add(PublicKey::parse(&bytes).map_err(|e| format!("{name}: {e}"))?);
+            .and_then(|opened| read_bounded(opened.reader, MAX_SMALL_OBJECT_BYTES))
+            .map_err(|e| e.to_string());
+        (name, read)
+    });
+    KeyRing::from_files(files, &format!("s3://{bucket}/{prefix}"))
+}
+
+/// Reads the trail bucket through one source and every other bucket (the archive's receipts
+/// and checkpoint) through another: the trail's expected owner is not the archive's.
+#[derive(Debug)]
+pub struct ByBucket<S> {
+    /// The trail bucket.
+    pub trail_bucket: String,
+    /// Reads the trail bucket.
+    pub trail: S,
+    /// Reads the others.
+    pub other: S,
+}
+
+impl<S: ObjectSource> ObjectSource for ByBucket<S> {
+    type Reader = S::Reader;
+
+    fn open(&self, object: &ObjectRef) -> Result<crate::ports::Opened<S::Reader>, PortError> {
+        match &object.store {
+            Store::S3(bucket) if *bucket == self.trail_bucket => self.trail.open(object),
+            _ => self.other.open(object),
+        }
     }
-    if ring.is_empty() {
-        return Err(format!("s3://{bucket}/{prefix} holds no key file"));
-    }
-    Ok(ring)
 }

@@ -127,13 +127,28 @@ impl KeyRing {
         } else {
             vec![path.to_path_buf()]
         };
+        let read = files.into_iter().map(|file| {
+            let bytes = std::fs::read(&file).map_err(|e| e.to_string());
+            (file.display().to_string(), bytes)
+        });
+        Self::from_files(read, &path.display().to_string())
+    }
+
+    /// The keys of named files (each read or not), naming the file at fault; `place` names
+    /// where they are, for an error when there is none.
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, Result<Vec<u8>, String>)>,
+        place: &str,
+    ) -> Result<Self, String> {
         let mut ring = Self::default();
-        for file in files {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            ring.add(PublicKey::parse(&bytes).map_err(|e| format!("{}: {e}", file.display()))?);
+        for (name, bytes) in files {
+            let key = bytes
+                .and_then(|b| PublicKey::parse(&b))
+                .map_err(|e| format!("{name}: {e}"))?;
+            ring.add(key);
         }
         if ring.is_empty() {
-            return Err(format!("{}: no key file", path.display()));
+            return Err(format!("{place}: no key file"));
         }
         Ok(ring)
     }

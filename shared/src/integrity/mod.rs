@@ -12,6 +12,7 @@
 //! problem is one [`Finding`] of one [`FindingKind`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +24,7 @@ pub mod keys;
 pub mod receipt;
 
 use crate::key::TrailKey;
-use crate::ports::{ObjectSource, PortError};
+use crate::ports::{ErrorClass, ObjectSource, PortError};
 use crate::replay::select::Selected;
 use check::{ChainState, Checker};
 use keys::KeyStore;
@@ -216,6 +217,16 @@ impl Checkpoint {
     }
 }
 
+/// At most `max` bytes of `reader`: small objects (digests, receipts, keys, the checkpoint).
+pub(crate) fn read_bounded(reader: impl Read, max: u64) -> Result<Vec<u8>, PortError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| PortError::new(ErrorClass::Retry, "io", e))?;
+    Ok(bytes)
+}
+
 /// The chain of a digest key and its id (folder and trail name), if the key is a digest's.
 pub fn chain_of(key: &str) -> Option<(String, Chain)> {
     let parsed = TrailKey::parse(key);
@@ -223,7 +234,7 @@ pub fn chain_of(key: &str) -> Option<(String, Chain)> {
     let marker = format!("/CloudTrail-Digest/{region}/");
     let at = key.find(&marker)?;
     let folder = key[..at + marker.len()].to_owned();
-    let name = digest::chain_name(&parsed.file_name)?;
+    let name = crate::key::digest_name_parts(&parsed.file_name)?.0;
     let id = format!("{folder}{name}");
     Some((
         id,
@@ -238,70 +249,106 @@ pub fn chain_of(key: &str) -> Option<(String, Chain)> {
 /// Checks every chain whose digests `next_day` yields (a walk of digest folders, one day at a
 /// time, in key order), each from where `checkpoint` says it stood, then the chains of the
 /// checkpoint the walk did not meet (their awaiting files, their silence). `checkpoint` is
-/// brought up to date chain by chain, so a failure keeps what was done before it.
+/// brought up to date chain by chain, and a chain's findings are reported once the chain is
+/// done, so a failure, or `stop` answering true before a chain, keeps what was done and
+/// repeats nothing. Returns whether every chain was checked.
 pub fn check_walk<S: ObjectSource, K: KeyStore>(
     checker: &mut Checker<'_, S, K>,
     next_day: &mut dyn FnMut() -> Result<Option<Vec<Selected>>, PortError>,
     checkpoint: &mut Checkpoint,
+    stop: &mut dyn FnMut() -> bool,
     out: &mut dyn FnMut(Finding),
-) -> Result<(), PortError> {
+) -> Result<bool, PortError> {
     let mut seen = BTreeSet::new();
     // The chains of one account-region folder, with their keys in order.
     let mut group: BTreeMap<String, (Chain, Vec<String>)> = BTreeMap::new();
-    let mut flush = |group: &mut BTreeMap<String, (Chain, Vec<String>)>,
-                     checker: &mut Checker<'_, S, K>,
-                     out: &mut dyn FnMut(Finding)|
-     -> Result<(), PortError> {
-        for (id, (chain, keys)) in std::mem::take(group) {
-            let state = checkpoint
-                .chains
-                .get(&id)
-                .map(|e| e.state.clone())
-                .unwrap_or_default();
-            let after = state.last.as_ref().map(|l| l.key.clone());
-            let fresh: Vec<String> = keys
-                .into_iter()
-                .filter(|k| after.as_ref().is_none_or(|a| k > a))
-                .collect();
-            let state = checker.check_chain(&chain, state, &fresh, out)?;
-            seen.insert(id.clone());
-            checkpoint.chains.insert(id, ChainEntry { chain, state });
-        }
-        Ok(())
-    };
-    while let Some(day) = next_day()? {
-        for selected in day {
-            let Some((id, chain)) = chain_of(&selected.object.key) else {
-                continue;
+    let mut walking = true;
+    while walking {
+        let day = next_day()?;
+        walking = day.is_some();
+        let mut digests = day.unwrap_or_default().into_iter().filter_map(|s| {
+            let (id, chain) = chain_of(&s.object.key)?;
+            Some((id, chain, s.object.key))
+        });
+        let mut next = digests.next();
+        loop {
+            let other_folder = |c: &Chain| {
+                group
+                    .values()
+                    .next()
+                    .is_some_and(|(g, _)| g.folder != c.folder)
             };
-            if group
-                .values()
-                .next()
-                .is_some_and(|(c, _)| c.folder != chain.folder)
-            {
-                flush(&mut group, checker, out)?;
+            // A folder is done when the next digest is another folder's, or the walk is over.
+            if next.as_ref().map_or(!walking, |(_, c, _)| other_folder(c)) {
+                for (id, (chain, keys)) in std::mem::take(&mut group) {
+                    if stop() {
+                        return Ok(false);
+                    }
+                    seen.insert(id.clone());
+                    check_entry(checker, checkpoint, id, chain, &keys, out)?;
+                }
             }
+            let Some((id, chain, key)) = next.take() else {
+                break;
+            };
             group
                 .entry(id)
                 .or_insert_with(|| (chain, Vec::new()))
                 .1
-                .push(selected.object.key);
+                .push(key);
+            next = digests.next();
         }
     }
-    flush(&mut group, checker, out)?;
-    let unseen: Vec<String> = checkpoint
+    let unseen: Vec<(String, Chain)> = checkpoint
         .chains
-        .keys()
-        .filter(|id| !seen.contains(*id))
+        .iter()
+        .filter(|(id, _)| !seen.contains(*id))
+        .map(|(id, e)| (id.clone(), e.chain.clone()))
+        .collect();
+    for (id, chain) in unseen {
+        if stop() {
+            return Ok(false);
+        }
+        check_entry(checker, checkpoint, id, chain, &[], out)?;
+    }
+    Ok(true)
+}
+
+/// Checks one chain's digests `keys` after where `checkpoint` says it stood; its findings go to
+/// `out` once it is done, its new state to `checkpoint`. On a failure neither changes, nor the
+/// tally.
+fn check_entry<S: ObjectSource, K: KeyStore>(
+    checker: &mut Checker<'_, S, K>,
+    checkpoint: &mut Checkpoint,
+    id: String,
+    chain: Chain,
+    keys: &[String],
+    out: &mut dyn FnMut(Finding),
+) -> Result<(), PortError> {
+    let state = checkpoint
+        .chains
+        .get(&id)
+        .map(|e| e.state.clone())
+        .unwrap_or_default();
+    let after = state.last.as_ref().map(|l| l.key.clone());
+    let fresh: Vec<String> = keys
+        .iter()
+        .filter(|k| after.as_ref().is_none_or(|a| *k > a))
         .cloned()
         .collect();
-    for id in unseen {
-        if let Some(entry) = checkpoint.chains.get(&id).cloned() {
-            let state = checker.check_chain(&entry.chain, entry.state, &[], out)?;
-            checkpoint.chains.insert(id, ChainEntry { state, ..entry });
+    let before = checker.tally.clone();
+    let mut found = Vec::new();
+    match checker.check_chain(&chain, state, &fresh, &mut |f| found.push(f)) {
+        Ok(state) => {
+            found.into_iter().for_each(out);
+            checkpoint.chains.insert(id, ChainEntry { chain, state });
+            Ok(())
+        }
+        Err(e) => {
+            checker.tally = before;
+            Err(e)
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -59,10 +59,7 @@ pub struct Receipt {
 
 /// The receipts folder under an archive prefix: `PREFIX/_receipts/`.
 pub fn receipts_prefix(archive_prefix: &str) -> String {
-    match archive_prefix.trim_matches('/') {
-        "" => format!("{RECEIPTS_FOLDER}/"),
-        prefix => format!("{prefix}/{RECEIPTS_FOLDER}/"),
-    }
+    format!("{}{RECEIPTS_FOLDER}/", crate::key::folder(archive_prefix))
 }
 
 /// The key of the receipt of log file `key` under `prefix` (a folder, `/`-terminated or empty).

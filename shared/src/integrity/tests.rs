@@ -6,7 +6,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::check::{Checker, Evidence};
-use super::digest::{DigestFile, chain_name};
+use super::digest::DigestFile;
 use super::keys::{KeyRing, PublicKey};
 use super::receipt::{ReceiptsIn, receipt_key};
 use super::*;
@@ -67,8 +67,8 @@ fn the_real_digest_is_read_from_its_raw_bytes() {
     assert_eq!(chain.account, "327878933619");
     assert_eq!(chain.region, "ap-northeast-1");
     assert_eq!(
-        chain_name(b.digest_s3_object.rsplit('/').next().unwrap()),
-        Some("llm-guard-trail_us-west-2")
+        crate::key::digest_name_parts(b.digest_s3_object.rsplit('/').next().unwrap()),
+        Some(("llm-guard-trail_us-west-2", "20231015T230404Z"))
     );
 }
 
@@ -178,14 +178,27 @@ impl Trail {
         now_s: i64,
         checkpoint: &mut Checkpoint,
     ) -> (Vec<Finding>, Tally) {
+        let (findings, tally, result) =
+            self.walk(&LocalSource, keys, now_s, checkpoint, &mut || false);
+        assert!(result.unwrap(), "the walk was complete");
+        (findings, tally)
+    }
+
+    /// A check of the trail's digests through `source`, stopped when `stop` says so.
+    fn walk(
+        &self,
+        source: &impl crate::ports::ObjectSource,
+        keys: &impl KeyStore,
+        now_s: i64,
+        checkpoint: &mut Checkpoint,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> (Vec<Finding>, Tally, Result<bool, crate::ports::PortError>) {
         let bucket = self.bucket().to_string_lossy().into_owned();
+        let receipts = Store::Local(self.dir.path().join("receipts"));
         let evidence = Evidence {
-            source: &LocalSource,
+            source,
             trail: Store::Local(self.bucket()),
-            receipts: Some((
-                Store::Local(self.dir.path().join("receipts")),
-                String::new(),
-            )),
+            receipts: Some((receipts, String::new())),
             keys,
         };
         let mut checker = Checker::new(evidence, Options::default(), now_s);
@@ -199,11 +212,9 @@ impl Trail {
             .unwrap();
         let mut next_day = || runtime.block_on(walk.next_day(&LocalLister));
         let mut findings = Vec::new();
-        check_walk(&mut checker, &mut next_day, checkpoint, &mut |f| {
-            findings.push(f)
-        })
-        .unwrap();
-        (findings, checker.tally)
+        let mut out = |f| findings.push(f);
+        let result = check_walk(&mut checker, &mut next_day, checkpoint, stop, &mut out);
+        (findings, checker.tally, result)
     }
 
     fn demo_keys() -> KeyRing {
@@ -493,4 +504,253 @@ fn a_local_sink_writes_under_its_root_only() {
         assert_eq!(e.cause, "bad-key", "{bad}");
     }
     assert!(sink.begin("AWSLogs/a.receipt.json").is_ok());
+}
+
+fn kinds(findings: &[Finding]) -> Vec<(FindingKind, String)> {
+    findings.iter().map(|f| (f.kind, f.key.clone())).collect()
+}
+
+#[test]
+fn a_successor_whose_own_signature_fails_is_not_believed_about_its_predecessor() {
+    let now = |t: &Trail| t.end_s() + 60;
+    // Its record of the previous digest's hash, then its link, edited: the edited digest is
+    // named, its intact predecessor is not.
+    for edit in [
+        |t: String| {
+            t.replace(
+                "\"previousDigestHashValue\":\"",
+                "\"previousDigestHashValue\":\"0",
+            )
+        },
+        |t: String| {
+            t.replace(
+                "\"previousDigestS3Object\":\"",
+                "\"previousDigestS3Object\":\"x",
+            )
+        },
+    ] {
+        // The newest: its own signature fails, and its predecessor stays unblamed.
+        let trail = Trail::new();
+        let newest = trail.keys("CloudTrail-Digest")[2].clone();
+        trail.rewrite_gz(&newest, edit);
+        assert_eq!(
+            trail.findings_after(now(&trail)),
+            [(FindingKind::DigestSignatureInvalid, newest)]
+        );
+        // One in the middle: its successor, whose signature stands, names it altered.
+        let trail = Trail::new();
+        let middle = trail.keys("CloudTrail-Digest")[1].clone();
+        trail.rewrite_gz(&middle, edit);
+        assert_eq!(
+            trail.findings_after(now(&trail)),
+            [(FindingKind::DigestAltered, middle)]
+        );
+    }
+    // A listed hash edited: the digest is altered, and its list is not trusted.
+    let trail = Trail::new();
+    let middle = trail.keys("CloudTrail-Digest")[0].clone();
+    trail.rewrite_gz(&middle, |t| {
+        t.replacen("\"hashValue\":\"", "\"hashValue\":\"0", 1)
+    });
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::DigestAltered, middle)]
+    );
+    // The newest digest has no successor: its own signature names it.
+    let trail = Trail::new();
+    let newest = trail.keys("CloudTrail-Digest")[2].clone();
+    trail.rewrite_gz(&newest, |t| {
+        t.replace("\"logFiles\":[]", "\"logFiles\":[ ]")
+    });
+    assert_eq!(
+        trail.findings_after(now(&trail)),
+        [(FindingKind::DigestSignatureInvalid, newest)]
+    );
+}
+
+#[test]
+fn a_log_file_altered_before_it_was_forwarded_is_one_finding() {
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[2].clone();
+    trail.rewrite_gz(&log, |t| t.replacen("\"eventName\"", "\"eventName\" ", 1));
+    // Forwarded again as it now is: its receipt holds the altered hash.
+    let object = crate::ports::ObjectRef::new(Store::Local(trail.bucket()), log.clone());
+    let receipts = LocalArchive::new(trail.dir.path().join("receipts"));
+    let receipts = ReceiptsIn::new(&receipts, "");
+    let report = Pipeline {
+        source: &LocalSource,
+        logs: &LocalLogSink::new(trail.dir.path().join("logs")),
+        archive: &LocalArchive::new(trail.dir.path().join("archive")),
+        receipts: &receipts,
+        clock: &FixedClock(demo::DAY_START_S as u64 + 3600),
+        settings: &Settings::default(),
+        deadline: None,
+    }
+    .forward(&object);
+    assert!(matches!(
+        report.outcome,
+        crate::pipeline::Outcome::Forwarded { .. }
+    ));
+    assert_eq!(
+        trail.findings_after(trail.end_s() + 60),
+        [(FindingKind::LogFileAltered, log)]
+    );
+}
+
+/// Moves a trail file out of the bucket, until [`unpark`].
+fn park(trail: &Trail, key: &str) {
+    let aside = trail.dir.path().join("aside");
+    fs::create_dir_all(&aside).unwrap();
+    fs::rename(trail.bucket().join(key), aside.join(key.replace('/', "_"))).unwrap();
+}
+
+fn unpark(trail: &Trail, key: &str) {
+    let parked = trail.dir.path().join("aside").join(key.replace('/', "_"));
+    fs::rename(parked, trail.bucket().join(key)).unwrap();
+}
+
+#[test]
+fn links_hold_across_runs_and_an_altered_digest_is_named_once() {
+    let trail = Trail::new();
+    let digests = trail.keys("CloudTrail-Digest");
+    // Run 1 sees the first digest; run 2 the two others, linked to it through the checkpoint.
+    park(&trail, &digests[1]);
+    park(&trail, &digests[2]);
+    let mut checkpoint = Checkpoint::default();
+    let (findings, _) = trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert!(findings.is_empty(), "{findings:?}");
+    unpark(&trail, &digests[1]);
+    unpark(&trail, &digests[2]);
+    let (findings, tally) =
+        trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!((tally.digests, tally.digests_verified), (2, 2));
+
+    // A digest altered and signed again by whoever holds the key passes alone; the digest
+    // after it, in a later run, names it altered, once.
+    let trail = Trail::new();
+    let digests = trail.keys("CloudTrail-Digest");
+    park(&trail, &digests[2]);
+    trail.rewrite_gz(&digests[1], |t| {
+        t.replace("\"logFiles\":[", "\"logFiles\":[ ")
+    });
+    let bytes = {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(
+                fs::File::open(trail.bucket().join(&digests[1])).unwrap(),
+            ),
+            &mut text,
+        )
+        .unwrap();
+        text
+    };
+    let signing = DigestFile::parse(bytes.as_bytes())
+        .unwrap()
+        .signing_string();
+    let signature = demo::demo_signer()
+        .unwrap()
+        .sign_hex(signing.as_bytes())
+        .unwrap();
+    fs::write(sidecar(&trail.bucket().join(&digests[1])), signature).unwrap();
+    let mut checkpoint = Checkpoint::default();
+    let (findings, _) = trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert!(findings.is_empty(), "{findings:?}");
+    unpark(&trail, &digests[2]);
+    let (findings, _) = trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert_eq!(
+        kinds(&findings),
+        [(FindingKind::DigestAltered, digests[1].clone())]
+    );
+    let (findings, _) = trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+    assert!(findings.is_empty(), "named once: {findings:?}");
+}
+
+/// Reads like the local source, but fails (for a transient reason) on one key.
+struct FailingOn(String);
+
+impl crate::ports::ObjectSource for FailingOn {
+    type Reader = fs::File;
+
+    fn open(
+        &self,
+        object: &crate::ports::ObjectRef,
+    ) -> Result<crate::ports::Opened<fs::File>, crate::ports::PortError> {
+        if object.key == self.0 {
+            let e = crate::ports::PortError::new(
+                crate::ports::ErrorClass::Retry,
+                "throttled",
+                "slow down",
+            );
+            return Err(e);
+        }
+        LocalSource.open(object)
+    }
+}
+
+#[test]
+fn a_chain_that_fails_or_is_stopped_reports_nothing_of_itself_and_keeps_its_state() {
+    let trail = Trail::new();
+    let logs = trail.keys("CloudTrail");
+    // A finding before the failure, in the same chain: not reported, not counted, not kept.
+    fs::remove_file(trail.bucket().join(&logs[0])).unwrap();
+    let mut checkpoint = Checkpoint::default();
+    let failing = FailingOn(logs[5].clone());
+    let keys = Trail::demo_keys();
+    let (findings, tally, result) =
+        trail.walk(&failing, &keys, trail.end_s(), &mut checkpoint, &mut || {
+            false
+        });
+    assert_eq!(result.unwrap_err().cause, "throttled");
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(tally.finding_count(), 0);
+    assert!(checkpoint.chains.is_empty());
+    // Stopped before the chain: nothing done.
+    let (findings, _, result) = trail.walk(
+        &LocalSource,
+        &keys,
+        trail.end_s(),
+        &mut checkpoint,
+        &mut || true,
+    );
+    assert!(!result.unwrap());
+    assert!(findings.is_empty() && checkpoint.chains.is_empty());
+    // Then a whole run: the finding, once.
+    let (findings, _) = trail.validate_from(&keys, trail.end_s(), &mut checkpoint);
+    assert_eq!(
+        kinds(&findings),
+        [(FindingKind::LogFileMissing, logs[0].clone())]
+    );
+}
+
+#[test]
+fn a_file_never_forwarded_is_followed_a_bounded_number_of_times() {
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[1].clone();
+    fs::remove_file(
+        trail
+            .dir
+            .path()
+            .join("receipts")
+            .join(receipt_key("", &log)),
+    )
+    .unwrap();
+    let mut checkpoint = Checkpoint::default();
+    let mut at = trail.end_s();
+    let mut reported = 0;
+    for _ in 0..10 {
+        let (findings, _) = trail.validate_from(&Trail::demo_keys(), at, &mut checkpoint);
+        reported += findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::LogFileNotForwarded)
+            .count();
+        at += DEFAULT_FORWARD_GRACE_S + 1;
+        // Silence is not this test's concern.
+        for entry in checkpoint.chains.values_mut() {
+            if let Some(last) = entry.state.last.as_mut() {
+                last.end_s = at;
+            }
+        }
+    }
+    assert_eq!(reported as u32, 1 + check::MAX_HEALS);
 }

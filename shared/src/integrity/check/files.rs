@@ -1,0 +1,141 @@
+//! The log files a digest lists: present in the trail bucket with the listed hash, and
+//! forwarded (a receipt of the same hash) once their grace period is over.
+
+use super::{Awaiting, Checker, MAX_DIGEST_BYTES};
+use crate::decode;
+use crate::integrity::digest::{DigestFile, LogFileEntry, same_hash, same_hex};
+use crate::integrity::keys::KeyStore;
+use crate::integrity::receipt::{Receipt, receipt_key};
+use crate::integrity::{Chain, Finding, FindingKind, read_bounded};
+use crate::ports::{ObjectRef, ObjectSource, PortError};
+
+/// Times a log file found not forwarded is enqueued again (and awaited) before the check stops
+/// following it; each time is a finding.
+pub const MAX_HEALS: u32 = 3;
+
+impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
+    /// One listed log file: present, unaltered, forwarded. A file missing or altered in the
+    /// bucket is named so, and its receipt is not looked at: the one finding says it.
+    pub(super) fn check_log_file(
+        &mut self,
+        chain: &Chain,
+        digest_key: &str,
+        digest: &DigestFile,
+        entry: &LogFileEntry,
+        awaiting: &mut Vec<Awaiting>,
+        out: &mut dyn FnMut(Finding),
+    ) -> Result<(), PortError> {
+        self.tally.log_files += 1;
+        let key = &entry.s3_object;
+        let listed_by = || Some(digest_key.to_owned());
+        let object = ObjectRef::new(self.evidence.trail.clone(), key.clone());
+        let opened = match self.evidence.source.open(&object) {
+            Ok(opened) => opened,
+            Err(e) if e.cause == "not-found" => {
+                let detail = format!("{digest_key} lists it");
+                out(self.found(
+                    chain,
+                    FindingKind::LogFileMissing,
+                    key.clone(),
+                    listed_by(),
+                    detail,
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let hashed = decode::decompress(opened.reader).and_then(|(mut stream, _)| {
+            std::io::copy(&mut stream, &mut std::io::sink())?;
+            Ok(stream.sha256())
+        });
+        let detail = match hashed {
+            Ok(sha256) if same_hash(&entry.hash_value, &sha256) => None,
+            Ok(sha256) => Some(format!(
+                "SHA-256 {} where the digest lists {}",
+                hex::encode(sha256),
+                entry.hash_value
+            )),
+            Err(e) => Some(format!("not a readable gzip file: {e}")),
+        };
+        if let Some(detail) = detail {
+            out(self.found(
+                chain,
+                FindingKind::LogFileAltered,
+                key.clone(),
+                listed_by(),
+                detail,
+            ));
+            return Ok(());
+        }
+        self.tally.log_files_verified += 1;
+        let file = Awaiting {
+            key: key.clone(),
+            sha256: entry.hash_value.to_ascii_lowercase(),
+            digest: digest_key.to_owned(),
+            due_s: digest.end_s + self.options.forward_grace_s,
+            heals: 0,
+        };
+        self.check_receipt(chain, &file, awaiting, out)
+    }
+
+    /// Whether `file` was forwarded as its digest lists it; one not yet past its grace period
+    /// goes on `awaiting`, and so does one found not forwarded (a scheduled check enqueues it
+    /// again), at most [`MAX_HEALS`] times.
+    pub(super) fn check_receipt(
+        &mut self,
+        chain: &Chain,
+        file: &Awaiting,
+        awaiting: &mut Vec<Awaiting>,
+        out: &mut dyn FnMut(Finding),
+    ) -> Result<(), PortError> {
+        let Some((store, prefix)) = &self.evidence.receipts else {
+            return Ok(());
+        };
+        let object = ObjectRef::new(store.clone(), receipt_key(prefix, &file.key));
+        let digest = Some(file.digest.clone());
+        let receipt = match self.evidence.source.open(&object) {
+            Ok(opened) => read_bounded(opened.reader, MAX_DIGEST_BYTES).map(|bytes| {
+                serde_json::from_slice::<Receipt>(&bytes).map_err(|e| e.to_string())
+            })?,
+            Err(e) if e.cause == "not-found" => {
+                if self.now_s < file.due_s {
+                    self.tally.awaiting_receipt += 1;
+                    awaiting.push(file.clone());
+                    return Ok(());
+                }
+                let heals = file.heals + 1;
+                let detail = format!("no receipt at {} (found {heals} times)", object.key);
+                out(self.found(
+                    chain,
+                    FindingKind::LogFileNotForwarded,
+                    file.key.clone(),
+                    digest,
+                    detail,
+                ));
+                if heals <= MAX_HEALS {
+                    awaiting.push(Awaiting {
+                        due_s: self.now_s + self.options.forward_grace_s,
+                        heals,
+                        ..file.clone()
+                    });
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let detail = match receipt {
+            Ok(r) if same_hex(&r.sha256, &file.sha256) => {
+                self.tally.log_files_forwarded += 1;
+                return Ok(());
+            }
+            Ok(r) => format!(
+                "forwarded with SHA-256 {} where the digest lists {}",
+                r.sha256, file.sha256
+            ),
+            Err(e) => format!("its receipt {} is not a receipt: {e}", object.key),
+        };
+        let kind = FindingKind::LogFileForwardedAltered;
+        out(self.found(chain, kind, file.key.clone(), digest, detail));
+        Ok(())
+    }
+}

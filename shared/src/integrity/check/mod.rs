@@ -1,0 +1,416 @@
+//! The check of one chain of digests: signatures, links, the log files each lists and their
+//! receipts ([`files`]), and silence.
+//!
+//! Digests are read in chain order with one digest of lookahead: a digest's signature is its
+//! own (S3 metadata, or a local sidecar) or else the one its successor records. What a successor
+//! records of its predecessor (hash, signature) counts only when the successor's own signature
+//! does not fail; a digest found altered or badly signed is named once, its links and its log
+//! files are not trusted, and a later run does not name it again. Memory holds two digests,
+//! whatever the chain's length.
+
+use serde::{Deserialize, Serialize};
+
+use super::digest::{DigestFile, same_hash, same_hex};
+use super::keys::KeyStore;
+use super::{Chain, Finding, FindingKind, Options, Tally, read_bounded};
+use crate::decode;
+use crate::key::TrailKey;
+use crate::ports::{ObjectRef, ObjectSource, PortError, Store};
+
+mod files;
+
+pub use files::MAX_HEALS;
+
+/// Most decompressed bytes read of one digest file (a digest of a busy hour lists a few
+/// thousand files, a few hundred kB): a bound against a file that is not a digest.
+const MAX_DIGEST_BYTES: u64 = 64 << 20;
+
+/// The newest digest of a chain that was checked: what its successor must name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// Its key.
+    pub key: String,
+    /// Hex SHA-256 of its decompressed bytes.
+    pub sha256: String,
+    /// Its end time, seconds since the Unix epoch.
+    pub end_s: i64,
+    /// Whether it was found altered or badly signed (and named so): its successor's record of
+    /// it is not compared again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub altered: bool,
+}
+
+/// A log file forwarded, or not yet: no receipt was found before its grace period ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Awaiting {
+    /// The log file's key.
+    pub key: String,
+    /// Its hex SHA-256, as its digest lists it.
+    pub sha256: String,
+    /// The digest that lists it.
+    pub digest: String,
+    /// When its grace period ends, seconds since the Unix epoch.
+    pub due_s: i64,
+    /// Times it was found not forwarded (and enqueued again by a scheduled check).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub heals: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Where a chain stands between two checks: the checkpoint of a scheduled validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainState {
+    /// The newest digest checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Link>,
+    /// Log files whose receipt may still come.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<Awaiting>,
+}
+
+/// Where the evidence is read.
+#[derive(Debug)]
+pub struct Evidence<'a, S, K> {
+    /// Reads digests, log files and receipts.
+    pub source: &'a S,
+    /// The trail bucket, or the folder that stands for it: digests and log files.
+    pub trail: Store,
+    /// Where receipts are, and their prefix; `None`: forwarding is not checked.
+    pub receipts: Option<(Store, String)>,
+    /// Public keys.
+    pub keys: &'a K,
+}
+
+/// A digest as read: its bytes' hash and fields, and its signature when the store keeps it.
+struct Loaded {
+    key: String,
+    /// SHA-256 of the decompressed bytes, parsed or not.
+    sha256: [u8; 32],
+    file: Result<DigestFile, String>,
+    signature: Option<String>,
+}
+
+impl Loaded {
+    /// The digest, if it names `predecessor` as the digest before it.
+    fn links_to(&self, predecessor: &str) -> Option<&DigestFile> {
+        self.file
+            .as_ref()
+            .ok()
+            .filter(|f| f.body.previous_digest_s3_object.as_deref() == Some(predecessor))
+    }
+}
+
+/// What a digest's signature says.
+enum Verdict {
+    Verified,
+    /// No signature is kept anywhere the check can read.
+    Unverified,
+    /// A finding: the signature fails, or its key is unknown.
+    Failed(FindingKind, String),
+}
+
+/// One validation's checks, counting as it goes.
+#[derive(Debug)]
+pub struct Checker<'a, S, K> {
+    evidence: Evidence<'a, S, K>,
+    options: Options,
+    /// The time the check is made at, seconds since the Unix epoch: grace periods and silence
+    /// are judged by it.
+    now_s: i64,
+    /// Digests ending before this were not walked: a link into that time is not followed.
+    walked_from_s: Option<i64>,
+    /// What was checked and found.
+    pub tally: Tally,
+}
+
+impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
+    /// A checker of `evidence` at `now_s`.
+    pub fn new(evidence: Evidence<'a, S, K>, options: Options, now_s: i64) -> Self {
+        Self {
+            evidence,
+            options,
+            now_s,
+            walked_from_s: None,
+            tally: Tally::new(),
+        }
+    }
+
+    /// The same checker for a walk that starts at digests ending at `from_s`.
+    pub fn walked_from(self, from_s: Option<i64>) -> Self {
+        Self {
+            walked_from_s: from_s,
+            ..self
+        }
+    }
+
+    /// Checks the digests `keys` (the chain's keys after `state`, in order), then the log files
+    /// still awaiting a receipt and the chain's silence. Reports each finding to `out` and
+    /// returns where the chain stands. A read that failed for a transient reason stops the
+    /// chain with the error.
+    pub fn check_chain(
+        &mut self,
+        chain: &Chain,
+        state: ChainState,
+        keys: &[String],
+        out: &mut dyn FnMut(Finding),
+    ) -> Result<ChainState, PortError> {
+        self.tally.chains += 1;
+        let ChainState { mut last, awaiting } = state;
+        let mut still_awaiting = Vec::new();
+        for file in awaiting {
+            self.check_receipt(chain, &file, &mut still_awaiting, out)?;
+        }
+        let mut current: Option<Loaded> = None;
+        for key in keys {
+            // A digest deleted while the check ran: its successor names it missing.
+            let Some(next) = self.load(key)? else {
+                continue;
+            };
+            if let Some(cur) = current.take() {
+                let link = self.finish(chain, cur, Some(&next), &last, &mut still_awaiting, out)?;
+                last = Some(link);
+            }
+            current = Some(next);
+        }
+        if let Some(cur) = current {
+            last = Some(self.finish(chain, cur, None, &last, &mut still_awaiting, out)?);
+        }
+        if let Some(newest) = &last
+            && self.now_s - newest.end_s > self.options.late_after_s
+        {
+            let detail = format!(
+                "the newest digest ({}) ended {} s before the check",
+                newest.key,
+                self.now_s - newest.end_s
+            );
+            let finding = self.found(
+                chain,
+                FindingKind::DigestLate,
+                chain.folder.clone(),
+                None,
+                detail,
+            );
+            out(finding);
+        }
+        Ok(ChainState {
+            last,
+            awaiting: still_awaiting,
+        })
+    }
+
+    fn load(&self, key: &str) -> Result<Option<Loaded>, PortError> {
+        let object = ObjectRef::new(self.evidence.trail.clone(), key);
+        let opened = match self.evidence.source.open(&object) {
+            Ok(opened) => opened,
+            Err(e) if e.cause == "not-found" => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let signature = opened.signature;
+        let read = decode::decompress(opened.reader)
+            .map_err(|e| e.to_string())
+            .and_then(|(mut stream, _)| {
+                let bytes =
+                    read_bounded(&mut stream, MAX_DIGEST_BYTES).map_err(|e| e.to_string())?;
+                Ok((bytes, stream.sha256()))
+            });
+        let (sha256, file) = match read {
+            Ok((bytes, sha256)) => (sha256, DigestFile::parse(&bytes)),
+            Err(e) => ([0; 32], Err(format!("not a readable gzip file: {e}"))),
+        };
+        Ok(Some(Loaded {
+            key: key.to_owned(),
+            sha256,
+            file,
+            signature,
+        }))
+    }
+
+    /// Checks `cur` once its successor (if any) is read; returns it as the chain's new last
+    /// link.
+    fn finish(
+        &mut self,
+        chain: &Chain,
+        cur: Loaded,
+        successor: Option<&Loaded>,
+        last: &Option<Link>,
+        awaiting: &mut Vec<Awaiting>,
+        out: &mut dyn FnMut(Finding),
+    ) -> Result<Link, PortError> {
+        self.tally.digests += 1;
+        let mut link = Link {
+            key: cur.key.clone(),
+            sha256: hex::encode(cur.sha256),
+            end_s: 0,
+            altered: true,
+        };
+        let file = match cur.file {
+            Ok(file) => file,
+            Err(detail) => {
+                link.end_s = TrailKey::parse(&cur.key).delivered_s().unwrap_or_default();
+                out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
+                return Ok(link);
+            }
+        };
+        link.end_s = file.end_s;
+        if let Some(detail) = self.misplaced(&file, &cur.key) {
+            out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
+            return Ok(link);
+        }
+        // The successor's record of this digest, if the successor's own signature stands.
+        let record = match successor.and_then(|s| s.links_to(&cur.key).map(|f| (s, f))) {
+            Some((next, next_file))
+                if !self.fails(chain, next_file, next.signature.as_deref())? =>
+            {
+                Some(next_file)
+            }
+            _ => None,
+        };
+        if let Some(next) = record
+            && !next
+                .body
+                .previous_digest_hash_value
+                .as_deref()
+                .is_some_and(|h| same_hash(h, &file.sha256))
+        {
+            let detail = format!(
+                "its hash is not the one {} records",
+                next.body.digest_s3_object
+            );
+            out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
+            return Ok(link);
+        }
+        let recorded = record.and_then(|next| next.body.previous_digest_signature.as_deref());
+        match self.verdict(chain, &file, cur.signature.as_deref().or(recorded))? {
+            Verdict::Failed(kind, detail) => {
+                out(self.found(chain, kind, cur.key, None, detail));
+                return Ok(link);
+            }
+            Verdict::Verified => self.tally.digests_verified += 1,
+            Verdict::Unverified => self.tally.digests_unverified += 1,
+        }
+        self.check_backward_link(chain, &file, &cur.key, last, out);
+        for entry in &file.body.log_files {
+            self.check_log_file(chain, &cur.key, &file, entry, awaiting, out)?;
+        }
+        link.altered = false;
+        Ok(link)
+    }
+
+    /// Why a digest is not where it says it was written, if it is not.
+    fn misplaced(&self, file: &DigestFile, key: &str) -> Option<String> {
+        let body = &file.body;
+        let bucket_differs =
+            matches!(&self.evidence.trail, Store::S3(b) if *b != body.digest_s3_bucket);
+        (body.digest_s3_object != key || bucket_differs).then(|| {
+            format!(
+                "it says it was written to {}/{}",
+                body.digest_s3_bucket, body.digest_s3_object
+            )
+        })
+    }
+
+    /// Whether a digest's own signature (when it has one) fails.
+    fn fails(
+        &self,
+        chain: &Chain,
+        file: &DigestFile,
+        signature: Option<&str>,
+    ) -> Result<bool, PortError> {
+        Ok(match signature {
+            Some(_) => matches!(self.verdict(chain, file, signature)?, Verdict::Failed(..)),
+            None => false,
+        })
+    }
+
+    fn verdict(
+        &self,
+        chain: &Chain,
+        file: &DigestFile,
+        signature: Option<&str>,
+    ) -> Result<Verdict, PortError> {
+        let Some(signature) = signature else {
+            return Ok(Verdict::Unverified);
+        };
+        let fingerprint = &file.body.digest_public_key_fingerprint;
+        let keys = self.evidence.keys;
+        let Some(public_key) = keys.find(&chain.region, fingerprint, file.end_s)? else {
+            let detail = format!("no public key has fingerprint {fingerprint}");
+            return Ok(Verdict::Failed(FindingKind::PublicKeyUnknown, detail));
+        };
+        let verified = hex::decode(signature.trim())
+            .is_ok_and(|s| public_key.verifies(file.signing_string().as_bytes(), &s));
+        Ok(if verified {
+            Verdict::Verified
+        } else {
+            let detail = format!("the signature does not verify with key {fingerprint}");
+            Verdict::Failed(FindingKind::DigestSignatureInvalid, detail)
+        })
+    }
+
+    /// The link from `file` to the digest before it: absent from the chain, or (when that
+    /// digest was checked in an earlier run) altered since.
+    fn check_backward_link(
+        &mut self,
+        chain: &Chain,
+        file: &DigestFile,
+        key: &str,
+        last: &Option<Link>,
+        out: &mut dyn FnMut(Finding),
+    ) {
+        let (Some(previous), Some(last)) = (&file.body.previous_digest_s3_object, last) else {
+            return;
+        };
+        if *previous != last.key {
+            // Digests between the last one checked and the walk's start were not read.
+            if self.walked_from_s.is_some_and(|from| last.end_s < from) {
+                return;
+            }
+            let detail = format!("{key} names it as the digest before it");
+            out(self.found(
+                chain,
+                FindingKind::DigestMissing,
+                previous.clone(),
+                None,
+                detail,
+            ));
+            return;
+        }
+        let hash_ok = file
+            .body
+            .previous_digest_hash_value
+            .as_deref()
+            .is_some_and(|h| same_hex(h, &last.sha256));
+        if !last.altered && !hash_ok {
+            let detail = format!("its hash is not the one {key} records");
+            out(self.found(
+                chain,
+                FindingKind::DigestAltered,
+                last.key.clone(),
+                None,
+                detail,
+            ));
+        }
+    }
+
+    fn found(
+        &mut self,
+        chain: &Chain,
+        kind: FindingKind,
+        key: String,
+        digest: Option<String>,
+        detail: String,
+    ) -> Finding {
+        *self.tally.findings.entry(kind).or_default() += 1;
+        Finding {
+            kind,
+            key,
+            account: chain.account.clone(),
+            region: chain.region.clone(),
+            digest,
+            detail,
+        }
+    }
+}
