@@ -62,6 +62,10 @@ pub(crate) fn forward(
             )
         }),
     };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = options.jobs.unwrap_or(cpus);
+    // A CPU to spare for each object: each runs on three threads.
+    settings.stage_threads = cpus > jobs.clamp(1, objects.len().max(1));
     let pipeline = Pipeline {
         source: &source,
         logs: &outputs.logs,
@@ -71,9 +75,6 @@ pub(crate) fn forward(
         settings: &settings,
         deadline: None,
     };
-    let jobs = options
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = progress_bar(&objects, options.quiet);
     let started = Instant::now();
     let mut totals = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {

@@ -14,7 +14,7 @@
 //! whole archive object again, and sends only the events no earlier attempt had accepted. A
 //! record that is not JSON is quarantined ([`quarantine`]) and the rest of the file goes on.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -24,16 +24,18 @@ use flate2::write::GzEncoder;
 
 mod progress;
 pub mod quarantine;
+mod stages;
 mod totals;
 
 pub use progress::{Progress, StreamProgress};
+use stages::{ArchiveStream, DeflateStage, InflateStage, StreamFacts};
 pub use totals::{Counts, Totals};
 
 use crate::archive::archive_key;
 use crate::batch::{
     LogBatch, LogBatcher, LogEvent, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES, Refused, Window,
 };
-use crate::decode::{self, DecodeError, Limits};
+use crate::decode::{self, DecodeError, Limits, RecordReader};
 use crate::integrity::receipt::{Receipt, ReceiptSink, filed_key};
 use crate::key::{self, ObjectKind, TrailKey};
 use crate::normalize::{self, Normalized, Origin};
@@ -73,6 +75,9 @@ pub struct Settings {
     /// How old an event may be and still go to CloudWatch Logs: the destination group's
     /// retention, at most 14 days ([`MAX_EVENT_AGE_MS`]).
     pub max_event_age_ms: i64,
+    /// Whether one object runs on three threads (decompression, record work, archive
+    /// compression), for a CPU to spare; off, all in line on the caller's.
+    pub stage_threads: bool,
 }
 
 impl Settings {
@@ -86,6 +91,7 @@ impl Settings {
             archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
             rules: RuleSet::default(),
             max_event_age_ms: MAX_EVENT_AGE_MS,
+            stage_threads: false,
         })
     }
 }
@@ -102,6 +108,7 @@ impl Default for Settings {
             archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
             rules: RuleSet::default(),
             max_event_age_ms: MAX_EVENT_AGE_MS,
+            stage_threads: false,
         }
     }
 }
@@ -297,23 +304,57 @@ where
         run: &mut Run,
     ) -> Result<(String, Option<String>), ProcessError> {
         let settings = self.settings;
+        let Opened {
+            reader, version, ..
+        } = self.source.open(object).map_err(ProcessError::Open)?;
+        run.version = Some(version);
+        let (stream, is_gzip) = decode::decompress(reader).map_err(DecodeError::Read)?;
+        let key = archive_key(&settings.archive_prefix, trail_key, &object.key);
+        let upload = self.archive.begin(&key).map_err(ProcessError::Archive)?;
+        let level = Compression::new(settings.archive_gzip_level.min(9));
+        let (limits, to) = (
+            settings.limits,
+            Target {
+                object,
+                trail_key,
+                key,
+            },
+        );
+        if settings.stage_threads {
+            std::thread::scope(|scope| {
+                let records = decode::records(InflateStage::spawn(scope, stream), limits, is_gzip);
+                let archive = DeflateStage::spawn(scope, upload, level);
+                self.forward_stream(&to, run, records, archive)
+            })
+        } else {
+            let records = decode::records(stream, limits, is_gzip);
+            self.forward_stream(&to, run, records, GzEncoder::new(upload, level))
+        }
+    }
+
+    /// Every record of `records` to the log sink and to `gzip`, the archive object's stream;
+    /// then the quarantine, the archive object and the receipt, in that order.
+    fn forward_stream<R: Read + StreamFacts, W: ArchiveStream<Upload = A::Upload>>(
+        &self,
+        &Target {
+            object,
+            trail_key,
+            ref key,
+        }: &Target<'_>,
+        run: &mut Run,
+        mut records: RecordReader<R>,
+        mut gzip: W,
+    ) -> Result<(String, Option<String>), ProcessError> {
+        let settings = self.settings;
         let bucket = object.bucket();
         let origin = Origin {
             bucket: &bucket,
             key: &object.key,
             trail_key,
         };
-        let Opened {
-            reader, version, ..
-        } = self.source.open(object).map_err(ProcessError::Open)?;
-        run.version = Some(version);
-        let mut records = decode::open(reader, settings.limits)?;
-        let key = archive_key(&settings.archive_prefix, trail_key, &object.key);
-        let upload = self.archive.begin(&key).map_err(ProcessError::Archive)?;
-        let mut gzip = GzEncoder::new(upload, Compression::new(settings.archive_gzip_level.min(9)));
         let mut quarantine = quarantine::Quarantine::new(
             self.archive,
-            quarantine::quarantine_key(&settings.archive_prefix, &key),
+            quarantine::quarantine_key(&settings.archive_prefix, key),
             settings.archive_gzip_level,
         );
         // Routed groups are the function's own, kept as long as CloudWatch Logs takes events
@@ -369,7 +410,7 @@ where
         // Last: a receipt says the file reached every destination.
         let receipt = self.receipt(object, run, &records.stream().sha256());
         self.receipts.put(&receipt).map_err(ProcessError::Archive)?;
-        Ok((key, quarantined))
+        Ok((key.clone(), quarantined))
     }
 
     /// The receipt of `object`, wholly forwarded by `run`.
@@ -501,6 +542,13 @@ where
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The object being forwarded, what its key says, and its archive object's key.
+struct Target<'t> {
+    object: &'t ObjectRef,
+    trail_key: &'t TrailKey,
+    key: String,
 }
 
 /// Where one record's log event goes, and the times that group takes.

@@ -164,8 +164,8 @@ pub const OBJECT_CHANGED: &str = "object-changed";
 
 /// Where objects are read from.
 pub trait ObjectSource: Sync {
-    /// The object's byte stream.
-    type Reader: Read;
+    /// The object's byte stream (read on another thread when the pipeline has a CPU to spare).
+    type Reader: Read + Send;
 
     /// Opens `object` for streaming. Implementations never read it whole. When
     /// `object.version` is set, an object that no longer has that version fails with cause
@@ -196,8 +196,8 @@ pub trait ArchiveUpload: Write {
 
 /// Where archive objects go.
 pub trait ArchiveSink: Sync {
-    /// The writer of one object.
-    type Upload: ArchiveUpload;
+    /// The writer of one object (fed from another thread when the pipeline has a CPU to spare).
+    type Upload: ArchiveUpload + Send;
 
     /// Starts the object at `key`.
     fn begin(&self, key: &str) -> Result<Self::Upload, PortError>;

@@ -468,6 +468,8 @@ impl Config {
                 archive_prefix: env.required("ARCHIVE_PREFIX")?,
                 archive_gzip_level: crate::pipeline::DEFAULT_ARCHIVE_GZIP_LEVEL,
                 rules,
+                // Messages already run side by side on the instance's CPUs.
+                stage_threads: false,
             },
         })
     }

@@ -125,7 +125,13 @@ pub struct RawRecord<'a> {
 /// Starts decoding an object from `src` (gzip or plain JSON).
 pub fn open<R: Read>(src: R, limits: Limits) -> Result<RecordReader<Decompressed<R>>, DecodeError> {
     let (stream, is_gzip) = decompress(src).map_err(DecodeError::Read)?;
-    Ok(RecordReader::new(stream, limits, is_gzip))
+    Ok(records(stream, limits, is_gzip))
+}
+
+/// Decodes the records of a stream [`decompress`] made (read as it is, or through another
+/// thread); `is_gzip` says whether its object was gzip, to name its errors.
+pub fn records<R: Read>(stream: R, limits: Limits, is_gzip: bool) -> RecordReader<R> {
+    RecordReader::new(stream, limits, is_gzip)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
