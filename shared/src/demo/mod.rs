@@ -81,7 +81,7 @@ impl Default for DemoSpec {
             seed: 7,
             start_s: DAY_START_S,
             digest_hours: 1,
-            bucket: "org-trail-bucket",
+            bucket: "org-trail",
         }
     }
 }

@@ -332,7 +332,9 @@ mod tests {
             },
         )
         .unwrap();
-        let objects = local::list_objects(&[bucket.clone()]).unwrap().objects;
+        let objects = local::list_objects(std::slice::from_ref(&bucket))
+            .unwrap()
+            .objects;
         let log = objects
             .iter()
             .find(|o| o.key.contains("/CloudTrail/"))
