@@ -10,9 +10,11 @@
 # BENCH_DIR (default target/bench) keeps the corpus between runs; TRAILRELAY_BIN names the binary
 # to measure (default: target/release/trailrelay, built if missing); RUNS (default 3).
 set -euo pipefail
+# The generator, as given (relative to where this was started), or the benchmark folder beside
+# the checkout.
+tool=$(realpath "${1:-$(dirname "$0")/../../shared/bench/make-corpus.py}")
 cd "$(dirname "$0")/.."
-
-tool=${1:-../shared/bench/make-corpus.py}
+[ -f "$tool" ] || { echo "bench/run.sh: no corpus generator at $tool" >&2; exit 2; }
 work=${BENCH_DIR:-target/bench}
 bin=${TRAILRELAY_BIN:-target/release/trailrelay}
 runs=${RUNS:-3}
@@ -22,12 +24,16 @@ for need in python3 /usr/bin/time taskset libdeflate-gunzip; do
 done
 [ -x "$bin" ] || cargo build --release --locked -p trailrelay-cli
 mkdir -p "$work"
-if [ ! -d "$work/one" ]; then
-  # Dated yesterday: CloudWatch Logs (here, the local log files) takes events of 14 days only.
-  python3 "$tool" "$work/one" --one-big-file --records-per-file 200000 --seed 9 \
-    --start "$(date -u -d yesterday +%Y-%m-%d)T00:00:00"
+# Dated yesterday (a new corpus each day): CloudWatch Logs, which the local log files stand for,
+# takes events of the last 14 days only.
+day=$(date -u -d yesterday +%Y-%m-%d)
+corpus="$work/one-$day"
+if [ ! -f "$corpus/.done" ]; then
+  rm -rf "$corpus"
+  python3 "$tool" "$corpus" --one-big-file --records-per-file 200000 --seed 9 --start "${day}T00:00:00"
+  touch "$corpus/.done"
 fi
-file=$(find "$work/one" -name '*.json.gz' | head -1)
+file=$(find "$corpus" -name '*.json.gz' | head -1)
 raw=$(libdeflate-gunzip -c "$file" | wc -c)
 records=200000
 
@@ -36,8 +42,12 @@ best() {
   local secs rss best_secs="" best_rss=0
   for _ in $(seq "$runs"); do
     rm -rf "$work/out"
-    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>&1
-    read -r secs rss <"$work/time"
+    if ! /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr"; then
+      echo "bench/run.sh: failed: $*" >&2
+      cat "$work/stderr" >&2
+      exit 1
+    fi
+    read -r secs rss < <(tail -1 "$work/time")
     if [ -z "$best_secs" ] || awk -v a="$secs" -v b="$best_secs" 'BEGIN{exit !(a<b)}'; then
       best_secs=$secs
     fi

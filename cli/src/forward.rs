@@ -64,8 +64,8 @@ pub(crate) fn forward(
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = options.jobs.unwrap_or(cpus);
-    // A CPU to spare for each object: each runs on three threads.
-    settings.stage_threads = cpus > jobs.clamp(1, objects.len().max(1));
+    // Two CPUs or more for each object at once: each then runs on three threads.
+    settings.stage_threads = cpus >= 2 * jobs.clamp(1, objects.len().max(1));
     let pipeline = Pipeline {
         source: &source,
         logs: &outputs.logs,

@@ -44,8 +44,10 @@ async fn main() -> Result<(), Error> {
     let lister = S3Lister::new(s3.clone(), owner);
     let keys = match config.public_keys.clone() {
         Some((bucket, prefix)) => {
+            // The keys' bucket is not the trail's: no expected owner.
             let other = S3Source::new(s3.clone(), handle.clone(), None);
-            let (lister, handle) = (lister.clone(), handle.clone());
+            let lister = S3Lister::new(s3.clone(), None);
+            let handle = handle.clone();
             let ring = tokio::task::spawn_blocking(move || {
                 load_keys(&lister, &other, &handle, &bucket, &prefix)
             })

@@ -21,8 +21,7 @@ use std::io::{self, Read};
 
 mod stream;
 
-use stream::SourceReadError;
-pub use stream::{Decompressed, decompress};
+pub use stream::{Decompressed, decompress, is_source_error};
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -614,9 +613,7 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn read_error(&self, e: io::Error) -> DecodeError {
-        let from_source = e
-            .get_ref()
-            .is_some_and(|inner| inner.is::<SourceReadError>());
+        let from_source = is_source_error(&e);
         if from_source || !self.is_gzip {
             DecodeError::Read(e)
         } else {

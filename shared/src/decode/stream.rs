@@ -110,3 +110,10 @@ pub fn decompress<R: Read>(src: R) -> io::Result<(Decompressed<R>, bool)> {
     let sha256 = Sha256::new();
     Ok((Decompressed { stream, sha256 }, is_gzip))
 }
+
+/// Whether `e`, from a [`Decompressed`] stream, is a failure to read its object (transient, as
+/// a network failure) rather than bytes that are not gzip.
+pub fn is_source_error(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<SourceReadError>())
+}

@@ -15,7 +15,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "TRAIL_PREFIX",
         default: Some(""),
         required: false,
-        meaning: "The trail's key prefix, before `AWSLogs/` (empty for none).",
+        meaning: "The trail's key prefix: empty, before `AWSLogs/`, or down to `AWSLogs/` or deeper (`AWSLogs/o-ORG/`, as the template sets it).",
     },
     Variable {
         name: "EXPECTED_BUCKET_OWNER",

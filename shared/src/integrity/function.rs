@@ -202,6 +202,7 @@ where
             Ok(complete) => report.complete = complete,
             Err(e) => report.failure = Some(e),
         }
+        checkpoint.unfinished_from_s = (!report.complete).then_some(from_s);
         report.tally = checker.tally;
         self.heal(&mut report);
         self.write_checkpoint(&checkpoint)?;

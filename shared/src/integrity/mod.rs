@@ -204,16 +204,21 @@ pub struct ChainEntry {
 pub struct Checkpoint {
     /// The chains.
     pub chains: BTreeMap<String, ChainEntry>,
+    /// Where a walk that did not reach every chain (stopped, or failed) started: the next one
+    /// starts there too, so chains it never reached are not skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished_from_s: Option<i64>,
 }
 
 impl Checkpoint {
     /// The earliest end time of a chain's newest digest: where a walk that misses nothing
     /// starts. `None` for an empty checkpoint.
     pub fn earliest_end_s(&self) -> Option<i64> {
-        self.chains
+        let ends = self
+            .chains
             .values()
-            .filter_map(|e| e.state.last.as_ref().map(|l| l.end_s))
-            .min()
+            .filter_map(|e| e.state.last.as_ref().map(|l| l.end_s));
+        ends.chain(self.unfinished_from_s).min()
     }
 }
 
@@ -281,11 +286,10 @@ pub fn check_walk<S: ObjectSource, K: KeyStore>(
             // A folder is done when the next digest is another folder's, or the walk is over.
             if next.as_ref().map_or(!walking, |(_, c, _)| other_folder(c)) {
                 for (id, (chain, keys)) in std::mem::take(&mut group) {
-                    if stop() {
+                    seen.insert(id.clone());
+                    if stop() || !check_entry(checker, checkpoint, id, chain, &keys, stop, out)? {
                         return Ok(false);
                     }
-                    seen.insert(id.clone());
-                    check_entry(checker, checkpoint, id, chain, &keys, out)?;
                 }
             }
             let Some((id, chain, key)) = next.take() else {
@@ -306,25 +310,25 @@ pub fn check_walk<S: ObjectSource, K: KeyStore>(
         .map(|(id, e)| (id.clone(), e.chain.clone()))
         .collect();
     for (id, chain) in unseen {
-        if stop() {
+        if stop() || !check_entry(checker, checkpoint, id, chain, &[], stop, out)? {
             return Ok(false);
         }
-        check_entry(checker, checkpoint, id, chain, &[], out)?;
     }
     Ok(true)
 }
 
 /// Checks one chain's digests `keys` after where `checkpoint` says it stood; its findings go to
-/// `out` once it is done, its new state to `checkpoint`. On a failure neither changes, nor the
-/// tally.
+/// `out` once it is done (or stopped), its new state to `checkpoint`. On a failure neither
+/// changes, nor the tally. Returns whether the chain was checked to its end.
 fn check_entry<S: ObjectSource, K: KeyStore>(
     checker: &mut Checker<'_, S, K>,
     checkpoint: &mut Checkpoint,
     id: String,
     chain: Chain,
     keys: &[String],
+    stop: &mut dyn FnMut() -> bool,
     out: &mut dyn FnMut(Finding),
-) -> Result<(), PortError> {
+) -> Result<bool, PortError> {
     let state = checkpoint
         .chains
         .get(&id)
@@ -338,11 +342,11 @@ fn check_entry<S: ObjectSource, K: KeyStore>(
         .collect();
     let before = checker.tally.clone();
     let mut found = Vec::new();
-    match checker.check_chain(&chain, state, &fresh, &mut |f| found.push(f)) {
-        Ok(state) => {
+    match checker.check_chain(&chain, state, &fresh, stop, &mut |f| found.push(f)) {
+        Ok((state, complete)) => {
             found.into_iter().for_each(out);
             checkpoint.chains.insert(id, ChainEntry { chain, state });
-            Ok(())
+            Ok(complete)
         }
         Err(e) => {
             checker.tally = before;

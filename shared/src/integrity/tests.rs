@@ -117,10 +117,14 @@ const HOURS: usize = 3;
 
 impl Trail {
     fn new() -> Self {
+        Self::with_regions(1)
+    }
+
+    fn with_regions(regions: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let spec = DemoSpec {
             accounts: 1,
-            regions: 1,
+            regions,
             files_per_stream: 14,
             records_per_file: 2,
             digest_hours: HOURS,
@@ -753,4 +757,103 @@ fn a_file_never_forwarded_is_followed_a_bounded_number_of_times() {
         }
     }
     assert_eq!(reported as u32, 1 + check::MAX_HEALS);
+}
+
+#[test]
+fn a_walk_stopped_between_or_inside_chains_goes_on_from_its_checkpoint() {
+    let trail = Trail::with_regions(2);
+    let keys = Trail::demo_keys();
+    let at = trail.end_s();
+    // Asked before each chain and each digest: the fifth question comes before the second chain.
+    let mut checkpoint = Checkpoint::default();
+    let mut asked = 0;
+    let mut stop = || {
+        asked += 1;
+        asked > 4
+    };
+    let (findings, tally, result) = trail.walk(&LocalSource, &keys, at, &mut checkpoint, &mut stop);
+    assert!(!result.unwrap() && findings.is_empty());
+    assert_eq!((tally.digests, checkpoint.chains.len()), (3, 1));
+    let (findings, tally, result) =
+        trail.walk(&LocalSource, &keys, at, &mut checkpoint, &mut || false);
+    assert!(result.unwrap() && findings.is_empty(), "{findings:?}");
+    assert_eq!(
+        (tally.digests, checkpoint.chains.len()),
+        (3, 2),
+        "the other chain only"
+    );
+
+    // Inside a chain: the chain stands at its last digest done, and goes on from there.
+    let mut checkpoint = Checkpoint::default();
+    let mut asked = 0;
+    let mut stop = || {
+        asked += 1;
+        asked > 3
+    };
+    let (_, tally, result) = trail.walk(&LocalSource, &keys, at, &mut checkpoint, &mut stop);
+    assert!(!result.unwrap());
+    assert_eq!(tally.digests, 1);
+    let (findings, tally, result) =
+        trail.walk(&LocalSource, &keys, at, &mut checkpoint, &mut || false);
+    assert!(result.unwrap() && findings.is_empty(), "{findings:?}");
+    assert_eq!((tally.digests, tally.digests_verified), (5, 5));
+}
+
+/// Reads like the local source, but its bytes stop halfway through one file with a failure of
+/// the source (as a dropped connection).
+struct BrokenOn(String);
+
+impl crate::ports::ObjectSource for BrokenOn {
+    type Reader = std::io::Chain<std::io::Take<fs::File>, Broken>;
+
+    fn open(
+        &self,
+        object: &crate::ports::ObjectRef,
+    ) -> Result<crate::ports::Opened<Self::Reader>, crate::ports::PortError> {
+        let opened = LocalSource.open(object)?;
+        let half = if object.key == self.0 { 40 } else { u64::MAX };
+        Ok(opened
+            .map(|f| std::io::Read::chain(std::io::Read::take(f, half), Broken(half < u64::MAX))))
+    }
+}
+
+/// Fails when `.0`, else ends.
+struct Broken(bool);
+
+impl std::io::Read for Broken {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset",
+            ))
+        } else {
+            Ok(0)
+        }
+    }
+}
+
+#[test]
+fn a_read_that_fails_partway_is_not_tampering() {
+    let trail = Trail::new();
+    let keys = Trail::demo_keys();
+    for key in [
+        trail.keys("CloudTrail")[3].clone(),
+        trail.keys("CloudTrail-Digest")[1].clone(),
+    ] {
+        let mut checkpoint = Checkpoint::default();
+        let source = BrokenOn(key.clone());
+        let (findings, _, result) =
+            trail.walk(&source, &keys, trail.end_s(), &mut checkpoint, &mut || {
+                false
+            });
+        let e = result.unwrap_err();
+        assert_eq!(
+            (e.class, e.cause),
+            (crate::ports::ErrorClass::Retry, "read"),
+            "{key}"
+        );
+        assert!(findings.is_empty(), "{key}: {findings:?}");
+        assert!(checkpoint.chains.is_empty(), "{key}");
+    }
 }

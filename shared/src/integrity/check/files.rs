@@ -9,6 +9,11 @@ use crate::integrity::receipt::{Receipt, receipt_key};
 use crate::integrity::{Chain, Finding, FindingKind, read_bounded};
 use crate::ports::{ObjectRef, ObjectSource, PortError};
 
+/// A read that failed partway: transient, as every failure to read is.
+pub(super) fn read_failed(e: std::io::Error) -> PortError {
+    PortError::new(crate::ports::ErrorClass::Retry, "read", e)
+}
+
 /// Times a log file found not forwarded is enqueued again (and awaited) before the check stops
 /// following it; each time is a finding.
 pub const MAX_HEALS: u32 = 3;
@@ -49,6 +54,8 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             Ok(stream.sha256())
         });
         let detail = match hashed {
+            // A failure to read is not tampering: the chain stops, to be checked again.
+            Err(e) if decode::is_source_error(&e) => return Err(read_failed(e)),
             Ok(sha256) if same_hash(&entry.hash_value, &sha256) => None,
             Ok(sha256) => Some(format!(
                 "SHA-256 {} where the digest lists {}",

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::digest::{DigestFile, same_hash, same_hex};
 use super::keys::KeyStore;
-use super::{Chain, Finding, FindingKind, Options, Tally, read_bounded};
+use super::{Chain, Finding, FindingKind, Options, Tally};
 use crate::decode;
 use crate::key::TrailKey;
 use crate::ports::{ObjectRef, ObjectSource, PortError, Store};
@@ -148,15 +148,17 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
 
     /// Checks the digests `keys` (the chain's keys after `state`, in order), then the log files
     /// still awaiting a receipt and the chain's silence. Reports each finding to `out` and
-    /// returns where the chain stands. A read that failed for a transient reason stops the
-    /// chain with the error.
+    /// returns where the chain stands, and whether every digest was checked: when `stop` says
+    /// so before a digest, the chain stands at the last one done. A read that failed for a
+    /// transient reason stops the chain with the error.
     pub fn check_chain(
         &mut self,
         chain: &Chain,
         state: ChainState,
         keys: &[String],
+        stop: &mut dyn FnMut() -> bool,
         out: &mut dyn FnMut(Finding),
-    ) -> Result<ChainState, PortError> {
+    ) -> Result<(ChainState, bool), PortError> {
         self.tally.chains += 1;
         let ChainState { mut last, awaiting } = state;
         let mut still_awaiting = Vec::new();
@@ -165,6 +167,14 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         }
         let mut current: Option<Loaded> = None;
         for key in keys {
+            if stop() {
+                // The next run reads `current` again, after the last digest done.
+                let state = ChainState {
+                    last,
+                    awaiting: still_awaiting,
+                };
+                return Ok((state, false));
+            }
             // A digest deleted while the check ran: its successor names it missing.
             let Some(next) = self.load(key)? else {
                 continue;
@@ -195,10 +205,11 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             );
             out(finding);
         }
-        Ok(ChainState {
+        let state = ChainState {
             last,
             awaiting: still_awaiting,
-        })
+        };
+        Ok((state, true))
     }
 
     fn load(&self, key: &str) -> Result<Option<Loaded>, PortError> {
@@ -209,16 +220,19 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             Err(e) => return Err(e),
         };
         let signature = opened.signature;
-        let read = decode::decompress(opened.reader)
-            .map_err(|e| e.to_string())
-            .and_then(|(mut stream, _)| {
-                let bytes =
-                    read_bounded(&mut stream, MAX_DIGEST_BYTES).map_err(|e| e.to_string())?;
-                Ok((bytes, stream.sha256()))
-            });
+        let read = decode::decompress(opened.reader).and_then(|(mut stream, _)| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(&mut stream, MAX_DIGEST_BYTES),
+                &mut bytes,
+            )?;
+            Ok((bytes, stream.sha256()))
+        });
         let (sha256, file) = match read {
-            Ok((bytes, sha256)) => (sha256, DigestFile::parse(&bytes)),
+            // A failure to read is not tampering: the chain stops, to be checked again.
+            Err(e) if decode::is_source_error(&e) => return Err(files::read_failed(e)),
             Err(e) => ([0; 32], Err(format!("not a readable gzip file: {e}"))),
+            Ok((bytes, sha256)) => (sha256, DigestFile::parse(&bytes)),
         };
         Ok(Some(Loaded {
             key: key.to_owned(),
