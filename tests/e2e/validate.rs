@@ -21,8 +21,8 @@ use trailrelay::ports::SystemClock;
 
 use crate::moto::Moto;
 use crate::stack::{
-    ARCHIVE, Clients, TRAIL, assert_no_failure, clients, create_queue, deliver, drain, forwarder,
-    message, now_s, s3_event, upload_dir,
+    ARCHIVE, Clients, TRAIL, assert_no_failure, cli_on, clients, create_queue, deliver, drain,
+    forwarder, message, now_s, s3_event, upload_dir,
 };
 use crate::support::{forward, run, text};
 
@@ -443,4 +443,29 @@ async fn the_function_finds_a_file_never_forwarded_enqueues_it_and_then_finds_no
         second.tally.log_files_forwarded, 1,
         "the healed file's receipt came"
     );
+
+    // The same check from one machine, on S3: signatures from the objects' metadata.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("demo.der");
+    fs::write(&key_file, key.pkcs1_der()).unwrap();
+    let receipts = format!("s3://{ARCHIVE}/cloudtrail/_receipts/");
+    let trail = format!("s3://{TRAIL}/");
+    let args = [
+        "validate",
+        &trail,
+        "--receipts",
+        &receipts,
+        "--public-keys",
+        key_file.to_str().unwrap(),
+        "--s3-force-path-style",
+        "-q",
+    ];
+    let out = cli_on(&moto.endpoint, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout.contains("3 digests in 1 chains: 3 signatures verified, 0 unverified"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("forwarded 14 with a receipt"), "{stdout}");
 }
