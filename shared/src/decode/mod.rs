@@ -21,6 +21,7 @@ use std::io::{self, Read};
 
 mod stream;
 
+pub(crate) use stream::read_full;
 pub use stream::{Decompressed, decompress, is_source_error};
 
 /// The UTF-8 byte order mark.

@@ -91,15 +91,7 @@ pub fn decompress<R: Read>(src: R) -> io::Result<(Decompressed<R>, bool)> {
         bytes: 0,
     };
     let mut head = [0u8; 2];
-    let mut filled = 0;
-    while filled < head.len() {
-        match src.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let filled = read_full(&mut src, &mut head)?;
     let is_gzip = head[..filled] == [0x1f, 0x8b];
     let chained = Cursor::new(head).take(filled as u64).chain(src);
     let stream = if is_gzip {
@@ -116,4 +108,18 @@ pub fn decompress<R: Read>(src: R) -> io::Result<(Decompressed<R>, bool)> {
 pub fn is_source_error(e: &io::Error) -> bool {
     e.get_ref()
         .is_some_and(|inner| inner.is::<SourceReadError>())
+}
+
+/// Reads until `buf` is full or the stream ends; the bytes read.
+pub(crate) fn read_full(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

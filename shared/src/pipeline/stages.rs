@@ -10,7 +10,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::decode::Decompressed;
+use crate::decode::{Decompressed, read_full};
 
 /// Bytes handed over at a time, each way.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -90,20 +90,6 @@ impl InflateStage {
             ended: false,
         }
     }
-}
-
-/// Reads until `buf` is full or the stream ends.
-fn read_full(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match stream.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 impl Read for InflateStage {
