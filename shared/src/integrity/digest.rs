@@ -70,6 +70,12 @@ pub struct LogFileEntry {
 impl DigestFile {
     /// Parses the decompressed bytes of a digest file.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        Self::parse_hashed(bytes, Sha256::digest(bytes).into())
+    }
+
+    /// Parses the decompressed bytes of a digest file whose SHA-256 is already known (it was
+    /// hashed as it was read).
+    pub fn parse_hashed(bytes: &[u8], sha256: [u8; 32]) -> Result<Self, String> {
         let body: DigestBody =
             serde_json::from_slice(bytes).map_err(|e| format!("not a digest file: {e}"))?;
         let end_s = body
@@ -84,7 +90,7 @@ impl DigestFile {
         }
         Ok(Self {
             body,
-            sha256: Sha256::digest(bytes).into(),
+            sha256,
             end_s,
         })
     }

@@ -91,6 +91,8 @@ struct Loaded {
     sha256: [u8; 32],
     file: Result<DigestFile, String>,
     signature: Option<String>,
+    /// What its own signature says, once asked (as its predecessor's lookahead).
+    own_verdict: Option<Verdict>,
 }
 
 impl Loaded {
@@ -104,6 +106,7 @@ impl Loaded {
 }
 
 /// What a digest's signature says.
+#[derive(Clone)]
 enum Verdict {
     Verified,
     /// No signature is kept anywhere the check can read.
@@ -176,11 +179,12 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
                 return Ok((state, false));
             }
             // A digest deleted while the check ran: its successor names it missing.
-            let Some(next) = self.load(key)? else {
+            let Some(mut next) = self.load(key)? else {
                 continue;
             };
             if let Some(cur) = current.take() {
-                let link = self.finish(chain, cur, Some(&next), &last, &mut still_awaiting, out)?;
+                let link =
+                    self.finish(chain, cur, Some(&mut next), &last, &mut still_awaiting, out)?;
                 last = Some(link);
             }
             current = Some(next);
@@ -232,13 +236,14 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             // A failure to read is not tampering: the chain stops, to be checked again.
             Err(e) if decode::is_source_error(&e) => return Err(files::read_failed(e)),
             Err(e) => ([0; 32], Err(format!("not a readable gzip file: {e}"))),
-            Ok((bytes, sha256)) => (sha256, DigestFile::parse(&bytes)),
+            Ok((bytes, sha256)) => (sha256, DigestFile::parse_hashed(&bytes, sha256)),
         };
         Ok(Some(Loaded {
             key: key.to_owned(),
             sha256,
             file,
             signature,
+            own_verdict: None,
         }))
     }
 
@@ -247,13 +252,14 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
     fn finish(
         &mut self,
         chain: &Chain,
-        cur: Loaded,
-        successor: Option<&Loaded>,
+        mut cur: Loaded,
+        successor: Option<&mut Loaded>,
         last: &Option<Link>,
         awaiting: &mut Vec<Awaiting>,
         out: &mut dyn FnMut(Finding),
     ) -> Result<Link, PortError> {
         self.tally.digests += 1;
+        let own_verdict = cur.own_verdict.take();
         let mut link = Link {
             key: cur.key.clone(),
             sha256: hex::encode(cur.sha256),
@@ -274,11 +280,13 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             return Ok(link);
         }
         // The successor's record of this digest, if the successor's own signature stands.
-        let record = match successor.and_then(|s| s.links_to(&cur.key).map(|f| (s, f))) {
-            Some((next, next_file))
-                if !self.fails(chain, next_file, next.signature.as_deref())? =>
-            {
-                Some(next_file)
+        let record = match successor {
+            Some(next) if next.links_to(&cur.key).is_some() => {
+                if self.own_fails(chain, next)? {
+                    None
+                } else {
+                    next.links_to(&cur.key)
+                }
             }
             _ => None,
         };
@@ -297,7 +305,12 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             return Ok(link);
         }
         let recorded = record.and_then(|next| next.body.previous_digest_signature.as_deref());
-        match self.verdict(chain, &file, cur.signature.as_deref().or(recorded))? {
+        let verdict = match (own_verdict, &cur.signature) {
+            // Its own signature, already checked as its predecessor's lookahead.
+            (Some(verdict), Some(_)) => verdict,
+            _ => self.verdict(chain, &file, cur.signature.as_deref().or(recorded))?,
+        };
+        match verdict {
             Verdict::Failed(kind, detail) => {
                 out(self.found(chain, kind, cur.key, None, detail));
                 return Ok(link);
@@ -326,17 +339,16 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         })
     }
 
-    /// Whether a digest's own signature (when it has one) fails.
-    fn fails(
-        &self,
-        chain: &Chain,
-        file: &DigestFile,
-        signature: Option<&str>,
-    ) -> Result<bool, PortError> {
-        Ok(match signature {
-            Some(_) => matches!(self.verdict(chain, file, signature)?, Verdict::Failed(..)),
-            None => false,
-        })
+    /// Whether a digest's own signature (when it has one) fails; the verdict is kept for when
+    /// the digest itself is finished.
+    fn own_fails(&self, chain: &Chain, digest: &mut Loaded) -> Result<bool, PortError> {
+        let (Ok(file), Some(signature)) = (&digest.file, digest.signature.as_deref()) else {
+            return Ok(false);
+        };
+        let verdict = self.verdict(chain, file, Some(signature))?;
+        let fails = matches!(verdict, Verdict::Failed(..));
+        digest.own_verdict = Some(verdict);
+        Ok(fails)
     }
 
     fn verdict(
