@@ -11,22 +11,26 @@
 //! and the record goes out unchanged. Only bytes that are not one JSON object fail, as
 //! [`RecordError`], for the caller to quarantine.
 //!
-//! The record is parsed once, borrowing its strings; everything not needed here is skipped.
-//! The record itself is never re-serialised: [`write_archive_line`] copies its bytes.
+//! The record is parsed once, borrowing its strings, for the normaliser and a rule set's JSON
+//! patterns together ([`RecordParser`]); everything neither reads is skipped. The record itself
+//! is never re-serialised: [`write_archive_line`] copies its bytes.
 
 mod archive_line;
-mod raw;
+mod fields;
 pub mod syntax;
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 
 pub(crate) use archive_line::Source;
 pub use archive_line::write_archive_line;
-use raw::{Object, RawAddendum, RawIdentity, RawRecord};
+use fields::{Fields, Member, Members};
 
 use crate::key::{ObjectKind, TrailKey};
+use crate::rules::RuleSet;
+use crate::rules::pattern::{Document, SelectorTrie};
 
 /// Where a record came from: the object and what its key says.
 #[derive(Debug, Clone, Copy)]
@@ -204,42 +208,126 @@ pub enum RecordError {
     },
 }
 
-/// A record that passed [`parse`]: its text, guaranteed UTF-8 JSON, and its derived fields.
+/// A record that passed [`RecordParser::parse`]: its text, guaranteed UTF-8 JSON, its derived
+/// fields and, when a rule set reads JSON, the document its patterns match on.
 #[derive(Debug, Clone)]
 pub struct Normalized<'a> {
     /// The record's compact JSON text, as it goes out.
     pub json: &'a str,
     /// The derived fields.
     pub event: Event<'a>,
+    document: Option<Document<'a>>,
 }
 
-/// Parses one record (`index` is its position, for errors) and derives its fields.
+impl<'a> Normalized<'a> {
+    /// The record parsed for the rule set given to the [`RecordParser`] (for
+    /// [`RuleSet::evaluate_parsed`]); `None` without JSON patterns or when the record is not
+    /// a JSON document they can read.
+    pub fn document(&self) -> Option<&Document<'a>> {
+        self.document.as_ref()
+    }
+}
+
+/// A trie of selectors with the normaliser's members bound into it.
+#[derive(Debug)]
+struct Reading {
+    trie: SelectorTrie,
+    fields: Fields,
+}
+
+impl Reading {
+    fn new(mut trie: SelectorTrie) -> Self {
+        let fields = Fields::bind(&mut trie);
+        Self { trie, fields }
+    }
+
+    /// The event of `text` in one parse, if every member read is named once.
+    fn event<'a>(&self, text: &'a str, key: &TrailKey) -> Option<(Event<'a>, Document<'a>)> {
+        let doc = Document::parse(text, &self.trie)?;
+        let event = derive(&self.fields.read(&doc)?, key);
+        Some((event, doc))
+    }
+}
+
+/// The normaliser's members alone.
+static PLAIN: LazyLock<Reading> = LazyLock::new(|| Reading::new(SelectorTrie::default()));
+
+/// Parses records for the normaliser and, in the same pass, for a rule set's JSON patterns:
+/// the members the normaliser reads and the selectors of the patterns share one trie. A
+/// record that pass cannot read whole (a member named twice, a value beyond serde) is read
+/// again the slow way, each reader on its own, exactly as if it were alone.
+#[derive(Debug)]
+pub struct RecordParser<'r> {
+    /// The rule set, when it has JSON patterns, and its trie with the members bound.
+    rules: Option<(&'r RuleSet, Reading)>,
+}
+
+impl<'r> RecordParser<'r> {
+    /// A parser for the normaliser and `rules`.
+    pub fn new(rules: &'r RuleSet) -> Self {
+        Self {
+            rules: rules
+                .needs_document()
+                .then(|| (rules, Reading::new(rules.trie().clone()))),
+        }
+    }
+
+    /// Parses one record (`index` is its position, for errors) and derives its fields.
+    pub fn parse<'a>(
+        &self,
+        json: &'a [u8],
+        index: u64,
+        origin: &Origin<'_>,
+    ) -> Result<Normalized<'a>, RecordError> {
+        let text = std::str::from_utf8(json).map_err(|e| RecordError::Utf8 {
+            index,
+            valid_up_to: e.valid_up_to(),
+        })?;
+        let key = origin.trail_key;
+        // An array would be read as an object with no members: only an object is a record
+        // (the decoder lends whatever `Records` holds).
+        let is_object = text.as_bytes().first() == Some(&b'{');
+        if let Some((_, reading)) = self.rules.as_ref().filter(|_| is_object)
+            && let Some((event, doc)) = reading.event(text, key)
+        {
+            return Ok(Normalized {
+                json: text,
+                event,
+                document: Some(doc),
+            });
+        }
+        let fast = is_object
+            .then(|| PLAIN.event(text, key))
+            .flatten()
+            .map(|(event, _)| event);
+        let event = match fast {
+            Some(event) => event,
+            None => {
+                derive_leniently(text, key).map_err(|source| RecordError::Json { index, source })?
+            }
+        };
+        let document = self.rules.as_ref().and_then(|(rules, _)| rules.parse(text));
+        Ok(Normalized {
+            json: text,
+            event,
+            document,
+        })
+    }
+}
+
+/// Parses one record (`index` is its position, for errors) and derives its fields, without
+/// rules.
 pub fn parse<'a>(
     json: &'a [u8],
     index: u64,
     origin: &Origin<'_>,
 ) -> Result<Normalized<'a>, RecordError> {
-    let text = std::str::from_utf8(json).map_err(|e| RecordError::Utf8 {
-        index,
-        valid_up_to: e.valid_up_to(),
-    })?;
-    // serde would read an array into the record's fields by position: only an object is a
-    // record (the decoder lends whatever `Records` holds).
-    let fast = match text.as_bytes().first() {
-        Some(b'{') => serde_json::from_str::<RawRecord<'a>>(text).ok(),
-        _ => None,
-    };
-    let event = match fast {
-        Some(raw) => derive(raw, origin.trail_key),
-        None => derive_leniently(text, origin.trail_key)
-            .map_err(|source| RecordError::Json { index, source })?,
-    };
-    Ok(Normalized { json: text, event })
+    RecordParser { rules: None }.parse(json, index, origin)
 }
 
-/// The slow path, for a record serde refuses: if it is JSON at all, each top-level member that
-/// serde reads on its own is kept (the first of repeated names, as filter patterns see them) and
-/// the fields are derived from those; the others are `None`.
+/// The slow path, for a record one parse cannot read: if it is JSON at all, each top-level
+/// member readable on its own is kept (the first of repeated names, as filter patterns see
+/// them) and the fields are derived from those; the others are `None`.
 fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax::SyntaxError> {
     let members = syntax::members(text)?;
     let mut readable = String::from("{");
@@ -252,7 +340,7 @@ fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax
         }
         seen.push(decoded);
         let member = format!("{name}:{value}");
-        if serde_json::from_str::<RawRecord<'_>>(&format!("{{{member}}}")).is_ok() {
+        if PLAIN.event(&format!("{{{member}}}"), key).is_some() {
             if readable.len() > 1 {
                 readable.push(',');
             }
@@ -260,19 +348,20 @@ fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax
         }
     }
     readable.push('}');
-    let raw = serde_json::from_str::<RawRecord<'_>>(&readable).unwrap_or_default();
-    Ok(derive(raw, key).into_owned())
+    // Members readable one by one, under distinct names, are readable together.
+    let event = PLAIN.event(&readable, key).map(|(event, _)| event);
+    Ok(event
+        .unwrap_or_else(|| derive(&Members::none(), key))
+        .into_owned())
 }
-
-fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
-    let identity = raw.user_identity.0;
-    let insight = raw.insight_details.0.unwrap_or_default();
-    let category = raw.event_category.0.or_else(|| {
-        let derived = match raw.event_type.0.as_deref() {
+fn derive<'a>(m: &Members<'_, 'a>, key: &TrailKey) -> Event<'a> {
+    use Member as M;
+    let category = m.text(M::EventCategory).or_else(|| {
+        let derived = match m.text(M::EventType).as_deref() {
             Some(t) if t.eq_ignore_ascii_case("AwsCloudTrailInsight") => Some("Insight"),
             Some(t) if t.eq_ignore_ascii_case("AwsVpceEvent") => Some("NetworkActivity"),
             Some(t) if t.eq_ignore_ascii_case("AwsAggregatedEvent") => Some("Aggregated"),
-            _ => match raw.management_event.0 {
+            _ => match m.flag(M::ManagementEvent) {
                 Some(true) => Some("Management"),
                 Some(false) => Some("Data"),
                 None if key.kind == ObjectKind::Insight => Some("Insight"),
@@ -283,92 +372,78 @@ fn derive<'a>(raw: RawRecord<'a>, key: &TrailKey) -> Event<'a> {
         };
         derived.map(Cow::Borrowed)
     });
-    let mfa_used = raw
-        .additional_event_data
-        .0
-        .and_then(|d| d.mfa_used.0)
-        .and_then(|s| match s.as_ref() {
+    let event_source = m.text(M::EventSource);
+    let user_agent = m.text(M::UserAgent);
+    let source_ip = m.text(M::SourceIp);
+    let has_identity = m.is_object(M::Identity);
+    let via = classify_via(
+        event_source.as_deref(),
+        user_agent.as_deref(),
+        source_ip.as_deref(),
+        has_identity.then(|| Caller {
+            kind: m.text(M::IdentityType),
+            invoked_by: m.text(M::InvokedBy).is_some(),
+        }),
+        m.flag(M::FromConsole) == Some(true),
+    );
+    Event {
+        // Aggregated events have no eventTime: their window's start stands for it.
+        time: m
+            .text(M::EventTime)
+            .as_deref()
+            .and_then(parse_time)
+            .or_else(|| m.text(M::WindowStart).as_deref().and_then(parse_time)),
+        account_id: m
+            .text(M::RecipientAccountId)
+            .or_else(|| m.text(M::AccountId))
+            .or_else(|| key.account_id.clone().map(Cow::Owned)),
+        region: m
+            .text(M::AwsRegion)
+            .or_else(|| key.region.clone().map(Cow::Owned)),
+        category,
+        read_only: m.flag(M::ReadOnly),
+        service: event_source.or_else(|| m.text(M::InsightEventSource)),
+        action: m.text(M::EventName).or_else(|| m.text(M::InsightEventName)),
+        error_code: m.text(M::ErrorCode),
+        principal: has_identity.then(|| principal(m)),
+        source_ip,
+        user_agent,
+        via,
+        resources: m.resources.clone(),
+        event_id: m.text(M::EventId).or_else(|| m.text(M::AggregatedEventId)),
+        addendum: m.is_object(M::Addendum).then(|| Addendum {
+            reason: m.text(M::AddendumReason),
+            original_event_id: m.text(M::OriginalEventId),
+            original_request_id: m.text(M::OriginalRequestId),
+            updated_fields: m.text(M::UpdatedFields),
+        }),
+    }
+}
+
+fn principal<'a>(m: &Members<'_, 'a>) -> Principal<'a> {
+    use Member as M;
+    // Session MFA, else a console sign-in's answer.
+    let mfa = m.flag(M::MfaAuthenticated).or_else(|| {
+        m.text(M::MfaUsed).and_then(|s| match s.as_ref() {
             "Yes" => Some(true),
             "No" => Some(false),
             _ => None,
-        });
-    let via = classify_via(
-        raw.event_source.0.as_deref(),
-        raw.user_agent.0.as_deref(),
-        raw.source_ip.0.as_deref(),
-        identity.as_ref(),
-        raw.session_credential_from_console.0 == Some(true),
-    );
-    let principal = identity.map(|id| principal(id, mfa_used));
-    Event {
-        // Aggregated events have no eventTime: their window's start stands for it.
-        time: raw
-            .event_time
-            .0
-            .as_deref()
-            .and_then(parse_time)
-            .or_else(|| {
-                let window = raw.time_window.0?;
-                window.window_start.0.as_deref().and_then(parse_time)
-            }),
-        account_id: raw
-            .recipient_account_id
-            .0
-            .or(raw.account_id.0)
-            .or_else(|| key.account_id.clone().map(Cow::Owned)),
-        region: raw
-            .aws_region
-            .0
-            .or_else(|| key.region.clone().map(Cow::Owned)),
-        category,
-        read_only: raw.read_only.0,
-        service: raw.event_source.0.or(insight.event_source.0),
-        action: raw.event_name.0.or(insight.event_name.0),
-        error_code: raw.error_code.0,
-        principal,
-        source_ip: raw.source_ip.0,
-        user_agent: raw.user_agent.0,
-        via,
-        resources: raw
-            .resources
-            .0
-            .into_iter()
-            .filter_map(|Object(r)| r.arn.0.or(r.arn_prefix.0))
-            .collect(),
-        event_id: raw.event_id.0.or(raw.aggregated_event_id.0),
-        addendum: raw.addendum.0.map(addendum),
-    }
-}
-
-fn addendum(a: RawAddendum<'_>) -> Addendum<'_> {
-    Addendum {
-        reason: a.reason.0,
-        original_event_id: a.original_event_id.0,
-        original_request_id: a.original_request_id.0,
-        updated_fields: a.updated_fields.0,
-    }
-}
-
-fn principal<'a>(id: RawIdentity<'a>, mfa_used: Option<bool>) -> Principal<'a> {
-    let context = id.session_context.0.unwrap_or_default();
-    let mfa = context
-        .attributes
-        .0
-        .and_then(|a| a.mfa_authenticated.0)
-        .or(mfa_used);
-    let name = id.user_name.0.or_else(|| match &id.arn.0 {
+        })
+    });
+    let arn = m.text(M::IdentityArn);
+    let name = m.text(M::UserName).or_else(|| match &arn {
         Some(Cow::Borrowed(arn)) => last_path_segment(arn).map(Cow::Borrowed),
         Some(Cow::Owned(arn)) => last_path_segment(arn).map(|s| Cow::Owned(s.to_owned())),
         None => None,
     });
     Principal {
-        kind: id.kind.0,
-        arn: id.arn.0,
-        account_id: id.account_id.0,
+        kind: m.text(M::IdentityType),
+        arn,
+        account_id: m.text(M::IdentityAccountId),
         name,
-        session_issuer: context.session_issuer.0.and_then(|i| i.arn.0),
+        session_issuer: m.text(M::SessionIssuerArn),
         mfa,
-        invoked_by: id.invoked_by.0,
+        invoked_by: m.text(M::InvokedBy),
     }
 }
 
@@ -394,20 +469,27 @@ fn last_path_segment(arn: &str) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// What `userIdentity` says of who called, for [`classify_via`].
+struct Caller<'a> {
+    /// `userIdentity.type`.
+    kind: Option<Cow<'a, str>>,
+    /// Whether `userIdentity.invokedBy` names a service.
+    invoked_by: bool,
+}
+
 /// Service first (a service acted, whatever agent it reports), then the console (its sign-in
 /// events too, whose agent is the browser's), the CLI, SDKs.
 fn classify_via(
     event_source: Option<&str>,
     user_agent: Option<&str>,
     source_ip: Option<&str>,
-    identity: Option<&RawIdentity<'_>>,
+    identity: Option<Caller<'_>>,
     from_console: bool,
 ) -> Option<Via> {
     if user_agent.is_none() && source_ip.is_none() && identity.is_none() {
         return None;
     }
-    let identity_type = identity.and_then(|i| i.kind.0.as_deref());
-    if identity.is_some_and(|i| i.invoked_by.0.is_some()) || identity_type == Some("AWSService") {
+    if identity.is_some_and(|i| i.invoked_by || i.kind.as_deref() == Some("AWSService")) {
         return Some(Via::Service);
     }
     let ua = user_agent.unwrap_or("");
@@ -436,5 +518,7 @@ fn classify_via(
     Some(Via::Other)
 }
 
+#[cfg(test)]
+mod parser_tests;
 #[cfg(test)]
 mod tests;

@@ -38,7 +38,7 @@ use crate::batch::{
 use crate::decode::{self, DecodeError, Limits, RecordReader};
 use crate::integrity::receipt::{Receipt, ReceiptSink, filed_key};
 use crate::key::{self, ObjectKind, TrailKey};
-use crate::normalize::{self, Normalized, Origin};
+use crate::normalize::{self, Normalized, Origin, RecordParser};
 use crate::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened,
     PortError, Version, epoch_ms,
@@ -363,6 +363,7 @@ where
         let destination_window = run.window(settings.max_event_age_ms);
         let mut line = Vec::with_capacity(4096);
         let mut names = (String::new(), String::new());
+        let parser = RecordParser::new(&settings.rules);
 
         let result = (|| {
             while let Some(raw) = records.next_record()? {
@@ -370,7 +371,7 @@ where
                     self.check_deadline(run.counts.records)?;
                 }
                 run.counts.records += 1;
-                let record = match normalize::parse(raw.json, raw.index, &origin) {
+                let record = match parser.parse(raw.json, raw.index, &origin) {
                     Ok(record) => record,
                     Err(e) => {
                         tracing::warn!(object = %object, index = raw.index, error = %e, "Record quarantined.");
@@ -382,7 +383,11 @@ where
                 if disagrees_with_key(&record.event, trail_key) {
                     run.counts.events_key_mismatch += 1;
                 }
-                let decision = settings.rules.evaluate(record.json, &mut run.rule_stats);
+                let decision = settings.rules.evaluate_parsed(
+                    record.json,
+                    record.document(),
+                    &mut run.rule_stats,
+                );
                 if decision.to_archive {
                     let rules = &decision.rules;
                     archive_line(&mut line, &record, raw.index, &origin, rules, &mut gzip)?;

@@ -3,7 +3,8 @@
 //!
 //! A [`RuleSet`] is compiled once, at start-up, from a [`RulesFile`]; [`RuleSet::evaluate`] then
 //! runs on each record: the record is parsed once into a [`Document`] pruned to what the rule
-//! set's selectors reach, every metric filter is matched against it (metric values and
+//! set's selectors reach (in the pipeline, by the same parse that normalises it:
+//! [`crate::normalize::RecordParser`]), every metric filter is matched against it (metric values and
 //! dimensions are read in the same pass, into [`RuleStats`]), and the routes are tried in order
 //! until one matches, which decides whether the event goes to CloudWatch Logs, to the archive,
 //! and under which log group. [`RuleSet::emf_lines`] turns the aggregated metrics into
@@ -269,6 +270,16 @@ impl RuleSet {
     pub fn evaluate<'r>(&'r self, message: &str, stats: &mut RuleStats) -> Decision<'r> {
         let doc = self.parse(message);
         self.evaluate_parsed(message, doc.as_ref(), stats)
+    }
+
+    /// Whether some pattern of the set reads the message as JSON.
+    pub(crate) fn needs_document(&self) -> bool {
+        self.needs_document
+    }
+
+    /// The selectors of the set's JSON patterns and metric values.
+    pub(crate) fn trie(&self) -> &SelectorTrie {
+        &self.trie
     }
 
     /// Parses `message` once for every JSON pattern of the set, keeping only what their

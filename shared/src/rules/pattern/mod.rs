@@ -20,6 +20,7 @@
 //! Matching takes the message text and, for JSON patterns, a [`Document`]: the record parsed
 //! once for every pattern of a rule set, keeping only the values their selectors reach.
 
+mod document;
 mod error;
 mod eval;
 mod parse;
@@ -27,9 +28,9 @@ mod regex;
 
 use std::fmt;
 
+pub use document::Document;
+pub(crate) use document::{Node, SelectorTrie};
 pub use error::{PatternError, PatternErrorKind};
-pub use eval::Document;
-pub(crate) use eval::{Node, SelectorTrie};
 pub(crate) use parse::parse_number;
 
 use self::regex::PatternRegex;

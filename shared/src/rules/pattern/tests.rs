@@ -842,3 +842,41 @@ fn regression_non_ascii_in_bare_values() {
         &[(r#"{"a":"café","b":"x"}"#, true)],
     );
 }
+
+/// A plain selector below a node a wildcard keeps whole still reaches its value: `$.a.b`
+/// beside `$.a.*`, and `$.readOnly` beside `$.*`, once found nothing.
+#[test]
+fn plain_selectors_below_a_wildcard_keep_their_slots() {
+    let patterns = [
+        "{ $.a.* = 2 }",
+        "{ $.a.b = 1 }",
+        "{ $.* = x }",
+        "{ $.readOnly IS TRUE }",
+        "{ $.list[*].type = t }",
+        "{ $.list[0].name = n }",
+    ];
+    let mut trie = SelectorTrie::default();
+    let mut bound: Vec<FilterPattern> = patterns
+        .iter()
+        .map(|p| FilterPattern::parse(p).unwrap())
+        .collect();
+    for p in &mut bound {
+        p.bind(&mut trie);
+    }
+    let message = r#"{"a":{"b":1,"c":3},"readOnly":true,"list":[{"name":"n","type":"u"}]}"#;
+    let doc = Document::parse(message, &trie).unwrap();
+    let full = Document::parse_full(message).unwrap();
+    for (text, p) in patterns.iter().zip(&bound) {
+        let unbound = FilterPattern::parse(text).unwrap();
+        assert_eq!(
+            p.matches(message, Some(&doc)),
+            unbound.matches(message, Some(&full)),
+            "{text}"
+        );
+    }
+    let matched: Vec<_> = bound
+        .iter()
+        .map(|p| p.matches(message, Some(&doc)))
+        .collect();
+    assert_eq!(matched, [false, true, false, true, false, true]);
+}
