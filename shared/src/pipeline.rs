@@ -22,19 +22,19 @@ use std::time::Instant;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+mod logs;
 mod progress;
 pub mod quarantine;
 mod stages;
 mod totals;
 
+use logs::LogSide;
 pub use progress::{Progress, StreamProgress};
 use stages::{ArchiveStream, DeflateStage, InflateStage, StreamFacts};
 pub use totals::{Counts, Totals};
 
 use crate::archive::archive_key;
-use crate::batch::{
-    LogBatch, LogBatcher, LogEvent, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES, Refused, Window,
-};
+use crate::batch::{LogBatch, MAX_EVENT_AGE_MS, Window};
 use crate::decode::{self, DecodeError, Limits, RecordReader};
 use crate::integrity::receipt::{Receipt, ReceiptSink, filed_key};
 use crate::key::{self, ObjectKind, TrailKey};
@@ -44,7 +44,7 @@ use crate::ports::{
     PortError, Version, epoch_ms,
 };
 use crate::rules::{RuleSet, RuleStats};
-use crate::template::{Fields, NameKind, Template, TemplateError};
+use crate::template::{NameKind, Template, TemplateError};
 
 /// Records read between two looks at the deadline.
 const DEADLINE_CHECK_RECORDS: u64 = 1024;
@@ -357,12 +357,8 @@ where
             quarantine::quarantine_key(&settings.archive_prefix, key),
             settings.archive_gzip_level,
         );
-        // Routed groups are the function's own, kept as long as CloudWatch Logs takes events
-        // (14 days); the destination group keeps `max_event_age_ms`.
-        let mut batcher = LogBatcher::within(run.window(MAX_EVENT_AGE_MS));
-        let destination_window = run.window(settings.max_event_age_ms);
+        let mut logs = LogSide::new(run, settings.max_event_age_ms);
         let mut line = Vec::with_capacity(4096);
-        let mut names = (String::new(), String::new());
         let parser = RecordParser::new(&settings.rules);
 
         let result = (|| {
@@ -394,16 +390,10 @@ where
                     run.counts.events_archived += 1;
                 }
                 if decision.to_logs {
-                    let (group, window) = match decision.log_group {
-                        Some(routed) => (routed, batcher.window()),
-                        None => (&settings.log_group, destination_window),
-                    };
-                    let to = Destination { group, window };
-                    self.log_record(&record, &to, trail_key, &mut names, &mut batcher, run)?;
+                    self.log_record(&record, decision.log_group, trail_key, &mut logs, run)?;
                 }
             }
-            batcher.finish();
-            self.send_ready(&mut batcher, run, trail_key)
+            self.send_all(&mut logs, run, trail_key)
         })();
         run.counts.bytes_decoded = records.bytes_decoded();
         run.counts.bytes_read = records.stream().source_bytes();
@@ -437,57 +427,6 @@ where
         }
     }
 
-    /// The log side of one record: its stream named from the key, the size and time limits,
-    /// what an earlier attempt accepted, then its batch (sent once full).
-    fn log_record(
-        &self,
-        record: &Normalized<'_>,
-        to: &Destination<'_>,
-        trail_key: &TrailKey,
-        (group_name, stream_name): &mut (String, String),
-        batcher: &mut LogBatcher,
-        run: &mut Run,
-    ) -> Result<(), ProcessError> {
-        if record.json.len() > MAX_EVENT_BYTES {
-            run.counts.events_too_large += 1;
-            return Ok(());
-        }
-        let event = &record.event;
-        let timestamp_ms = event.timestamp_ms().unwrap_or(run.default_time_ms);
-        // Before the skip: every attempt judges times by the same clock reading, so what an
-        // earlier attempt accepted is a prefix of what this one admits.
-        if let Err(refused) = to.window.admits(timestamp_ms) {
-            match refused {
-                Refused::TooOld => run.counts.events_too_old += 1,
-                _ => run.counts.events_too_new += 1,
-            }
-            return Ok(());
-        }
-        // Names come from the key, which the trail's bucket vouches for, never from what a
-        // record claims: a file outside the layout names no account or region at all.
-        let fields = Fields {
-            org_id: trail_key.org_id.as_deref(),
-            account_id: trail_key.account_id.as_deref(),
-            region: trail_key.region.as_deref(),
-            category: event.category.as_deref(),
-        };
-        to.group.render_into(&fields, group_name);
-        self.settings.log_stream.render_into(&fields, stream_name);
-        if run.skip.take(group_name, stream_name) {
-            run.counts.events_resumed += 1;
-            return Ok(());
-        }
-        let log_event = LogEvent {
-            timestamp_ms,
-            message: record.json.into(),
-        };
-        // The size and the time were checked above: the push cannot refuse.
-        if batcher.push(group_name, stream_name, log_event).is_ok() {
-            self.send_ready(batcher, run, trail_key)?;
-        }
-        Ok(())
-    }
-
     fn now_ms(&self) -> i64 {
         epoch_ms(self.clock.now())
     }
@@ -497,21 +436,6 @@ where
             Some(deadline) if Instant::now() >= deadline => Err(ProcessError::Deadline { records }),
             _ => Ok(()),
         }
-    }
-
-    fn send_ready(
-        &self,
-        batcher: &mut LogBatcher,
-        run: &mut Run,
-        trail_key: &TrailKey,
-    ) -> Result<(), ProcessError> {
-        while let Some(mut batch) = batcher.take_ready() {
-            batch.source_account.clone_from(&trail_key.account_id);
-            self.check_deadline(run.counts.records)?;
-            let report = self.logs.put(&batch).map_err(ProcessError::Logs)?;
-            run.accepted(&batch, report.rejected);
-        }
-        Ok(())
     }
 
     /// Forwards `objects` on `jobs` threads, calling `on_report` as each one ends (from the
@@ -554,12 +478,6 @@ struct Target<'t> {
     object: &'t ObjectRef,
     trail_key: &'t TrailKey,
     key: String,
-}
-
-/// Where one record's log event goes, and the times that group takes.
-struct Destination<'t> {
-    group: &'t Template,
-    window: Window,
 }
 
 /// One attempt at one object: what it counted and how far it got.
