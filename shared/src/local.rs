@@ -283,6 +283,47 @@ fn escape_segment(name: &str) -> String {
     }
 }
 
+/// How [`push_json_string`] writes each byte: as it is, after a backslash, or otherwise.
+const PLAIN: u8 = 0;
+const BACKSLASHED: u8 = 1;
+const OTHER: u8 = 2;
+const ESCAPES: [u8; 256] = {
+    let mut table = [PLAIN; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = OTHER;
+        b += 1;
+    }
+    table[b'"' as usize] = BACKSLASHED;
+    table[b'\\' as usize] = BACKSLASHED;
+    table
+};
+
+/// Appends `text` as a JSON string, exactly as serde_json writes it. Messages are JSON records,
+/// a quote every few bytes: each byte is written without a branch (a backslash first, then the
+/// byte over it or after it); a control character, rare between a record's tokens, hands the
+/// whole string to serde_json.
+fn push_json_string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
+    let start = out.len();
+    out.resize(start + 2 * text.len() + 2, 0);
+    let room = &mut out[start..];
+    room[0] = b'"';
+    let mut at = 1;
+    for &b in text.as_bytes() {
+        let escape = ESCAPES[usize::from(b)];
+        if escape == OTHER {
+            out.truncate(start);
+            return serde_json::to_writer(out, text);
+        }
+        room[at] = b'\\';
+        room[at + usize::from(escape)] = b;
+        at += 1 + usize::from(escape);
+    }
+    room[at] = b'"';
+    out.truncate(start + at + 1);
+    Ok(())
+}
+
 impl LogSink for LocalLogSink {
     fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
         let mut text = Vec::with_capacity(batch.batch_bytes() + batch.events.len() * 32);
@@ -290,7 +331,7 @@ impl LogSink for LocalLogSink {
             text.extend_from_slice(b"{\"timestamp\":");
             text.extend_from_slice(event.timestamp_ms.to_string().as_bytes());
             text.extend_from_slice(b",\"message\":");
-            serde_json::to_writer(&mut text, &*event.message)
+            push_json_string(&mut text, &event.message)
                 .map_err(|e| PortError::new(ErrorClass::Poison, "encode", e))?;
             text.extend_from_slice(b"}\n");
         }
@@ -414,8 +455,26 @@ impl Drop for LocalUpload {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::batch::LogEvent;
+
+    proptest! {
+        /// Messages are written exactly as serde_json writes strings: records, records with
+        /// whitespace between tokens, and any text.
+        #[test]
+        fn messages_are_escaped_as_serde_json_escapes_them(
+            text in r#"(\{"a":"b\\"c\\\\","d":\[1\]\}|[ -~]|\p{Any}|[\n\t\r\u{0}\u{1f}\u{7f}\u{e9}\u{2028}\u{1f600}]){0,40}"#,
+            before in "[a-z]{0,3}",
+        ) {
+            let mut ours = before.clone().into_bytes();
+            push_json_string(&mut ours, &text).unwrap();
+            let mut theirs = before.into_bytes();
+            serde_json::to_writer(&mut theirs, &text).unwrap();
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+        }
+    }
 
     #[test]
     fn lists_folders_recursively_in_key_order_and_files_as_given() {
