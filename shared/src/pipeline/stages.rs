@@ -224,17 +224,23 @@ mod tests {
     use crate::integrity::receipt::ReceiptsIn;
     use crate::local::{self, LocalArchive, LocalLogSink, LocalSource};
     use crate::pipeline::{Pipeline, Settings, Totals};
+    use crate::rules::pattern::PatternOptions;
+    use crate::rules::{CIS_PACK_JSON, RuleSet, RulesFile};
     use crate::testing::fakes::FixedClock;
 
     /// Forwards every file under `bucket` to `out` on one job, in line or on three threads.
     fn forward(bucket: &Path, out: &Path, stage_threads: bool) -> Totals {
-        let objects = local::list_objects(&[bucket.to_path_buf()])
-            .unwrap()
-            .objects;
         let settings = Settings {
             stage_threads,
             ..Settings::default()
         };
+        forward_with(bucket, out, &settings)
+    }
+
+    fn forward_with(bucket: &Path, out: &Path, settings: &Settings) -> Totals {
+        let objects = local::list_objects(&[bucket.to_path_buf()])
+            .unwrap()
+            .objects;
         let receipts = LocalArchive::new(out.join("receipts"));
         let receipts = ReceiptsIn::new(&receipts, "");
         Pipeline {
@@ -243,7 +249,7 @@ mod tests {
             archive: &LocalArchive::new(out.join("archive")),
             receipts: &receipts,
             clock: &FixedClock(demo::DAY_START_S as u64 + 600),
-            settings: &settings,
+            settings,
             deadline: None,
         }
         .forward_all(&objects, 1, &|_| {})
@@ -305,6 +311,50 @@ mod tests {
             assert!(bytes_a == bytes_b, "{name_a} differs");
         }
         assert_eq!(a.len(), b.len());
+    }
+
+    /// Odd records (`testdata/golden/`, made by its `make-input.py`) with the CIS pack and
+    /// patterns whose selectors cross the normaliser's: the archive and quarantine lines are the
+    /// ones written before one parse served the normaliser and the rules together.
+    #[test]
+    fn odd_records_are_archived_as_before_one_parse() {
+        let golden = crate::testing::testdata().join("golden");
+        let mut rules: serde_json::Value = serde_json::from_str(CIS_PACK_JSON).unwrap();
+        let extra: serde_json::Value =
+            serde_json::from_slice(&fs::read(golden.join("rules-extra.json")).unwrap()).unwrap();
+        let filters = rules["MetricFilters"].as_array_mut().unwrap();
+        filters.extend(extra["MetricFilters"].as_array().unwrap().iter().cloned());
+        rules["Routes"] = extra["Routes"].clone();
+        let file = RulesFile::from_json(&rules.to_string(), "golden").unwrap();
+        for stage_threads in [false, true] {
+            let settings = Settings {
+                stage_threads,
+                rules: RuleSet::compile(&file, PatternOptions::default()).unwrap(),
+                ..Settings::default()
+            };
+            let out = tempfile::tempdir().unwrap();
+            let input = golden.join("input");
+            let totals = forward_with(&input, out.path(), &settings);
+            assert_eq!(totals.forwarded, 1);
+            let written = contents(&out.path().join("archive"));
+            let [(_, quarantine), (_, archive)] = &written[..] else {
+                panic!("{:?}", written.iter().map(|w| &w.0).collect::<Vec<_>>())
+            };
+            for (lines, expected) in [(archive, "archive"), (quarantine, "quarantine")] {
+                let expected = contents(&golden.join(format!("{expected}.ndjson.gz")));
+                let expected = &expected[0].1;
+                let (lines, expected) = (
+                    String::from_utf8_lossy(lines),
+                    String::from_utf8_lossy(expected),
+                );
+                assert_eq!(lines.lines().count(), expected.lines().count());
+                // The expected lines were written with the folder given as `input`.
+                let bucket = serde_json::to_string(&input.display().to_string()).unwrap();
+                for (line, want) in lines.lines().zip(expected.lines()) {
+                    assert_eq!(line.replacen(&bucket, "\"input\"", 1), want);
+                }
+            }
+        }
     }
 
     #[test]
