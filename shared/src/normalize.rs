@@ -326,8 +326,8 @@ pub fn parse<'a>(
 }
 
 /// The slow path, for a record one parse cannot read: if it is JSON at all, each top-level
-/// member readable on its own is kept (the first of repeated names, as filter patterns see
-/// them) and the fields are derived from those; the others are `None`.
+/// member readable on its own is kept (the first of repeated names) and the fields are derived
+/// from those; the others are `None`.
 fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax::SyntaxError> {
     let members = syntax::members(text)?;
     let mut readable = String::from("{");
@@ -354,6 +354,7 @@ fn derive_leniently(text: &str, key: &TrailKey) -> Result<Event<'static>, syntax
         .unwrap_or_else(|| derive(&Members::none(), key))
         .into_owned())
 }
+
 fn derive<'a>(m: &Members<'_, 'a>, key: &TrailKey) -> Event<'a> {
     use Member as M;
     let category = m.text(M::EventCategory).or_else(|| {

@@ -20,7 +20,7 @@ macro_rules! members {
         pub(super) enum Member { $($member),* }
 
         /// Each member's path, in the order of [`Member`].
-        const PATHS: &[&[&str]] = &[$(&[$($key),+]),*];
+        pub(super) const PATHS: &[&[&str]] = &[$(&[$($key),+]),*];
     };
 }
 

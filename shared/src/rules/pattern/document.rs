@@ -153,7 +153,8 @@ struct TrieNode {
     each: Option<usize>,
     /// Keep the whole subtree (a wildcard step starts here).
     full: bool,
-    /// Keep this node in the tree: it is full, or a node kept below it.
+    /// Keep this node in the tree: it is full, a node kept below it, or a member
+    /// [`SelectorTrie::keep_each`] keeps.
     keep: bool,
     /// The slot of the plain selector that ends here.
     slot: Option<usize>,
@@ -256,10 +257,11 @@ impl SelectorTrie {
     }
 
     fn index(&mut self, at: usize, index: usize, path: &[usize]) -> usize {
-        if let Some(child) = self.index_child(at, index) {
+        if let Some(child) = self.explicit_index_child(at, index) {
             return child;
         }
         if self.nodes[at].each.is_some() {
+            // `each` would take this element too: keep them all.
             self.keep_whole(path);
         }
         let child = self.push();
@@ -283,24 +285,18 @@ impl SelectorTrie {
             .map(|(_, c)| *c)
     }
 
-    fn index_child(&self, node: usize, index: usize) -> Option<usize> {
+    fn explicit_index_child(&self, node: usize, index: usize) -> Option<usize> {
         self.nodes[node]
             .indexes
             .iter()
             .find(|(i, _)| *i == index)
             .map(|(_, c)| *c)
-            .or(self.nodes[node].each)
     }
-}
 
-/// Convenience for callers that need to build a trie from selectors.
-impl<'s> FromIterator<&'s Selector> for SelectorTrie {
-    fn from_iter<I: IntoIterator<Item = &'s Selector>>(iter: I) -> Self {
-        let mut trie = Self::default();
-        for s in iter {
-            trie.insert(s);
-        }
-        trie
+    /// Where element `index` of an array at `node` goes when parsing.
+    fn index_child(&self, node: usize, index: usize) -> Option<usize> {
+        self.explicit_index_child(node, index)
+            .or(self.nodes[node].each)
     }
 }
 

@@ -863,7 +863,7 @@ fn plain_selectors_below_a_wildcard_keep_their_slots() {
     for p in &mut bound {
         p.bind(&mut trie);
     }
-    let message = r#"{"a":{"b":1,"c":3},"readOnly":true,"list":[{"name":"n","type":"u"}]}"#;
+    let message = r#"{"a":{"b":1,"c":2},"k":"x","readOnly":true,"list":[{"name":"n","type":"t"}]}"#;
     let doc = Document::parse(message, &trie).unwrap();
     let full = Document::parse_full(message).unwrap();
     for (text, p) in patterns.iter().zip(&bound) {
@@ -878,5 +878,5 @@ fn plain_selectors_below_a_wildcard_keep_their_slots() {
         .iter()
         .map(|p| p.matches(message, Some(&doc)))
         .collect();
-    assert_eq!(matched, [false, true, false, true, false, true]);
+    assert_eq!(matched, [true; 6]);
 }
