@@ -3,7 +3,7 @@
 //!
 //! [`Pipeline::forward`] reads the object as a stream and hands each record to both
 //! destinations as it goes: its archive line into the gzip stream of the object's archive
-//! object, its message into the [`LogBatcher`], whose full batches are sent at once. Memory is
+//! object, its message into the [`LogBatcher`](crate::batch::LogBatcher), whose full batches are sent at once. Memory is
 //! bounded by the decoder's buffer and the open batches, never by the object.
 //!
 //! An object succeeds only when every record was read, every log batch was accepted and the

@@ -4,7 +4,7 @@
 //! `{"Records":[...]}` files per member account and region under
 //! `AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/`, an Insights file under
 //! `CloudTrail-Insight/`, and hourly digest files under `CloudTrail-Digest/` (which forwarding
-//! skips), chained and signed with the demo's key ([`digests`]). Records follow the shapes of real CloudTrail records: data events, console sign-ins
+//! skips), chained and signed with the demo's key (module `digests`). Records follow the shapes of real CloudTrail records: data events, console sign-ins
 //! with and without MFA, failed sign-ins, IAM and security-group changes, access-denied errors,
 //! root activity, service-made calls, network-activity denials. The same spec always writes the
 //! same bytes.

@@ -5,7 +5,7 @@
 //! each object as a blocking task, so a failure or a panic in one message fails that message
 //! only. A message succeeds when every object it announces was forwarded (or is one the
 //! forwarder skips on purpose). A failure is classified once, retry or poison, and ends in one
-//! of three places ([`message`]):
+//! of three places (module `message`):
 //!
 //! - poison, with a dead-letter queue configured: the message goes there at once, its body
 //!   unchanged and its cause in message attributes, and is reported done;

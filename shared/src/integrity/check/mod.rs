@@ -1,5 +1,5 @@
 //! The check of one chain of digests: signatures, links, the log files each lists and their
-//! receipts ([`files`]), and silence.
+//! receipts (module `files`), and silence.
 //!
 //! Digests are read in chain order with one digest of lookahead: a digest's signature is its
 //! own (S3 metadata, or a local sidecar) or else the one its successor records. What a successor
