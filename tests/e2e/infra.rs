@@ -489,6 +489,13 @@ fn the_digest_validator_reads_the_trail_and_writes_only_its_checkpoint() {
             .contains("/${ArchivePrefix}/_*"),
         "{read}"
     );
+    // A missing receipt or checkpoint reads as 404 only with ListBucket on the archive bucket.
+    let list = by_sid("ListArchive");
+    assert_eq!(list["Action"], "s3:ListBucket");
+    assert!(
+        list["Resource"].to_string().contains(":s3:::${Bucket}\""),
+        "{list}"
+    );
     assert_eq!(by_sid("EnqueueUnforwardedFiles")["Resource"], "Queue.Arn");
     // The one action without resource-level permissions belongs to this role alone.
     for id in ["ForwarderRole", "ReplayRole"] {
