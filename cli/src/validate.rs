@@ -93,6 +93,8 @@ fn seconds(text: &str) -> Result<i64, String> {
 /// What every input is checked with.
 struct Context {
     aws: Option<Aws>,
+    /// Lists trail buckets, expecting their owner when one is given.
+    lister: Option<S3Lister>,
     keys: Keys,
     source: AnySource,
     receipts: Option<(Store, String)>,
@@ -125,8 +127,12 @@ impl Context {
                 S3Source::new(aws.s3.clone(), aws.handle(), owner)
             }),
         };
+        let lister = aws
+            .as_ref()
+            .map(|aws| S3Lister::new(aws.s3.clone(), args.expected_bucket_owner.clone()));
         Ok(Self {
             aws,
+            lister,
             keys,
             source,
             receipts,
@@ -173,7 +179,8 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
         late_after_s: args.late_after,
     };
     let progress = spinner(args.quiet);
-    let (mut tally, mut found, mut failed) = (Tally::new(), 0, false);
+    let (mut tally, mut found, mut failed) = (Tally::default(), 0, false);
+    let at = args.to.unwrap_or(now_s).min(now_s);
     for input in &args.inputs {
         let (trail, selection) = request_of(input, args)?;
         let evidence = Evidence {
@@ -182,7 +189,6 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
             receipts: cx.receipts.clone(),
             keys: &cx.keys,
         };
-        let at = args.to.unwrap_or(now_s).min(now_s);
         let mut checker = Checker::new(evidence, options, at).walked_from(args.from);
         let mut out = |f: Finding| {
             progress.suspend(|| print_finding(&f, args.json));
@@ -193,7 +199,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
             &mut checker,
             walk,
             &trail,
-            cx.aws.as_ref(),
+            cx.aws.as_ref().zip(cx.lister.as_ref()),
             &progress,
             &mut out,
         ) {
@@ -222,17 +228,16 @@ fn run_walk(
     checker: &mut Checker<'_, AnySource, Keys>,
     mut walk: Walk,
     trail: &Store,
-    aws: Option<&Aws>,
+    aws: Option<(&Aws, &S3Lister)>,
     progress: &ProgressBar,
     out: &mut dyn FnMut(Finding),
 ) -> Result<(), PortError> {
     let local = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| PortError::new(trailrelay::ports::ErrorClass::Retry, "io", e))?;
-    let lister = aws.map(|aws| S3Lister::new(aws.s3.clone(), None));
     let mut next_day = || {
-        let day = match (trail, &lister, aws) {
-            (Store::S3(_), Some(lister), Some(aws)) => aws.block_on(walk.next_day(lister)),
+        let day = match (trail, aws) {
+            (Store::S3(_), Some((aws, lister))) => aws.block_on(walk.next_day(lister)),
             _ => local.block_on(walk.next_day(&LocalLister)),
         }?;
         if let Some(first) = day.as_ref().and_then(|d| d.first()) {
