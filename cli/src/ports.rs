@@ -83,12 +83,7 @@ impl Aws {
     }
 }
 
-/// Splits `s3://bucket/prefix`.
-pub(crate) fn s3_url(text: &str) -> Option<(String, String)> {
-    let rest = text.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
-}
+pub(crate) use trailrelay::key::s3_url;
 
 /// Local files and S3 objects alike.
 pub(crate) struct AnySource {

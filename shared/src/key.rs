@@ -194,6 +194,13 @@ impl TrailKey {
     }
 }
 
+/// The bucket and key prefix of an `s3://BUCKET[/PREFIX]` URL; `None` for anything else.
+pub fn s3_url(text: &str) -> Option<(String, String)> {
+    let rest = text.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
+}
+
 /// A key prefix as a folder: empty, or its segments without leading or trailing `/` and then
 /// one `/`.
 pub fn folder(prefix: &str) -> String {

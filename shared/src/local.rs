@@ -9,7 +9,6 @@
 //!   commit, so a failed object never leaves a partial archive object behind.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -110,7 +109,7 @@ fn not_utf8(path: &Path) -> ListError {
 
 fn io_error(e: io::Error) -> PortError {
     let (class, cause) = match e.kind() {
-        io::ErrorKind::NotFound => (ErrorClass::Poison, "not-found"),
+        io::ErrorKind::NotFound => (ErrorClass::Poison, crate::ports::NOT_FOUND),
         io::ErrorKind::PermissionDenied => (ErrorClass::Poison, "access-denied"),
         _ => (ErrorClass::Retry, "io"),
     };
@@ -130,9 +129,9 @@ fn is_digest(path: &Path) -> bool {
 
 /// Whether `path` is a digest's signature sidecar: its object's metadata, not an object.
 fn is_signature_sidecar(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| Some(e) == SIGNATURE_SIDECAR_SUFFIX.strip_prefix('.').map(OsStr::new))
-        && is_digest(&path.with_extension(""))
+    path.file_name()
+        .and_then(|n| n.to_str()?.strip_suffix(SIGNATURE_SIDECAR_SUFFIX))
+        .is_some_and(|digest| is_digest(Path::new(digest)))
 }
 
 /// The signature kept beside a local digest file, if it has one (other files have none).
@@ -161,16 +160,10 @@ impl Lister for LocalLister {
         prefix: &str,
         delimited: bool,
     ) -> Result<ports::Listing, PortError> {
-        let (folder, start) = prefix
-            .rsplit_once('/')
-            .map_or(("", prefix), |(f, s)| (f, s));
+        let (folder, start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
         let mut listing = ports::Listing::default();
         let dir = Path::new(bucket).join(folder);
-        let base = if folder.is_empty() {
-            String::new()
-        } else {
-            format!("{folder}/")
-        };
+        let base = crate::key::folder(folder);
         list_into(&dir, &base, start, delimited, &mut listing)?;
         listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
         listing.prefixes.sort();
@@ -326,13 +319,14 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
 
 impl LogSink for LocalLogSink {
     fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
-        let mut text = Vec::with_capacity(batch.batch_bytes() + batch.events.len() * 32);
+        // Room for messages escaped at their longest, as `push_json_string` asks.
+        let mut text = Vec::with_capacity(2 * batch.batch_bytes() + batch.events.len() * 32);
+        let encode = |e| PortError::new(ErrorClass::Poison, "encode", e);
         for event in &batch.events {
             text.extend_from_slice(b"{\"timestamp\":");
-            text.extend_from_slice(event.timestamp_ms.to_string().as_bytes());
+            serde_json::to_writer(&mut text, &event.timestamp_ms).map_err(encode)?;
             text.extend_from_slice(b",\"message\":");
-            push_json_string(&mut text, &event.message)
-                .map_err(|e| PortError::new(ErrorClass::Poison, "encode", e))?;
+            push_json_string(&mut text, &event.message).map_err(encode)?;
             text.extend_from_slice(b"}\n");
         }
         let path = self.stream_path(&batch.group, &batch.stream);

@@ -98,18 +98,8 @@ impl Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            log_group: Template::parse(DEFAULT_LOG_GROUP, NameKind::Group)
-                .unwrap_or_else(|e| unreachable!("default log group: {e}")),
-            log_stream: Template::parse(DEFAULT_LOG_STREAM, NameKind::Stream)
-                .unwrap_or_else(|e| unreachable!("default log stream: {e}")),
-            archive_prefix: String::new(),
-            archive_gzip_level: DEFAULT_ARCHIVE_GZIP_LEVEL,
-            rules: RuleSet::default(),
-            max_event_age_ms: MAX_EVENT_AGE_MS,
-            stage_threads: false,
-        }
+        Self::new(DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM)
+            .unwrap_or_else(|e| unreachable!("default log group and stream: {e}"))
     }
 }
 
@@ -312,14 +302,12 @@ where
         let key = archive_key(&settings.archive_prefix, trail_key, &object.key);
         let upload = self.archive.begin(&key).map_err(ProcessError::Archive)?;
         let level = Compression::new(settings.archive_gzip_level.min(9));
-        let (limits, to) = (
-            settings.limits,
-            Target {
-                object,
-                trail_key,
-                key,
-            },
-        );
+        let limits = settings.limits;
+        let to = Target {
+            object,
+            trail_key,
+            key,
+        };
         if settings.stage_threads {
             std::thread::scope(|scope| {
                 let records = decode::records(InflateStage::spawn(scope, stream), limits, is_gzip);
@@ -429,13 +417,6 @@ where
 
     fn now_ms(&self) -> i64 {
         epoch_ms(self.clock.now())
-    }
-
-    fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
-        match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => Err(ProcessError::Deadline { records }),
-            _ => Ok(()),
-        }
     }
 
     /// Forwards `objects` on `jobs` threads, calling `on_report` as each one ends (from the

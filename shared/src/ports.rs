@@ -161,6 +161,8 @@ impl PortError {
 
 /// The cause of a read refused because the object is no longer the version asked for.
 pub const OBJECT_CHANGED: &str = "object-changed";
+/// The cause of an object that does not exist (poison).
+pub const NOT_FOUND: &str = "not-found";
 
 /// Where objects are read from.
 pub trait ObjectSource: Sync {
@@ -171,6 +173,15 @@ pub trait ObjectSource: Sync {
     /// `object.version` is set, an object that no longer has that version fails with cause
     /// [`OBJECT_CHANGED`] (poison).
     fn open(&self, object: &ObjectRef) -> Result<Opened<Self::Reader>, PortError>;
+
+    /// Opens `object`, or `None` when it does not exist ([`NOT_FOUND`]).
+    fn open_existing(&self, object: &ObjectRef) -> Result<Option<Opened<Self::Reader>>, PortError> {
+        match self.open(object) {
+            Ok(opened) => Ok(Some(opened)),
+            Err(e) if e.cause == NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// What a sink did with a batch whose call succeeded.

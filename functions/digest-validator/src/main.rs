@@ -42,10 +42,11 @@ async fn main() -> Result<(), Error> {
     // The trail's owner is expected of the trail bucket only, not of the archive's.
     let trail = S3Source::new(s3.clone(), handle.clone(), owner.clone());
     let lister = S3Lister::new(s3.clone(), owner);
+    // Other buckets (the archive's, the keys') are not the trail's: no expected owner.
+    let other = S3Source::new(s3.clone(), handle.clone(), None);
     let keys = match config.public_keys.clone() {
         Some((bucket, prefix)) => {
-            // The keys' bucket is not the trail's: no expected owner.
-            let other = S3Source::new(s3.clone(), handle.clone(), None);
+            let other = other.clone();
             let lister = S3Lister::new(s3.clone(), None);
             let handle = handle.clone();
             let ring = tokio::task::spawn_blocking(move || {
@@ -60,7 +61,7 @@ async fn main() -> Result<(), Error> {
     let source = ByBucket {
         trail_bucket: config.trail_bucket.clone(),
         trail,
-        other: S3Source::new(s3.clone(), handle.clone(), None),
+        other,
     };
     let state = Arc::new(State {
         archive: S3Archive::new(s3, handle, config.archive_bucket.clone(), None),

@@ -189,7 +189,7 @@ pub fn classify_status(code: Option<&str>, status: u16) -> (ErrorClass, &'static
     } else if code == "PreconditionFailed" || status == 412 {
         (ErrorClass::Poison, crate::ports::OBJECT_CHANGED)
     } else if NOT_FOUND_CODES.contains(&code) || status == 404 {
-        (ErrorClass::Poison, "not-found")
+        (ErrorClass::Poison, crate::ports::NOT_FOUND)
     } else if ACCESS_DENIED_CODES.contains(&code) || status == 403 {
         (ErrorClass::Poison, "access-denied")
     } else {

@@ -367,13 +367,7 @@ impl Config {
         let allowed_buckets = env.buckets("ALLOWED_BUCKETS")?;
         let expected_bucket_owner = env.account("EXPECTED_BUCKET_OWNER")?;
         let archive_bucket_owner = env.account("ARCHIVE_BUCKET_OWNER")?;
-        let archive_bucket = env.required("ARCHIVE_BUCKET")?;
-        if !is_bucket_name(&archive_bucket) {
-            return Err(err(
-                "ARCHIVE_BUCKET",
-                format!("{archive_bucket:?} is not a bucket name"),
-            ));
-        }
+        let archive_bucket = env.bucket("ARCHIVE_BUCKET")?;
         let log_group = Template::parse(&env.required("LOG_GROUP")?, NameKind::Group)
             .map_err(|e| err("LOG_GROUP", e.to_string()))?;
         let log_stream = Template::parse(&env.required("LOG_STREAM")?, NameKind::Stream)

@@ -28,7 +28,7 @@ pub use stream::{Decompressed, decompress, is_source_error};
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Size of each read from the decompressed stream, and the buffer's starting size.
-const CHUNK_BYTES: usize = 256 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Limits on what one object may decode to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{DemoSpec, relative, rfc3339, stamp_seconds, trail_dir, write_gz};
-use crate::integrity::digest::DigestFile;
+use crate::integrity::digest::{DigestFile, HASH_ALGORITHM, SIGNATURE_ALGORITHM};
 use crate::integrity::keys::PublicKey;
 use crate::integrity::keys::signer::Signer;
 use crate::local::SIGNATURE_SIDECAR_SUFFIX;
@@ -47,9 +47,9 @@ pub(super) fn write_chain(
     region: &str,
     spec: &DemoSpec,
     files: &[Delivered],
+    signer: &Signer,
 ) -> io::Result<(usize, u64)> {
     let (start_s, hours) = (spec.start_s, spec.digest_hours);
-    let signer = signer()?;
     let fingerprint = signer.public_key().fingerprint;
     let mut previous: Option<(String, String, String)> = None;
     let mut bytes = 0;
@@ -75,11 +75,12 @@ pub(super) fn write_chain(
             previous.as_ref(),
         );
         let json = serde_json::to_vec(&body)?;
-        let file = DigestFile::parse(&json).map_err(io::Error::other)?;
+        let (written, sha256) = write_gz(&dir.join(&name), &json)?;
+        bytes += written;
+        let file = DigestFile::parse_hashed(&json, sha256).map_err(io::Error::other)?;
         let signature = signer
             .sign_hex(file.signing_string().as_bytes())
             .map_err(io::Error::other)?;
-        bytes += write_gz(&dir.join(&name), &json)?.0;
         fs::write(
             dir.join(format!("{name}{SIGNATURE_SIDECAR_SUFFIX}")),
             &signature,
@@ -102,7 +103,7 @@ fn digest_body(
         .iter()
         .map(|f| {
             json!({"s3Bucket": bucket, "s3Object": f.key, "hashValue": hex::encode(f.sha256),
-                   "hashAlgorithm": "SHA-256"})
+                   "hashAlgorithm": HASH_ALGORITHM})
         })
         .collect();
     let (prev_key, prev_hash, prev_signature) = match previous {
@@ -116,11 +117,11 @@ fn digest_body(
         "digestS3Bucket": bucket,
         "digestS3Object": key,
         "digestPublicKeyFingerprint": fingerprint,
-        "digestSignatureAlgorithm": "SHA256withRSA",
+        "digestSignatureAlgorithm": SIGNATURE_ALGORITHM,
         "previousDigestS3Bucket": if previous.is_some() { json!(bucket) } else { Value::Null },
         "previousDigestS3Object": prev_key,
         "previousDigestHashValue": prev_hash,
-        "previousDigestHashAlgorithm": if previous.is_some() { json!("SHA-256") } else { Value::Null },
+        "previousDigestHashAlgorithm": if previous.is_some() { json!(HASH_ALGORITHM) } else { Value::Null },
         "previousDigestSignature": prev_signature,
         "logFiles": log_files,
     })

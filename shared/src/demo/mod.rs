@@ -152,6 +152,7 @@ fn rfc3339(seconds: i64) -> String {
 /// Writes the trail under `root` (which becomes the bucket folder).
 pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
     let mut rng = Rng(spec.seed);
+    let signer = digests::signer()?;
     let mut corpus = DemoCorpus::default();
     let regions = &REGIONS[..spec.regions.clamp(1, REGIONS.len())];
     for a in 0..spec.accounts {
@@ -184,7 +185,8 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
                     at_s: window + 300,
                 });
             }
-            let (digests, bytes) = digests::write_chain(root, &account, region, spec, &delivered)?;
+            let (digests, bytes) =
+                digests::write_chain(root, &account, region, spec, &delivered, &signer)?;
             corpus.digest_files += digests;
             corpus.bytes += bytes;
         }

@@ -51,7 +51,7 @@ impl<S, L, A, C, Q> Forwarder<S, L, A, C, Q>
 where
     S: ObjectSource + Send + 'static,
     L: LogSink + Send + 'static,
-    A: ArchiveSink + std::fmt::Debug + Send + 'static,
+    A: ArchiveSink + Send + 'static,
     C: Clock + Send + 'static,
     Q: Queue + 'static,
 {
@@ -115,7 +115,7 @@ where
                     archive: &inner.ports.archive,
                     receipts: &receipts,
                     clock: &inner.ports.clock,
-                    settings: &inner.config.settings,
+                    settings,
                     deadline: Some(stop_at),
                 }
                 .resume(&object, &progress, clock_ms)

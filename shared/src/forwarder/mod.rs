@@ -224,7 +224,7 @@ impl<S, L, A, C, Q> Forwarder<S, L, A, C, Q>
 where
     S: ObjectSource + Send + 'static,
     L: LogSink + Send + 'static,
-    A: ArchiveSink + std::fmt::Debug + Send + 'static,
+    A: ArchiveSink + Send + 'static,
     C: Clock + Send + 'static,
     Q: Queue + 'static,
 {

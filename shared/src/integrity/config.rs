@@ -111,16 +111,12 @@ impl ValidatorConfig {
         let env = Env::new(VARIABLES, &lookup);
         let public_keys = match env.get("PUBLIC_KEYS") {
             None => None,
-            Some(url) => {
-                let rest = url.strip_prefix("s3://").ok_or_else(|| {
-                    env.error(
-                        "PUBLIC_KEYS",
-                        format!("{url:?} is not an s3://BUCKET/PREFIX/ URL"),
-                    )
-                })?;
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                Some((bucket.to_owned(), prefix.to_owned()))
-            }
+            Some(url) => Some(crate::key::s3_url(&url).ok_or_else(|| {
+                env.error(
+                    "PUBLIC_KEYS",
+                    format!("{url:?} is not an s3://BUCKET/PREFIX/ URL"),
+                )
+            })?),
         };
         Ok(Self {
             trail_bucket: env.bucket("TRAIL_BUCKET")?,

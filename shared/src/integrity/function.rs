@@ -6,7 +6,6 @@
 //! queue through a runtime handle: the function runs it on a blocking thread.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -18,8 +17,8 @@ use super::keys::{KeyRing, KeyStore};
 use super::receipt::receipts_prefix;
 use super::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk, read_bounded};
 use crate::ports::{
-    ArchiveSink, ArchiveUpload, Clock, ErrorClass, ListedObject, Lister, ObjectRef, ObjectSource,
-    Outgoing, PortError, Queue, QueueRef, Store, epoch_ms,
+    ArchiveSink, Clock, ErrorClass, ListedObject, Lister, ObjectRef, ObjectSource, Outgoing,
+    PortError, Queue, QueueRef, Store, epoch_ms,
 };
 use crate::replay::enqueue;
 use crate::replay::select::{Request, Selection, Walk};
@@ -219,27 +218,22 @@ where
 
     fn read_checkpoint(&self) -> Result<Checkpoint, PortError> {
         let object = self.checkpoint_ref();
-        match self.ports.source.open(&object) {
-            Ok(opened) => {
-                let bytes = read_bounded(opened.reader, MAX_SMALL_OBJECT_BYTES)?;
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    PortError::new(ErrorClass::Poison, "checkpoint", format!("{object}: {e}"))
-                })
-            }
-            Err(e) if e.cause == "not-found" => Ok(Checkpoint::default()),
-            Err(e) => Err(e),
-        }
+        let Some(opened) = self.ports.source.open_existing(&object)? else {
+            return Ok(Checkpoint::default());
+        };
+        let bytes = read_bounded(opened.reader, MAX_SMALL_OBJECT_BYTES)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| PortError::new(ErrorClass::Poison, "checkpoint", format!("{object}: {e}")))
     }
 
     fn write_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), PortError> {
-        let object = self.checkpoint_ref();
-        let json = serde_json::to_vec(checkpoint)
-            .map_err(|e| PortError::new(ErrorClass::Poison, "checkpoint", e))?;
-        let mut upload = self.ports.archive.begin(&object.key)?;
-        upload
-            .write_all(&json)
-            .map_err(|e| PortError::new(ErrorClass::Retry, "checkpoint-write", e))?;
-        upload.commit()
+        let key = &self.checkpoint_ref().key;
+        super::put_json(
+            self.ports.archive,
+            key,
+            checkpoint,
+            ("checkpoint", "checkpoint-write"),
+        )
     }
 
     /// Enqueues each log file found not forwarded as the S3 notification of its object, through

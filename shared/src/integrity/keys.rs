@@ -104,11 +104,6 @@ impl KeyRing {
         self.keys.insert(key.fingerprint.clone(), key);
     }
 
-    /// How many keys it holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

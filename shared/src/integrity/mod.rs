@@ -12,7 +12,7 @@
 //! problem is one [`Finding`] of one [`FindingKind`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,7 @@ pub mod keys;
 pub mod receipt;
 
 use crate::key::TrailKey;
-use crate::ports::{ErrorClass, ObjectSource, PortError};
+use crate::ports::{ArchiveSink, ArchiveUpload, ErrorClass, ObjectSource, PortError};
 use crate::replay::select::Selected;
 use check::{ChainState, Checker};
 use keys::KeyStore;
@@ -150,11 +150,6 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Nothing counted.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Findings of every kind.
     pub fn finding_count(&self) -> u64 {
         self.findings.values().sum()
@@ -230,6 +225,23 @@ pub(crate) fn read_bounded(reader: impl Read, max: u64) -> Result<Vec<u8>, PortE
         .read_to_end(&mut bytes)
         .map_err(|e| PortError::new(ErrorClass::Retry, "io", e))?;
     Ok(bytes)
+}
+
+/// Writes `value` as the JSON object `key` of `sink` (a receipt, the checkpoint); `what` names
+/// it in the causes of failures.
+pub(crate) fn put_json(
+    sink: &impl ArchiveSink,
+    key: &str,
+    value: &impl Serialize,
+    (what, writing): (&'static str, &'static str),
+) -> Result<(), PortError> {
+    let json =
+        serde_json::to_vec(value).map_err(|e| PortError::new(ErrorClass::Poison, what, e))?;
+    let mut upload = sink.begin(key)?;
+    upload
+        .write_all(&json)
+        .map_err(|e| PortError::new(ErrorClass::Retry, writing, e))?;
+    upload.commit()
 }
 
 /// The chain of a digest key and its id (folder and trail name), if the key is a digest's.

@@ -5,11 +5,9 @@
 //! bucket (`KEY` the log file's key): a name Athena's archive table never reads (its partitions
 //! are `org=` folders) and that validation finds from the key a digest lists, without a listing.
 
-use std::io::Write;
-
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{ArchiveSink, ArchiveUpload, ErrorClass, ObjectRef, PortError, Store, Version};
+use crate::ports::{ArchiveSink, ObjectRef, PortError, Store, Version};
 
 /// The key a log file's receipt is filed under: its key in its bucket (as digests list it); for
 /// a local file given by its own path, its path from its `AWSLogs/` folder, or its name.
@@ -74,7 +72,7 @@ pub trait ReceiptSink: Sync + std::fmt::Debug {
 }
 
 /// Receipts written as objects of an archive sink, under a prefix.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReceiptsIn<'a, A> {
     sink: &'a A,
     prefix: String,
@@ -90,14 +88,17 @@ impl<'a, A: ArchiveSink> ReceiptsIn<'a, A> {
     }
 }
 
-impl<A: ArchiveSink + std::fmt::Debug> ReceiptSink for ReceiptsIn<'_, A> {
+impl<A> std::fmt::Debug for ReceiptsIn<'_, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiptsIn")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: ArchiveSink> ReceiptSink for ReceiptsIn<'_, A> {
     fn put(&self, receipt: &Receipt) -> Result<(), PortError> {
-        let mut upload = self.sink.begin(&receipt_key(&self.prefix, &receipt.key))?;
-        let json = serde_json::to_vec(receipt)
-            .map_err(|e| PortError::new(ErrorClass::Poison, "receipt", e))?;
-        upload
-            .write_all(&json)
-            .map_err(|e| PortError::new(ErrorClass::Retry, "receipt-write", e))?;
-        upload.commit()
+        let key = receipt_key(&self.prefix, &receipt.key);
+        super::put_json(self.sink, &key, receipt, ("receipt", "receipt-write"))
     }
 }

@@ -2,11 +2,13 @@
 //! size and time limits and what an earlier attempt accepted, then batched; each batch goes to
 //! the sink as soon as it is ready.
 
+use std::time::Instant;
+
 use super::{Pipeline, ProcessError, Run};
 use crate::batch::{LogBatcher, LogEvent, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES, Refused, Window};
 use crate::key::TrailKey;
 use crate::normalize::Normalized;
-use crate::ports::{ArchiveSink, Clock, LogSink, ObjectSource};
+use crate::ports::LogSink;
 use crate::template::{Fields, Template};
 
 /// One object's batches, the times its groups take, and the names being rendered (reused).
@@ -29,13 +31,15 @@ impl LogSide {
     }
 }
 
-impl<S, L, A, C> Pipeline<'_, S, L, A, C>
-where
-    S: ObjectSource,
-    L: LogSink,
-    A: ArchiveSink,
-    C: Clock,
-{
+impl<S, L: LogSink, A, C> Pipeline<'_, S, L, A, C> {
+    /// Fails once the deadline has passed (`records` read by then).
+    pub(super) fn check_deadline(&self, records: u64) -> Result<(), ProcessError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(ProcessError::Deadline { records }),
+            _ => Ok(()),
+        }
+    }
+
     /// The log side of one record, to `routed` (a route's group) or the destination group.
     pub(super) fn log_record(
         &self,

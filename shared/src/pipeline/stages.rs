@@ -10,10 +10,8 @@ use std::thread::{Scope, ScopedJoinHandle};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::decode::{Decompressed, read_full};
+use crate::decode::{CHUNK_BYTES, Decompressed, read_full};
 
-/// Bytes handed over at a time, each way.
-const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks queued, each way: with the one each end holds, the memory the stages add is at most
 /// six chunks each way (3 MiB in all).
 const CHUNKS_IN_FLIGHT: usize = 4;

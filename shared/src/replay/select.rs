@@ -116,6 +116,16 @@ pub struct Selection {
 impl Selection {
     /// Checks `request`.
     pub fn new(request: &Request) -> Result<Self, RequestError> {
+        Self::build(request, false)
+    }
+
+    /// The digest files of `request` (whatever kinds it names): what validation walks.
+    pub fn digests(request: &Request) -> Result<Self, RequestError> {
+        Self::build(request, true)
+    }
+
+    /// The selection of `request`, of its kinds or of its digest files.
+    fn build(request: &Request, digests: bool) -> Result<Self, RequestError> {
         if request.bucket.trim().is_empty() {
             return Err(bad("bucket", "is required"));
         }
@@ -156,7 +166,10 @@ impl Selection {
             return Err(bad("to", "must be later than from"));
         }
         let mut kinds = Vec::new();
-        for name in &request.kinds {
+        if digests {
+            kinds.push(ObjectKind::Digest);
+        }
+        for name in request.kinds.iter().filter(|_| !digests) {
             match ObjectKind::from_name(name.trim()) {
                 Some(ObjectKind::Digest) => {
                     return Err(bad("kinds", "digest files are never replayed"));
@@ -192,18 +205,6 @@ impl Selection {
             to_s,
             kinds,
             start_after: request.start_after.clone(),
-        })
-    }
-
-    /// The digest files of `request` (whatever kinds it names): what validation walks.
-    pub fn digests(request: &Request) -> Result<Self, RequestError> {
-        let logs = Request {
-            kinds: Vec::new(),
-            ..request.clone()
-        };
-        Ok(Self {
-            kinds: vec![ObjectKind::Digest],
-            ..Self::new(&logs)?
         })
     }
 

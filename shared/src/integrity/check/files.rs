@@ -34,20 +34,16 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         let key = &entry.s3_object;
         let listed_by = || Some(digest_key.to_owned());
         let object = ObjectRef::new(self.evidence.trail.clone(), key.clone());
-        let opened = match self.evidence.source.open(&object) {
-            Ok(opened) => opened,
-            Err(e) if e.cause == "not-found" => {
-                let detail = format!("{digest_key} lists it");
-                out(self.found(
-                    chain,
-                    FindingKind::LogFileMissing,
-                    key.clone(),
-                    listed_by(),
-                    detail,
-                ));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        let Some(opened) = self.evidence.source.open_existing(&object)? else {
+            let detail = format!("{digest_key} lists it");
+            out(self.found(
+                chain,
+                FindingKind::LogFileMissing,
+                key.clone(),
+                listed_by(),
+                detail,
+            ));
+            return Ok(());
         };
         let hashed = decode::decompress(opened.reader).and_then(|(mut stream, _)| {
             std::io::copy(&mut stream, &mut std::io::sink())?;
@@ -100,11 +96,11 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         };
         let object = ObjectRef::new(store.clone(), receipt_key(prefix, &file.key));
         let digest = Some(file.digest.clone());
-        let receipt = match self.evidence.source.open(&object) {
-            Ok(opened) => read_bounded(opened.reader, MAX_DIGEST_BYTES).map(|bytes| {
+        let receipt = match self.evidence.source.open_existing(&object)? {
+            Some(opened) => read_bounded(opened.reader, MAX_DIGEST_BYTES).map(|bytes| {
                 serde_json::from_slice::<Receipt>(&bytes).map_err(|e| e.to_string())
             })?,
-            Err(e) if e.cause == "not-found" => {
+            None => {
                 if self.now_s < file.due_s {
                     self.tally.awaiting_receipt += 1;
                     awaiting.push(file.clone());
@@ -128,7 +124,6 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                 }
                 return Ok(());
             }
-            Err(e) => return Err(e),
         };
         let detail = match receipt {
             Ok(r) if same_hex(&r.sha256, &file.sha256) => {

@@ -137,7 +137,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             options,
             now_s,
             walked_from_s: None,
-            tally: Tally::new(),
+            tally: Tally::default(),
         }
     }
 
@@ -218,10 +218,8 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
 
     fn load(&self, key: &str) -> Result<Option<Loaded>, PortError> {
         let object = ObjectRef::new(self.evidence.trail.clone(), key);
-        let opened = match self.evidence.source.open(&object) {
-            Ok(opened) => opened,
-            Err(e) if e.cause == "not-found" => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(opened) = self.evidence.source.open_existing(&object)? else {
+            return Ok(None);
         };
         let signature = opened.signature;
         let read = decode::decompress(opened.reader).and_then(|(mut stream, _)| {
