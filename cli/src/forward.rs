@@ -3,18 +3,22 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use trailrelay::aws::s3::{S3Archive, S3Source};
-use trailrelay::integrity::receipt::{ReceiptsIn, receipts_prefix};
+use trailrelay::integrity::receipt::{ReceiptsIn, forwarded_before, receipts_prefix};
+use trailrelay::key::{ObjectKind, TrailKey};
 use trailrelay::local::{Listing, LocalArchive, LocalLogSink, list_objects};
-use trailrelay::pipeline::{ObjectReport, Outcome, Pipeline, Settings, Totals};
-use trailrelay::ports::{ErrorClass, ObjectRef, SystemClock, epoch_ms};
-use trailrelay::rules::{RuleSet, RuleStats};
+use trailrelay::pipeline::{
+    ObjectReport, Outcome, Pipeline, ProcessError, Settings, SkipReason, Totals,
+};
+use trailrelay::ports::{Clock, ErrorClass, ObjectRef, Store, SystemClock};
 
 use crate::PipelineOptions;
+use crate::Stop;
 use crate::ports;
+use crate::report::Failure;
 
 /// Where a run's log events and archive objects go, and how S3 is reached.
 #[derive(Default)]
@@ -24,6 +28,10 @@ pub(crate) struct Destinations {
     pub(crate) s3_force_path_style: bool,
     pub(crate) expected_bucket_owner: Option<String>,
     pub(crate) archive_bucket_owner: Option<String>,
+    /// Files whose receipt covers their version are skipped.
+    pub(crate) skip_forwarded: bool,
+    /// The summary and the failures as NDJSON on standard output.
+    pub(crate) json: bool,
 }
 
 impl Destinations {
@@ -37,7 +45,7 @@ pub(crate) fn forward(
     out: &Path,
     options: &PipelineOptions,
     to: &Destinations,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Stop> {
     let mut settings = options.settings()?;
     let needs_aws = to.cloudwatch
         || inputs.iter().any(|i| i.starts_with("s3://"))
@@ -50,7 +58,7 @@ pub(crate) fn forward(
     } else {
         None
     };
-    let (objects, unlisted) = list_inputs(inputs, aws.as_ref(), to)?;
+    let (listed, mut totals) = list_inputs(inputs, aws.as_ref(), to)?;
     let outputs = Outputs::new(out, to, aws.as_ref(), &mut settings);
     let receipts = ReceiptsIn::new(&outputs.receipts, outputs.receipts_prefix.clone());
     let source = ports::AnySource {
@@ -64,54 +72,174 @@ pub(crate) fn forward(
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = options.jobs.unwrap_or(cpus);
+    let named_by_file = listed
+        .iter()
+        .filter(|(o, _)| {
+            TrailKey::parse(&o.key).kind == ObjectKind::Other
+                && o.trail_key().kind != ObjectKind::Other
+        })
+        .count() as u64;
+    let objects = match to.skip_forwarded {
+        true => {
+            let receipts_at = (&outputs.receipts_store, outputs.receipts_prefix.as_str());
+            let (objects, skipped) = not_forwarded_before(
+                listed,
+                &source,
+                receipts_at,
+                settings.limits.max_object_bytes,
+                jobs,
+                to.json,
+            );
+            totals.add_skipped(SkipReason::ForwardedBefore, skipped);
+            objects
+        }
+        false => listed.into_iter().map(|(o, _)| o).collect(),
+    };
     // Two CPUs or more for each object at once: each then runs on three threads.
     settings.stage_threads = cpus >= 2 * jobs.clamp(1, objects.len().max(1));
+    let clock = match options.now {
+        Some(s) => RunClock::At(UNIX_EPOCH + Duration::from_secs(s.max(0).unsigned_abs())),
+        None => RunClock::System,
+    };
     let pipeline = Pipeline {
         source: &source,
         logs: &outputs.logs,
         archive: &outputs.archive,
         receipts: &receipts,
-        clock: &SystemClock,
+        clock: &clock,
         settings: &settings,
         deadline: None,
     };
-    let progress = progress_bar(&objects, options.quiet);
+    let progress = progress_bar(&objects, options.quiet || to.json);
     let started = Instant::now();
-    let mut totals = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
+    let forwarded = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
         progress.inc(report.object.size.unwrap_or(report.counts.bytes_read));
-        if let Outcome::Failed(e) = &report.outcome {
-            progress.suspend(|| {
-                eprintln!(
-                    "error: {}: {e} [{}, {}]",
-                    report.object,
-                    e.cause(),
-                    e.class().as_str()
-                )
-            });
-        }
+        let Outcome::Failed(e) = &report.outcome else {
+            return true;
+        };
+        let failure = Failure {
+            what: report.object.to_string(),
+            cause: e.cause(),
+            class: Some(e.class().as_str()),
+            message: e.to_string(),
+        };
+        progress.suspend(|| failure.print(to.json));
+        !stops_the_run(e)
     });
     progress.finish_and_clear();
-    totals.merge(&unlisted);
-    print_summary(&totals, started.elapsed(), &outputs);
-    if !settings.rules.is_empty() {
-        print_rules(&settings.rules, &totals.rule_stats);
-        let metrics = out.join("metrics.ndjson");
-        write_metrics(&settings.rules, &totals.rule_stats, &metrics)?;
+    totals.merge(&forwarded);
+    if totals.not_tried > 0 {
+        let stopped = Failure::new(
+            "run",
+            "stopped",
+            format!(
+                "stopped: every other file would fail the same way ({} not tried); check the bucket, the credentials and the region",
+                totals.not_tried
+            ),
+        );
+        stopped.print(to.json);
     }
-    Ok(if totals.failed_objects() == 0 {
+    let run = summary::Run {
+        totals: &totals,
+        elapsed: started.elapsed(),
+        outputs: &outputs,
+        clock: options.now,
+        named_by_file,
+    };
+    let metrics = out.join("metrics.ndjson");
+    if to.json {
+        summary::print_json(&run, &settings.rules, &metrics)?;
+    } else {
+        summary::print(&run);
+        if !settings.rules.is_empty() {
+            summary::print_rules(&settings.rules, &totals.rule_stats);
+        }
+    }
+    if !settings.rules.is_empty() {
+        summary::write_metrics(&settings.rules, &totals.rule_stats, &metrics, !to.json)?;
+    }
+    Ok(if totals.failed_objects() == 0 && totals.not_tried == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-/// The objects of every input; inputs that cannot be listed are failed inputs, reported and
-/// counted, and the rest goes on.
+/// The clock of a run: the system's, or one standing still at `--now`.
+enum RunClock {
+    System,
+    At(SystemTime),
+}
+
+impl Clock for RunClock {
+    fn now(&self) -> SystemTime {
+        match self {
+            Self::System => SystemClock.now(),
+            Self::At(t) => *t,
+        }
+    }
+}
+
+/// The listed objects whose receipt does not cover them, checked on `jobs` threads, and how
+/// many were skipped. A receipt that cannot be read covers nothing: the file is forwarded.
+fn not_forwarded_before(
+    listed: Vec<(ObjectRef, Option<String>)>,
+    source: &ports::AnySource,
+    receipts: (&Store, &str),
+    max_bytes: u64,
+    jobs: usize,
+    json: bool,
+) -> (Vec<ObjectRef>, u64) {
+    let check = |(object, etag): &(ObjectRef, Option<String>)| {
+        if object.trail_key().kind == ObjectKind::Digest {
+            return false;
+        }
+        forwarded_before(source, receipts, object, etag.as_deref(), max_bytes).unwrap_or_else(|e| {
+            Failure::of(&format!("receipt of {object}"), &e).print(json);
+            false
+        })
+    };
+    let chunk = listed.len().div_ceil(jobs.max(1)).max(1);
+    let covered: Vec<bool> = std::thread::scope(|scope| {
+        let parts: Vec<_> = listed
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    });
+    let skipped = covered.iter().filter(|c| **c).count() as u64;
+    let objects = listed
+        .into_iter()
+        .zip(covered.into_iter().chain(std::iter::repeat(false)))
+        .filter(|(_, covered)| !covered)
+        .map(|((o, _), _)| o)
+        .collect();
+    (objects, skipped)
+}
+
+/// Whether a failure is the run's rather than its file's: a bucket that does not exist,
+/// credentials refused, or an output (the archive, CloudWatch Logs) the caller may not write to
+/// or that does not exist. Every later file would fail alike, so the run stops.
+fn stops_the_run(e: &ProcessError) -> bool {
+    match e {
+        ProcessError::Open(e) => e.is_run_wide(),
+        ProcessError::Logs(e) | ProcessError::Archive(e) => {
+            e.is_run_wide() || matches!(e.cause, "access-denied" | "not-found")
+        }
+        ProcessError::Decode(_) | ProcessError::Deadline { .. } => false,
+    }
+}
+
+/// The objects of every input, with the ETag an S3 listing gave; inputs that cannot be listed
+/// are failed inputs, reported and counted, and the rest goes on.
 fn list_inputs(
     inputs: &[String],
     aws: Option<&ports::Aws>,
     to: &Destinations,
-) -> Result<(Vec<ObjectRef>, Totals), String> {
+) -> Result<(Vec<(ObjectRef, Option<String>)>, Totals), Stop> {
     let mut objects = Vec::new();
     let mut unlisted = Totals::default();
     for input in inputs {
@@ -120,7 +248,7 @@ fn list_inputs(
                 match aws.list(&bucket, &prefix, to.expected_bucket_owner.as_deref()) {
                     Ok(listed) => objects.extend(listed),
                     Err(e) => {
-                        eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str());
+                        Failure::of(input, &e).print(to.json);
                         unlisted.add_failure(e.cause, e.class);
                     }
                 }
@@ -128,10 +256,16 @@ fn list_inputs(
             _ => {
                 let listing = list_objects(&[PathBuf::from(input)]).map_err(|e| e.to_string())?;
                 for e in &listing.unreadable {
-                    eprintln!("error: {e} [{}, poison]", Listing::UNREADABLE_CAUSE);
+                    let failure = Failure {
+                        what: e.path.display().to_string(),
+                        cause: Listing::UNREADABLE_CAUSE,
+                        class: Some(ErrorClass::Poison.as_str()),
+                        message: e.source.to_string(),
+                    };
+                    failure.print(to.json);
                     unlisted.add_failure(Listing::UNREADABLE_CAUSE, ErrorClass::Poison);
                 }
-                objects.extend(listing.objects);
+                objects.extend(listing.objects.into_iter().map(|o| (o, None)));
             }
         }
     }
@@ -146,6 +280,8 @@ struct Outputs {
     archive_label: String,
     /// Receipts: OUT/receipts/ beside a local archive, PREFIX/_receipts/ in an S3 archive.
     receipts: ports::AnyArchive,
+    /// Where receipts are read back: the store and the prefix.
+    receipts_store: Store,
     receipts_prefix: String,
     receipts_label: String,
 }
@@ -171,7 +307,8 @@ impl Outputs {
         let receipts_dir = out.join("receipts");
         let local_receipts = || ports::AnyArchive::Local(LocalArchive::new(&receipts_dir));
         let archive_s3 = to.archive.as_deref().map(|a| (a, ports::s3_url(a)));
-        let (archive, archive_label, receipts, receipts_prefix) = match (archive_s3, aws) {
+        let local_store = Store::Local(receipts_dir.clone());
+        let (archive, archive_label, receipts, receipts_store, receipts_prefix) = match (archive_s3, aws) {
             (Some((url, Some((bucket, prefix)))), Some(aws)) => {
                 settings.archive_prefix = [
                     prefix.trim_matches('/'),
@@ -182,7 +319,7 @@ impl Outputs {
                 .copied()
                 .collect::<Vec<_>>()
                 .join("/");
-                let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket, None)
+                let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket.clone(), None)
                     .with_expected_owner(to.archive_bucket_owner.clone());
                 let receipts = ports::AnyArchive::S3(archive.clone());
                 let prefix = receipts_prefix(&settings.archive_prefix);
@@ -190,6 +327,7 @@ impl Outputs {
                     ports::AnyArchive::S3(archive),
                     url.to_owned(),
                     receipts,
+                    Store::S3(bucket),
                     prefix,
                 )
             }
@@ -197,6 +335,7 @@ impl Outputs {
                 ports::AnyArchive::Local(LocalArchive::new(dir)),
                 dir.to_owned(),
                 local_receipts(),
+                local_store,
                 String::new(),
             ),
             _ => {
@@ -205,6 +344,7 @@ impl Outputs {
                     ports::AnyArchive::Local(LocalArchive::new(&dir)),
                     dir.display().to_string(),
                     local_receipts(),
+                    local_store,
                     String::new(),
                 )
             }
@@ -219,6 +359,7 @@ impl Outputs {
             archive,
             archive_label,
             receipts,
+            receipts_store,
             receipts_prefix,
             receipts_label,
         }
@@ -239,116 +380,5 @@ fn progress_bar(objects: &[trailrelay::ports::ObjectRef], quiet: bool) -> Progre
     bar
 }
 
-fn print_summary(totals: &Totals, elapsed: Duration, outputs: &Outputs) {
-    let (logs_to, archive_to) = (&outputs.logs_label, &outputs.archive_label);
-    let c = &totals.counts;
-    let seconds = elapsed.as_secs_f64().max(1e-9);
-    let mb = |bytes: u64| bytes as f64 / 1e6;
-    println!(
-        "{} objects: {} forwarded, {} skipped, {} failed",
-        totals.forwarded + totals.skipped_objects() + totals.failed_objects(),
-        totals.forwarded,
-        totals.skipped_objects(),
-        totals.failed_objects()
-    );
-    println!(
-        "  read      {:.1} MB ({:.1} MB decompressed) in {seconds:.2} s: {:.1} MB/s, {:.0} events/s",
-        mb(c.bytes_read),
-        mb(c.bytes_decoded),
-        mb(c.bytes_decoded) / seconds,
-        c.records as f64 / seconds
-    );
-    println!(
-        "  logs      {} events in {} batches ({} rejected, {} too large for CloudWatch Logs) -> {}",
-        c.events_logged, c.log_batches, c.events_rejected, c.events_too_large, logs_to
-    );
-    if c.events_too_old + c.events_too_new > 0 {
-        println!(
-            "            {} events older than CloudWatch Logs accepts (14 days) and {} more than 2 hours ahead: archived only, no PutLogEvents call",
-            c.events_too_old, c.events_too_new
-        );
-    }
-    println!(
-        "  archive   {} events in {} objects -> {}",
-        c.events_archived, totals.forwarded, archive_to
-    );
-    println!(
-        "  receipts  {} -> {}",
-        totals.forwarded, outputs.receipts_label
-    );
-    if c.events_key_mismatch > 0 {
-        println!(
-            "  key       {} records claim another account or region than their file's key (sent to the key's stream)",
-            c.events_key_mismatch
-        );
-    }
-    if c.records_quarantined > 0 {
-        println!(
-            "  quarantine {} records that are not JSON -> {archive_to}/{}/",
-            c.records_quarantined,
-            trailrelay::pipeline::quarantine::QUARANTINE_FOLDER
-        );
-    }
-    if !totals.skipped.is_empty() {
-        let skipped: Vec<String> = totals
-            .skipped
-            .iter()
-            .map(|(reason, n)| format!("{} {n}", reason.as_str()))
-            .collect();
-        println!("  skipped   {}", skipped.join(", "));
-    }
-    if !totals.failed.is_empty() {
-        let failed: Vec<String> = totals
-            .failed
-            .iter()
-            .map(|(cause, class, n)| format!("{cause} ({}) {n}", class.as_str()))
-            .collect();
-        println!("  failed    {}", failed.join(", "));
-    }
-}
 
-fn print_rules(rules: &RuleSet, stats: &RuleStats) {
-    let counts: Vec<(&str, u64)> = rules
-        .named_patterns()
-        .map(|(name, _)| name)
-        .zip(stats.matches())
-        .collect();
-    let silent = counts.iter().filter(|(_, n)| *n == 0).count();
-    println!(
-        "  rules     {} metric filters, {} routes; {} matched nothing",
-        rules.filters().len(),
-        rules.routes().len(),
-        silent
-    );
-    let width = counts.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-    for (name, n) in counts.iter().filter(|(_, n)| *n > 0) {
-        println!("            {name:<width$} {n:>8}");
-    }
-    println!(
-        "            {} events kept out of CloudWatch Logs, {} out of the archive; {} metric values missing",
-        stats.dropped_from_logs, stats.dropped_from_archive, stats.values_missing
-    );
-}
-
-/// Appends the flush's metrics, as Embedded Metric Format lines, to `path`.
-fn write_metrics(rules: &RuleSet, stats: &RuleStats, path: &Path) -> Result<(), String> {
-    let now_ms = epoch_ms(std::time::SystemTime::now());
-    let lines = rules.emf_lines(stats, now_ms);
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    println!(
-        "  metrics   {} Embedded Metric Format documents -> {}",
-        lines.len(),
-        path.display()
-    );
-    Ok(())
-}
+mod summary;

@@ -13,7 +13,7 @@ use trailrelay::pipeline::{
     DEFAULT_ARCHIVE_GZIP_LEVEL, DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, Settings,
 };
 use trailrelay::ports::epoch_ms;
-use trailrelay::rules::pattern::PatternOptions;
+use trailrelay::rules::pattern::{FilterPattern, PatternOptions};
 use trailrelay::rules::{
     BUILT_IN_CIS, RuleSet, RulesFile, test_metric_filter as test_metric_filter_api,
 };
@@ -110,6 +110,16 @@ struct ForwardArgs {
     /// Account that must own an s3:// archive bucket (ExpectedBucketOwner on every write).
     #[arg(long, value_name = "ACCOUNT", value_parser = account_id)]
     archive_bucket_owner: Option<String>,
+    /// Skip a file whose receipt already covers that version (same ETag on S3, same SHA-256
+    /// locally) [default: on with --logs cloudwatch, so a re-run backfill sends nothing twice].
+    #[arg(long)]
+    skip_forwarded: bool,
+    /// Forward every file, receipts or not.
+    #[arg(long, conflicts_with = "skip_forwarded")]
+    force: bool,
+    /// NDJSON on standard output: one line per failed file, then {"summary": {...}}.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     options: PipelineOptions,
 }
@@ -160,6 +170,11 @@ struct PipelineOptions {
     /// built-in CIS / Security Hub pack (infra/rules/cis.json).
     #[arg(long, value_name = "FILE")]
     rules: Option<String>,
+    /// The clock CloudWatch Logs' window (14 days back, 2 hours ahead) is judged by, RFC 3339 or
+    /// a date: to look at old samples as if fresh. Receipts are stamped by it too
+    /// [default: now].
+    #[arg(long, value_name = "TIME", value_parser = trailrelay::replay::parse_time)]
+    now: Option<i64>,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -181,6 +196,7 @@ struct DemoArgs {
 
 mod forward;
 mod ports;
+mod report;
 mod replay;
 mod validate;
 
@@ -188,12 +204,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Forward(args) => {
+            let cloudwatch = args.logs == "cloudwatch";
             let destinations = Destinations {
-                cloudwatch: args.logs == "cloudwatch",
+                cloudwatch,
                 archive: args.archive.clone(),
                 s3_force_path_style: args.s3_force_path_style,
                 expected_bucket_owner: args.expected_bucket_owner.clone(),
                 archive_bucket_owner: args.archive_bucket_owner.clone(),
+                skip_forwarded: (args.skip_forwarded || cloudwatch) && !args.force,
+                json: args.json,
             };
             forward(&args.inputs, &args.out, &args.options, &destinations)
         }
@@ -205,10 +224,28 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(message) => {
+        Err(Stop::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
+        Err(Stop::Config(message)) => {
+            eprintln!("error: {message} [config]");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command stopped before its work: bad arguments (exit 2), or a configuration no input
+/// can change (no credentials, no region: exit 1).
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Usage(String),
+    Config(String),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Self {
+        Self::Usage(message)
     }
 }
 
@@ -246,7 +283,7 @@ struct TestRequest {
     log_event_messages: Vec<String>,
 }
 
-fn test_metric_filter(args: &TestMetricFilterArgs) -> Result<ExitCode, String> {
+fn test_metric_filter(args: &TestMetricFilterArgs) -> Result<ExitCode, Stop> {
     let request = match &args.cli_input_json {
         Some(input) => {
             let text = match input.strip_prefix("file://") {
@@ -254,13 +291,26 @@ fn test_metric_filter(args: &TestMetricFilterArgs) -> Result<ExitCode, String> {
                     .map_err(|e| format!("--cli-input-json {path}: {e}"))?,
                 None => input.clone(),
             };
-            serde_json::from_str(&text).map_err(|e| format!("--cli-input-json: {e}"))?
+            serde_json::from_str(&text).map_err(|e| {
+                // A path given without its scheme: say how the AWS CLI takes a file.
+                let hint = match !input.starts_with("file://") && Path::new(input).is_file() {
+                    true => format!(" (to read the file, write --cli-input-json file://{input})"),
+                    false => String::new(),
+                };
+                format!("--cli-input-json: {e}{hint}")
+            })?
         }
         None => TestRequest {
             filter_pattern: args.filter_pattern.clone().unwrap_or_default(),
             log_event_messages: args.log_event_messages.clone(),
         },
     };
+    // The warnings `forward --rules` prints for the same pattern (the API itself has none).
+    if let Ok(pattern) = FilterPattern::parse(&request.filter_pattern) {
+        for w in pattern.warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
     match test_metric_filter_api(&request.filter_pattern, &request.log_event_messages) {
         Ok(matches) => {
             let mut out = Vec::new();
@@ -284,7 +334,7 @@ fn test_metric_filter(args: &TestMetricFilterArgs) -> Result<ExitCode, String> {
     }
 }
 
-fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
+fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
     let bucket = args.dir.join("bucket");
     let out = args.dir.join("out");
     for owned in [&bucket, &out] {
@@ -315,6 +365,9 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
         corpus.digest_files,
         corpus.records,
         bucket.display()
+    );
+    println!(
+        "  (the digests list every log file but the Insights file: CloudTrail signs no digest for Insights events)"
     );
     println!();
     let mut options = args.options.clone();
@@ -359,7 +412,7 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, String> {
 
 /// Checks the demo trail's signed digests against the bucket and the run's receipts, with the
 /// demo's public key written beside the bucket.
-fn validate_demo(args: &DemoArgs, spec: &DemoSpec, out: &Path) -> Result<ExitCode, String> {
+fn validate_demo(args: &DemoArgs, spec: &DemoSpec, out: &Path) -> Result<ExitCode, Stop> {
     let keys = args.dir.join("public-keys");
     let key = demo::demo_public_key().map_err(|e| format!("the demo key: {e}"))?;
     std::fs::create_dir_all(&keys)
@@ -367,19 +420,53 @@ fn validate_demo(args: &DemoArgs, spec: &DemoSpec, out: &Path) -> Result<ExitCod
         .map_err(|e| format!("writing {}: {e}", keys.display()))?;
     let bucket = args.dir.join("bucket");
     let receipts = out.join("receipts");
-    // Judged when the last digest was delivered.
-    let to = spec.start_s + 3600 * spec.digest_hours as i64 + 1;
+    // Judged when the last digest was delivered, so the command passes whenever it is run again.
+    let to = replay::rfc3339(spec.start_s + 3600 * spec.digest_hours as i64 + 1);
+    let mut argv = vec![
+        "trailrelay".to_owned(),
+        "validate".to_owned(),
+        bucket.display().to_string(),
+        "--public-keys".to_owned(),
+        keys.display().to_string(),
+        "--receipts".to_owned(),
+        receipts.display().to_string(),
+        "--to".to_owned(),
+        to.clone(),
+    ];
+    if args.options.quiet {
+        argv.push("-q".to_owned());
+    }
     println!(
-        "Checking the signed digests: trailrelay validate {} --public-keys {} --receipts {}",
-        bucket.display(),
-        keys.display(),
-        receipts.display()
+        "Checking the signed digests (every digest ending before {to}, the demo's last delivery):"
     );
-    validate::validate(&validate::ValidateArgs::local(
-        &bucket,
-        &keys,
-        &receipts,
-        to,
-        args.options.quiet,
-    ))
+    let words: Vec<String> = argv.iter().map(|w| shell_word(w)).collect();
+    println!("  {}", words.join(" "));
+    match Cli::try_parse_from(&argv).map(|cli| cli.command) {
+        Ok(Command::Validate(validate)) => validate::validate(&validate),
+        Ok(_) => Err("the demo's validate command did not parse as one"
+            .to_owned()
+            .into()),
+        Err(e) => Err(format!("the demo's validate command: {e}").into()),
+    }
+}
+
+/// `word` as a shell reads it back: as it is when it holds only plain characters, else quoted.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    match word.chars().all(plain) && !word.is_empty() {
+        true => word.to_owned(),
+        false => format!("'{}'", word.replace('\'', "'\\''")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_commands_read_back_as_they_ran() {
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("/tmp/x-1/out"), "/tmp/x-1/out");
+    }
 }

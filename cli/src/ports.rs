@@ -5,12 +5,15 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use aws_credential_types::provider::ProvideCredentials as _;
+use aws_credential_types::provider::error::CredentialsError;
 use tokio::runtime::{Handle, Runtime};
 use trailrelay::aws::logs::CloudWatchLogSink;
 use trailrelay::aws::s3::{S3Archive, S3Lister, S3Reader, S3Source, S3Upload};
 use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::batch::LogBatch;
 use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, LocalUpload};
+use crate::Stop;
 use trailrelay::ports::{
     ArchiveSink, ArchiveUpload, ErrorClass, Lister, LogSink, ObjectRef, ObjectSource, Opened,
     PortError, PutReport, Store,
@@ -30,13 +33,29 @@ pub(crate) struct Aws {
 
 impl Aws {
     /// Loads credentials and region the SDK's usual way (environment, profile, ...).
-    pub(crate) fn connect(force_path_style: bool) -> Result<Self, String> {
+    /// A run without a region or credentials stops here, named as configuration, before any
+    /// object is tried.
+    pub(crate) fn connect(force_path_style: bool) -> Result<Self, Stop> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| format!("starting the AWS client runtime: {e}"))?;
         let sdk = runtime.block_on(load_sdk_config());
+        if sdk.region().is_none() {
+            return Err(Stop::Config(
+                "no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names".into(),
+            ));
+        }
+        let credentials = match sdk.credentials_provider() {
+            Some(provider) => runtime.block_on(provider.provide_credentials()).err(),
+            None => Some(CredentialsError::not_loaded_no_source()),
+        };
+        if credentials.is_some() {
+            return Err(Stop::Config(
+                "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role provides them".into(),
+            ));
+        }
         let s3 = trailrelay::aws::s3_client(&sdk, force_path_style);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -62,22 +81,25 @@ impl Aws {
         self.runtime.handle().clone()
     }
 
-    /// Every object under `s3://bucket/prefix`, in key order; a failure classified as every
-    /// AWS failure is.
+    /// Every object under `s3://bucket/prefix`, in key order, with the ETag listed; a failure
+    /// classified as every AWS failure is.
     pub(crate) fn list(
         &self,
         bucket: &str,
         prefix: &str,
         expected_owner: Option<&str>,
-    ) -> Result<Vec<ObjectRef>, PortError> {
+    ) -> Result<Vec<(ObjectRef, Option<String>)>, PortError> {
         let lister = S3Lister::new(self.s3.clone(), expected_owner.map(str::to_owned));
         let listing = self.runtime.block_on(lister.list(bucket, prefix, false))?;
         Ok(listing
             .objects
             .into_iter()
-            .map(|o| ObjectRef {
-                size: Some(o.size),
-                ..ObjectRef::new(Store::S3(bucket.to_owned()), o.key)
+            .map(|o| {
+                let object = ObjectRef {
+                    size: Some(o.size),
+                    ..ObjectRef::new(Store::S3(bucket.to_owned()), o.key)
+                };
+                (object, o.etag)
             })
             .collect())
     }

@@ -13,6 +13,7 @@ use trailrelay::ports::{QueueRef, SystemClock};
 use trailrelay::replay::redrive::{self, Received};
 use trailrelay::replay::{Replay, Request, Stopped, Summary, enqueue, parse_time};
 
+use crate::Stop;
 use crate::ports::{self, Aws};
 
 /// CloudWatch Logs standard ingestion in us-east-1, USD per GB
@@ -62,7 +63,7 @@ pub(crate) struct ReplayArgs {
     dry_run: bool,
     /// Price of CloudWatch Logs ingestion per GB, for the dry run's estimate [default: 0.50,
     /// standard ingestion in us-east-1].
-    #[arg(long, value_name = "USD", default_value_t = DEFAULT_PRICE_PER_GB)]
+    #[arg(long, value_name = "USD", default_value_t = DEFAULT_PRICE_PER_GB, hide_default_value = true)]
     price_per_gb: f64,
     /// Address S3 by path (for endpoints such as local emulators that need it).
     #[arg(long)]
@@ -108,7 +109,7 @@ pub(crate) fn spinner(quiet: bool) -> ProgressBar {
     bar
 }
 
-pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, String> {
+pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, Stop> {
     let (bucket, prefix) = ports::s3_url(&args.source)
         .ok_or_else(|| format!("{:?} is not an s3://BUCKET/... URL", args.source))?;
     let request = Request {
@@ -225,7 +226,7 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
     }
 }
 
-pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, String> {
+pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     let aws = Aws::connect(false)?;
     let queue = SqsQueue::new(aws.sqs.clone());
     let from = QueueRef::Url(args.from_queue.clone());

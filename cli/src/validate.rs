@@ -17,6 +17,8 @@ use trailrelay::ports::{PortError, Store, epoch_ms};
 use trailrelay::replay::select::{Selection, Walk};
 use trailrelay::replay::{Request, parse_time};
 
+use crate::report::{Failure, count, print_json_summary};
+use crate::Stop;
 use crate::ports::{self, AnySource, Aws};
 use crate::replay::{rfc3339, spinner};
 
@@ -45,7 +47,12 @@ pub(crate) struct ValidateArgs {
     /// How old a chain's newest digest may be before its account and region count as silent.
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = seconds)]
     late_after: i64,
-    /// Print the findings as NDJSON (the summary goes to standard error).
+    /// Most decompressed bytes a listed log file is read to (as forward's): a larger one is
+    /// named altered, not read further.
+    #[arg(long, value_name = "SIZE", value_parser = trailrelay::config::parse_bytes, default_value = "4GiB")]
+    max_object_bytes: u64,
+    /// NDJSON on standard output: one line per finding or failed input, then
+    /// {"summary": {...}}.
     #[arg(long)]
     json: bool,
     /// No progress display.
@@ -57,25 +64,6 @@ pub(crate) struct ValidateArgs {
     /// Account that must own the buckets read (ExpectedBucketOwner on every call).
     #[arg(long, value_name = "ACCOUNT", value_parser = crate::account_id)]
     expected_bucket_owner: Option<String>,
-}
-
-impl ValidateArgs {
-    /// A check of a local trail folder with the given keys and receipts, judged at `to`.
-    pub(crate) fn local(bucket: &Path, keys: &Path, receipts: &Path, to: i64, quiet: bool) -> Self {
-        Self {
-            inputs: vec![bucket.to_string_lossy().into_owned()],
-            from: None,
-            to: Some(to),
-            public_keys: Some(keys.to_path_buf()),
-            receipts: Some(receipts.to_string_lossy().into_owned()),
-            forward_grace: trailrelay::integrity::DEFAULT_FORWARD_GRACE_S,
-            late_after: trailrelay::integrity::DEFAULT_LATE_AFTER_S,
-            json: false,
-            quiet,
-            s3_force_path_style: false,
-            expected_bucket_owner: None,
-        }
-    }
 }
 
 /// `1h`, `90m`, `0s`, `2h 30m`, or ISO 8601 (`PT1H`), in whole seconds.
@@ -101,13 +89,26 @@ struct Context {
 }
 
 impl Context {
-    fn new(args: &ValidateArgs) -> Result<Self, String> {
-        let receipts = args.receipts.as_deref().map(|r| match ports::s3_url(r) {
-            Some((bucket, prefix)) => (Store::S3(bucket), folder(&prefix)),
-            None => (Store::Local(PathBuf::from(r)), String::new()),
-        });
+    fn new(args: &ValidateArgs) -> Result<Self, Stop> {
+        let receipts = match args.receipts.as_deref().map(|r| (r, ports::s3_url(r))) {
+            None => None,
+            Some((_, Some((bucket, prefix)))) => Some((Store::S3(bucket), folder(&prefix))),
+            Some((r, None)) if Path::new(r).is_dir() => {
+                Some((Store::Local(PathBuf::from(r)), String::new()))
+            }
+            Some((r, None)) => {
+                return Err(format!(
+                    "--receipts {r}: no such folder (a local run's OUT/receipts, or s3://ARCHIVE/PREFIX/_receipts/)"
+                )
+                .into());
+            }
+        };
+        let any_s3 = args.inputs.iter().any(|i| i.starts_with("s3://"));
+        if args.public_keys.is_none() && !any_s3 {
+            return Err("a local copy of a trail needs its public keys: pass --public-keys FILE|DIR (the keys `aws cloudtrail list-public-keys` returns, DER or PEM)".to_owned().into());
+        }
         let needs_aws = args.public_keys.is_none()
-            || args.inputs.iter().any(|i| i.starts_with("s3://"))
+            || any_s3
             || matches!(receipts, Some((Store::S3(_), _)));
         let aws = needs_aws
             .then(|| Aws::connect(args.s3_force_path_style))
@@ -119,7 +120,7 @@ impl Context {
             (None, Some(aws)) => {
                 Keys::CloudTrail(Box::new(CloudTrailKeys::new(aws.sdk.clone(), aws.handle())))
             }
-            (None, None) => return Err("no public keys: give --public-keys".to_owned()),
+            (None, None) => return Err("no public keys: give --public-keys".to_owned().into()),
         };
         let source = AnySource {
             s3: aws.as_ref().map(|aws| {
@@ -144,11 +145,11 @@ impl Context {
 fn request_of(input: &str, args: &ValidateArgs) -> Result<(Store, Selection), String> {
     let (trail, bucket, prefix) = match ports::s3_url(input) {
         Some((bucket, prefix)) => (Store::S3(bucket.clone()), bucket, prefix),
-        None if Path::new(input).is_dir() => (
-            Store::Local(PathBuf::from(input)),
-            input.to_owned(),
-            String::new(),
-        ),
+        None if Path::new(input).is_dir() => {
+            let (root, prefix) = trailrelay::local::trail_root(Path::new(input));
+            let bucket = root.to_string_lossy().into_owned();
+            (Store::Local(root), bucket, prefix)
+        }
         None => {
             return Err(format!(
                 "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
@@ -166,17 +167,18 @@ fn request_of(input: &str, args: &ValidateArgs) -> Result<(Store, Selection), St
     Ok((trail, selection))
 }
 
-pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
+pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
     if let (Some(from), Some(to)) = (args.from, args.to)
         && from >= to
     {
-        return Err("--to must be later than --from".to_owned());
+        return Err("--to must be later than --from".to_owned().into());
     }
     let cx = Context::new(args)?;
     let now_s = epoch_ms(std::time::SystemTime::now()) / 1000;
     let options = Options {
         forward_grace_s: args.forward_grace,
         late_after_s: args.late_after,
+        max_log_file_bytes: args.max_object_bytes,
     };
     let progress = spinner(args.quiet);
     let (mut tally, mut found, mut failed) = (Tally::default(), 0, false);
@@ -195,32 +197,56 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
             found += 1;
         };
         let walk = Walk::new(selection);
-        if let Err(e) = run_walk(
+        let walked = run_walk(
             &mut checker,
             walk,
             &trail,
             cx.aws.as_ref().zip(cx.lister.as_ref()),
             &progress,
             &mut out,
-        ) {
-            progress
-                .suspend(|| eprintln!("error: {input}: {e} [{}, {}]", e.cause, e.class.as_str()));
+        );
+        let failure = match walked {
+            Err(e) => Some(Failure::of(input, &e)),
+            Ok(()) if checker.tally.digests == 0 => {
+                let range = match (args.from, args.to) {
+                    (None, None) => String::new(),
+                    (from, to) => format!(
+                        " ending from {} to {}",
+                        from.map_or("the first".into(), rfc3339),
+                        to.map_or("now".into(), rfc3339)
+                    ),
+                };
+                Some(Failure::new(
+                    input,
+                    "no-digests",
+                    format!("no digest files{range} under {input}: is this the trail bucket or a folder of it?"),
+                ))
+            }
+            Ok(()) => None,
+        };
+        if let Some(failure) = failure {
+            progress.suspend(|| failure.print(args.json));
             failed = true;
         }
         tally.merge(&checker.tally);
     }
     progress.finish_and_clear();
-    let summary = summary(&tally, cx.receipts.is_some());
-    if args.json {
-        eprint!("{summary}");
-    } else {
-        print!("{summary}");
-    }
-    Ok(if found == 0 && !failed {
+    let code = if found == 0 && !failed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    };
+    if args.json {
+        print_json_summary(&serde_json::json!({
+            "tally": tally,
+            "findings": tally.finding_count(),
+            "forwarding_checked": cx.receipts.is_some(),
+            "failed_inputs": failed,
+        }));
+    } else {
+        print!("{}", summary(&tally, cx.receipts.is_some()));
+    }
+    Ok(code)
 }
 
 /// Runs the check over every day folder of `walk`, listing with S3 or the local folder.
@@ -273,12 +299,16 @@ fn print_finding(finding: &Finding, json: bool) {
 
 fn summary(t: &Tally, receipts: bool) -> String {
     let mut s = format!(
-        "{} digests in {} chains: {} signatures verified, {} unverified (no signature kept for the newest of a local copy)\n",
-        t.digests, t.chains, t.digests_verified, t.digests_unverified
+        "{} in {}: {} verified, {} unverified (no signature kept for the newest of a local copy)\n",
+        count(t.digests, "digest"),
+        count(t.chains, "chain"),
+        count(t.digests_verified, "signature"),
+        t.digests_unverified
     );
     s += &format!(
-        "{} log files listed: {} present with the listed hash\n",
-        t.log_files, t.log_files_verified
+        "{} listed: {} present with the listed hash\n",
+        count(t.log_files, "log file"),
+        t.log_files_verified
     );
     if receipts {
         s += &format!(
@@ -292,7 +322,7 @@ fn summary(t: &Tally, receipts: bool) -> String {
     if total == 0 {
         s += "0 findings\n";
     } else {
-        s += &format!("{total} findings:\n");
+        s += &format!("{}:\n", count(total, "finding"));
         for kind in FindingKind::ALL {
             if let Some(n) = t.findings.get(&kind) {
                 s += &format!("  {:<26} {n}\n", kind.as_str());

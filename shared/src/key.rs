@@ -174,6 +174,30 @@ impl TrailKey {
         })
     }
 
+    /// Reads a file outside the trail layout by its name alone, for local copies kept flat
+    /// (`ACCOUNT_FOLDER_REGION_STAMP_....json.gz`, as CloudTrail names every file): the kind,
+    /// account and region from the name, the date from its stamp, no organization. `None` when
+    /// the name is not one CloudTrail writes. Never used for S3 keys, where the place is the
+    /// proof of the account.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        let mut fields = name.splitn(4, '_');
+        let (account, folder, region) = (fields.next()?, fields.next()?, fields.next()?);
+        let kind = ObjectKind::from_folder(folder)?;
+        if !is_account_id(account) || !is_region_like(region) || !has_json_suffix(name) {
+            return None;
+        }
+        let mut parsed = Self {
+            kind,
+            org_id: None,
+            account_id: Some(account.to_owned()),
+            region: Some(region.to_owned()),
+            date: None,
+            file_name: name.to_owned(),
+        };
+        parsed.date = Some(KeyDate::of_epoch_s(parsed.delivered_s()?));
+        Some(parsed)
+    }
+
     /// The delivery time a log file's name states (`..._YYYYMMDDTHHmmZ_...`, the end of its
     /// delivery window), in seconds since the Unix epoch. `None` for digests (whose names carry
     /// the trail first) and for names without a valid stamp.
@@ -276,24 +300,25 @@ fn parse_date(year: &str, month: &str, day: &str) -> Option<KeyDate> {
     })
 }
 
-/// `YYYYMMDDTHHmmZ` (UTC) in seconds since the Unix epoch.
+/// `YYYYMMDDTHHmmZ` (log files) or `YYYYMMDDTHHmmssZ` (digests), UTC, in seconds since the
+/// Unix epoch. Every position is checked to be the ASCII it must be before anything is read from
+/// it: a name is untrusted input, and a stamp such as `202é101T000000Z` has the right length.
 fn parse_stamp(stamp: &str) -> Option<i64> {
-    // YYYYMMDDTHHmmZ for log files, YYYYMMDDTHHmmssZ for digests.
     let b = stamp.as_bytes();
-    if !matches!(b.len(), 14 | 16) || b[8] != b'T' || b[b.len() - 1] != b'Z' {
+    let well_formed = matches!(b.len(), 14 | 16)
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 => *c == b'T',
+            _ if i == b.len() - 1 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !well_formed {
         return None;
     }
-    let date = parse_date(&stamp[0..4], &stamp[4..6], &stamp[6..8])?;
-    let field = |s: &str| -> Option<i8> {
-        (s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
-    };
-    let seconds = if b.len() == 16 {
-        field(&stamp[13..15])?
-    } else {
-        0
-    };
-    let time =
-        jiff::civil::Time::new(field(&stamp[9..11])?, field(&stamp[11..13])?, seconds, 0).ok()?;
+    // All ASCII from here: slicing by byte is slicing by character.
+    let number = |from: usize| -> Option<i8> { stamp.get(from..from + 2)?.parse().ok() };
+    let date = parse_date(stamp.get(0..4)?, stamp.get(4..6)?, stamp.get(6..8)?)?;
+    let seconds = if b.len() == 16 { number(13)? } else { 0 };
+    let time = jiff::civil::Time::new(number(9)?, number(11)?, seconds, 0).ok()?;
     date.civil()
         .to_datetime(time)
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -513,6 +538,40 @@ mod tests {
             KeyDate::of_epoch_s(1_793_491_500).plus_days(-1).to_string(),
             "2026-10-31"
         );
+    }
+
+    #[test]
+    fn stamps_are_read_only_from_ascii_digits() {
+        let at = |key: &str| TrailKey::parse(key).delivered_s();
+        // The right length and `T`, `Z` in place, but a multi-byte character where digits go:
+        // refused, never sliced inside a character.
+        for stamp in ["202é101T000000Z", "2026110éT0000Z", "20261101T00é0Z", "20261101T0000éZ"] {
+            let digest = format!(
+                "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/\
+                 111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_{stamp}.json.gz"
+            );
+            assert_eq!(at(&digest), None, "{stamp}");
+            let log = ORG_LOG.replace("20261101T0005Z", stamp);
+            assert_eq!(at(&log), None, "{stamp}");
+            assert_eq!(TrailKey::from_file_name(&format!("111122223333_CloudTrail_us-east-1_{stamp}_x.json.gz")), None);
+        }
+        for stamp in ["2026+101T0005Z", "20261101T+005Z", "20261101X0005Z", "20261101T0005z"] {
+            assert_eq!(at(&ORG_LOG.replace("20261101T0005Z", stamp)), None, "{stamp}");
+        }
+    }
+
+    #[test]
+    fn a_flat_file_is_read_by_its_name() {
+        let name = ORG_LOG.rsplit('/').next().unwrap();
+        let k = TrailKey::from_file_name(name).unwrap();
+        assert_eq!(k.kind, ObjectKind::Log);
+        assert_eq!((k.org_id, k.account_id.as_deref(), k.region.as_deref()), (None, Some("111122223333"), Some("us-east-1")));
+        assert_eq!(k.date.map(|d| d.to_string()).as_deref(), Some("2026-11-01"));
+        let digest = "111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T000000Z.json.gz";
+        assert_eq!(TrailKey::from_file_name(digest).map(|k| k.kind), Some(ObjectKind::Digest));
+        for other in ["README.md", "111122223333_CloudTrail_us-east-1_x.json.gz", "11112222333_CloudTrail_us-east-1_20261101T0005Z_x.json.gz", "111122223333_Config_us-east-1_20261101T0005Z_x.json.gz", "111122223333_CloudTrail_us-east-1_20261101T0005Z_x.txt"] {
+            assert_eq!(TrailKey::from_file_name(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -47,10 +47,42 @@ impl Listing {
     pub const UNREADABLE_CAUSE: &'static str = "unreadable-input";
 }
 
+/// Where a local folder sits in the trail layout: the folder that stands for the bucket, and the
+/// key prefix (`/`-terminated, or empty) of `path` in it.
+///
+/// A folder inside the layout (`bucket/AWSLogs`, `bucket/AWSLogs/o-org/ACCOUNT`, a region's
+/// folder, ...) is understood where it sits: its bucket is the folder that holds `AWSLogs`, so
+/// its files get the keys they have in the bucket. A folder is inside the layout when its path
+/// (as given, or else resolved) has an `AWSLogs` folder followed by nothing, an organization id
+/// or an account id. Any other folder stands for the bucket itself.
+pub fn trail_root(path: &Path) -> (PathBuf, String) {
+    let inside = |p: &Path| -> Option<(PathBuf, String)> {
+        let parts: Vec<&std::ffi::OsStr> = p.components().map(|c| c.as_os_str()).collect();
+        let at = parts.iter().rposition(|c| *c == "AWSLogs")?;
+        let rest: Vec<&str> = parts[at..]
+            .iter()
+            .map(|c| c.to_str())
+            .collect::<Option<_>>()?;
+        let owner_like = |s: &&str| crate::key::is_org_id(s) || crate::key::is_account_id(s);
+        if !rest.get(1).is_none_or(owner_like) {
+            return None;
+        }
+        let root: PathBuf = parts[..at].iter().collect();
+        let root = match root.as_os_str().is_empty() {
+            true => PathBuf::from("."),
+            false => root,
+        };
+        Some((root, format!("{}/", rest.join("/"))))
+    };
+    inside(path)
+        .or_else(|| fs::canonicalize(path).ok().and_then(|p| inside(&p)))
+        .unwrap_or_else(|| (path.to_path_buf(), String::new()))
+}
+
 /// The objects under `inputs`: a file is one object; a folder is every file below it, its key
-/// the path relative to the folder. Sorted by key within each folder. An input that does not
-/// exist fails the listing; an entry below a folder that cannot be an object is set aside in
-/// [`Listing::unreadable`], and the rest is listed.
+/// the path relative to the folder that stands for its bucket ([`trail_root`]). Sorted by key
+/// within each folder. An input that does not exist fails the listing; an entry below a folder
+/// that cannot be an object is set aside in [`Listing::unreadable`], and the rest is listed.
 pub fn list_objects(inputs: &[PathBuf]) -> Result<Listing, ListError> {
     let mut out = Listing::default();
     for input in inputs {
@@ -68,6 +100,7 @@ pub fn list_objects(inputs: &[PathBuf]) -> Result<Listing, ListError> {
             }
             continue;
         }
+        let (root, prefix) = trail_root(input);
         for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -93,7 +126,7 @@ pub fn list_objects(inputs: &[PathBuf]) -> Result<Listing, ListError> {
             };
             out.objects.push(ObjectRef {
                 size: entry.metadata().ok().map(|m| m.len()),
-                ..ObjectRef::new(Store::Local(input.clone()), parts.join("/"))
+                ..ObjectRef::new(Store::Local(root.clone()), format!("{prefix}{}", parts.join("/")))
             });
         }
     }
@@ -221,7 +254,8 @@ impl ObjectSource for LocalSource {
 
     fn open(&self, object: &ObjectRef) -> Result<Opened<File>, PortError> {
         let path = match &object.store {
-            Store::Local(root) => root.join(&object.key),
+            Store::Local(root) if root.as_os_str().is_empty() => PathBuf::from(&object.key),
+            Store::Local(root) => root.join(contained(&object.key)?),
             Store::S3(bucket) => {
                 return Err(PortError::new(
                     ErrorClass::Poison,
@@ -238,6 +272,27 @@ impl ObjectSource for LocalSource {
         })
     }
 }
+
+/// A key as a path that stays inside the folder standing for its bucket: keys read from
+/// hostile places (a digest's `logFiles`) may be absolute or climb out with `..`; S3 has no
+/// such keys, so neither does a local copy of a bucket.
+fn contained(key: &str) -> Result<&Path, PortError> {
+    let path = Path::new(key);
+    match path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        true if !key.is_empty() => Ok(path),
+        _ => Err(PortError::new(
+            ErrorClass::Poison,
+            BAD_KEY,
+            format!("{key:?} is not a key inside the bucket's folder"),
+        )),
+    }
+}
+
+/// The cause of a key that cannot name an object of a local bucket.
+pub const BAD_KEY: &str = "bad-key";
 
 /// Writes log batches as NDJSON files, one per log stream.
 #[derive(Debug)]
@@ -383,17 +438,7 @@ impl ArchiveSink for LocalArchive {
 
     fn begin(&self, key: &str) -> Result<LocalUpload, PortError> {
         // A key names a file under the root, never one outside it.
-        if Path::new(key)
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(PortError::new(
-                ErrorClass::Poison,
-                "bad-key",
-                format!("{key:?} is not a key under {}", self.root.display()),
-            ));
-        }
-        let target = self.root.join(key);
+        let target = self.root.join(contained(key)?);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(io_error)?;
         }
@@ -572,5 +617,66 @@ mod tests {
         upload.commit().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"whole");
         assert_eq!(fs::read_dir(dir.path().join("org=o")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_folder_inside_the_layout_is_understood_where_it_sits() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        let file = "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026/11/01/x.json.gz";
+        fs::create_dir_all(bucket.join(file).parent().unwrap()).unwrap();
+        fs::write(bucket.join(file), b"{}").unwrap();
+        let keys = |input: &Path| -> Vec<(PathBuf, String)> {
+            let listing = list_objects(&[input.to_path_buf()]).unwrap();
+            listing
+                .objects
+                .into_iter()
+                .map(|o| match o.store {
+                    Store::Local(root) => (root, o.key),
+                    Store::S3(_) => unreachable!(),
+                })
+                .collect()
+        };
+        let whole = vec![(bucket.clone(), file.to_owned())];
+        for inside in [
+            "",
+            "AWSLogs",
+            "AWSLogs/o-exampleorg1",
+            "AWSLogs/o-exampleorg1/111122223333",
+            "AWSLogs/o-exampleorg1/111122223333/CloudTrail/us-east-1/2026",
+        ] {
+            assert_eq!(keys(&bucket.join(inside)), whole, "{inside}");
+        }
+        // Reached without `AWSLogs` in the path as given: resolved.
+        let link = dir.path().join("account");
+        std::os::unix::fs::symlink(bucket.join("AWSLogs/o-exampleorg1/111122223333"), &link)
+            .unwrap();
+        let (root, prefix) = trail_root(&link);
+        assert_eq!(root, fs::canonicalize(&bucket).unwrap());
+        assert_eq!(prefix, "AWSLogs/o-exampleorg1/111122223333/");
+        // A folder named AWSLogs above the bucket is not the layout's.
+        let above = dir.path().join("AWSLogs/copies/bucket");
+        assert_eq!(trail_root(&above), (above.clone(), String::new()));
+        assert_eq!(
+            trail_root(Path::new("AWSLogs/111122223333")),
+            (PathBuf::from("."), "AWSLogs/111122223333/".to_owned())
+        );
+    }
+
+    #[test]
+    fn keys_cannot_leave_the_bucket_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("outside.json"), b"{}").unwrap();
+        let bucket = dir.path().join("bucket");
+        fs::create_dir_all(&bucket).unwrap();
+        let outside = dir.path().join("outside.json");
+        for key in ["../outside.json", outside.to_str().unwrap(), "a/../../outside.json", ""] {
+            let object = ObjectRef::new(Store::Local(bucket.clone()), key);
+            let e = LocalSource.open(&object).err().unwrap_or_else(|| panic!("{key} opened"));
+            assert_eq!(e.cause, BAD_KEY, "{key}");
+        }
+        // A file given by its own path is opened where it is.
+        let own = ObjectRef::new(Store::Local(PathBuf::new()), outside.to_str().unwrap());
+        assert!(LocalSource.open(&own).is_ok());
     }
 }

@@ -197,6 +197,14 @@ pub enum RecordError {
         /// Length of the valid prefix.
         valid_up_to: usize,
     },
+    /// The record is JSON, but not an object.
+    #[error("record {index} is JSON, but {kind}, not an object")]
+    NotAnObject {
+        /// Zero-based position in `Records`.
+        index: u64,
+        /// What it is: `an array`, `a number`, ...
+        kind: &'static str,
+    },
     /// The record is not valid JSON.
     #[error("record {index} is not valid JSON: {source}")]
     Json {
@@ -302,9 +310,12 @@ impl<'r> RecordParser<'r> {
             .map(|(event, _)| event);
         let event = match fast {
             Some(event) => event,
-            None => {
-                derive_leniently(text, key).map_err(|source| RecordError::Json { index, source })?
-            }
+            None => derive_leniently(text, key).map_err(|source| {
+                match syntax::value_kind(text).filter(|_| !is_object) {
+                    Some(kind) => RecordError::NotAnObject { index, kind },
+                    None => RecordError::Json { index, source },
+                }
+            })?,
         };
         let document = self.rules.as_ref().and_then(|(rules, _)| rules.parse(text));
         Ok(Normalized {

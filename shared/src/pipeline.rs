@@ -16,7 +16,7 @@
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use flate2::Compression;
@@ -153,6 +153,8 @@ pub enum SkipReason {
     Digest,
     /// Not `.json` or `.json.gz`: not something a trail delivers as a log file.
     NotALogFile,
+    /// Its receipt covers this very version: forwarded before (a re-run backfill).
+    ForwardedBefore,
 }
 
 impl SkipReason {
@@ -161,6 +163,7 @@ impl SkipReason {
         match self {
             Self::Digest => "digest",
             Self::NotALogFile => "not-a-log-file",
+            Self::ForwardedBefore => "forwarded-before",
         }
     }
 }
@@ -247,7 +250,7 @@ where
         progress: &Progress,
         clock_ms: Option<i64>,
     ) -> ObjectReport {
-        let trail_key = TrailKey::parse(&object.key);
+        let trail_key = object.trail_key();
         // An attempt that resumes keeps the clock its predecessor judged by; one with nothing to
         // resume reads the clock.
         let now_ms = self.now_ms();
@@ -367,6 +370,9 @@ where
                 if disagrees_with_key(&record.event, trail_key) {
                     run.counts.events_key_mismatch += 1;
                 }
+                if record.event.time.is_none() {
+                    run.counts.events_without_time += 1;
+                }
                 let decision = settings.rules.evaluate_parsed(
                     record.json,
                     record.document(),
@@ -420,12 +426,13 @@ where
     }
 
     /// Forwards `objects` on `jobs` threads, calling `on_report` as each one ends (from the
-    /// thread that forwarded it). Returns the totals.
+    /// thread that forwarded it); once `on_report` answers false no further object is begun
+    /// (those under way end), and the totals count the objects not tried.
     pub fn forward_all(
         &self,
         objects: &[ObjectRef],
         jobs: usize,
-        on_report: &(dyn Fn(&ObjectReport) + Sync),
+        on_report: &(dyn Fn(&ObjectReport) -> bool + Sync),
     ) -> Totals
     where
         S: Sync,
@@ -433,14 +440,22 @@ where
         A: Sync,
         C: Sync,
     {
-        let next = AtomicUsize::new(0);
+        let (next, tried) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let stop = AtomicBool::new(false);
         let totals = Mutex::new(Totals::default());
         std::thread::scope(|scope| {
             for _ in 0..jobs.clamp(1, objects.len().max(1)) {
                 scope.spawn(|| {
-                    while let Some(object) = objects.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some(object) = objects.get(next.fetch_add(1, Ordering::Relaxed))
+                        else {
+                            break;
+                        };
+                        tried.fetch_add(1, Ordering::Relaxed);
                         let report = self.forward(object);
-                        on_report(&report);
+                        if !on_report(&report) {
+                            stop.store(true, Ordering::Relaxed);
+                        }
                         if let Ok(mut t) = totals.lock() {
                             t.add(&report);
                         }
@@ -448,9 +463,11 @@ where
                 });
             }
         });
-        totals
+        let mut totals = totals
             .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        totals.not_tried = (objects.len() - tried.into_inner()) as u64;
+        totals
     }
 }
 

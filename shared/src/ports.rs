@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::LogBatch;
+use crate::key::{ObjectKind, TrailKey};
 
 /// Where an object lives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,6 +94,21 @@ impl ObjectRef {
         }
     }
 
+    /// What the object is, read from its key ([`TrailKey::parse`]). A local file whose path has
+    /// no `AWSLogs/` folder (a flat copy) is read by its name ([`TrailKey::from_file_name`]):
+    /// on S3 only the place a key names counts.
+    pub fn trail_key(&self) -> TrailKey {
+        let parsed = TrailKey::parse(&self.key);
+        let flat_local = matches!(self.store, Store::Local(_))
+            && parsed.kind == ObjectKind::Other
+            && !self.key.starts_with("AWSLogs/")
+            && !self.key.contains("/AWSLogs/");
+        match flat_local {
+            true => TrailKey::from_file_name(&parsed.file_name).unwrap_or(parsed),
+            false => parsed,
+        }
+    }
+
     /// The bucket name, or the local folder as text: the archive's `source.bucket`.
     pub fn bucket(&self) -> Cow<'_, str> {
         match &self.store {
@@ -142,6 +158,9 @@ pub struct PortError {
     /// The underlying error.
     #[source]
     pub source: Box<dyn StdError + Send + Sync>,
+    /// The service's own error code (`NoSuchBucket`, `QueueDoesNotExist`, ...), when a
+    /// service answered.
+    pub service_code: Option<String>,
 }
 
 impl PortError {
@@ -155,9 +174,49 @@ impl PortError {
             class,
             cause,
             source: source.into(),
+            service_code: None,
         }
     }
+
+    /// The same failure, with the service's error code.
+    pub fn with_service_code(mut self, code: Option<&str>) -> Self {
+        self.service_code = code.map(str::to_owned);
+        self
+    }
+
+    /// Whether every other object of a run would fail the same way: the caller's credentials
+    /// or configuration were refused, or the bucket or queue named does not exist. Such a
+    /// failure is the run's, not the object's.
+    pub fn is_run_wide(&self) -> bool {
+        self.cause == NO_CREDENTIALS
+            || self
+                .service_code
+                .as_deref()
+                .is_some_and(|code| RUN_WIDE_CODES.contains(&code))
+    }
 }
+
+/// The cause of a call made without credentials: configuration, not the input.
+pub const NO_CREDENTIALS: &str = "no-credentials";
+
+/// Error codes that concern the caller or a whole bucket or queue, whatever object is at hand
+/// (S3, SQS, CloudWatch Logs and STS error codes).
+const RUN_WIDE_CODES: &[&str] = &[
+    "NoSuchBucket",
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "InvalidToken",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "AuthorizationHeaderMalformed",
+    "PermanentRedirect",
+];
 
 /// The cause of a read refused because the object is no longer the version asked for.
 pub const OBJECT_CHANGED: &str = "object-changed";

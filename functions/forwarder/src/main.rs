@@ -83,6 +83,7 @@ async fn handle_batch(
         events_too_old = c.events_too_old,
         events_too_new = c.events_too_new,
         events_key_mismatch = c.events_key_mismatch,
+        events_without_time = c.events_without_time,
         records_quarantined = c.records_quarantined,
         "Batch done."
     );

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
@@ -207,12 +208,60 @@ where
     let (class, cause) = match &error {
         SdkError::ServiceError(e) => classify_status(e.err().code(), e.raw().status().as_u16()),
         SdkError::TimeoutError(_) => (ErrorClass::Retry, "timeout"),
+        // Credentials are resolved on the way out: a failure to find them is no network fault.
+        _ if error_chain(&error).any(|e| e.is::<CredentialsError>()) => {
+            (ErrorClass::Retry, crate::ports::NO_CREDENTIALS)
+        }
         SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (ErrorClass::Retry, "network"),
         SdkError::ConstructionFailure(_) => (ErrorClass::Poison, "request"),
         _ => (ErrorClass::Retry, "sdk"),
     };
-    let described = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
-    PortError::new(class, cause, described)
+    let code = match &error {
+        SdkError::ServiceError(e) => e.err().code(),
+        _ => None,
+    };
+    let described = describe(&error);
+    PortError::new(class, cause, described).with_service_code(code)
+}
+
+/// One line a person can act on: the service's error code and message
+/// (`QueueDoesNotExist: The specified queue does not exist.`), the HTTP status when the
+/// service gave no code, or else the chain of causes, each said once.
+fn describe<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(e) = error {
+        let status = e.raw().status().as_u16();
+        return match (e.err().code(), e.err().message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => format!("{code} (HTTP {status})"),
+            (None, Some(message)) => format!("HTTP {status}: {message}"),
+            (None, None) => format!("HTTP {status} with no error code"),
+        };
+    }
+    describe_error(error)
+}
+
+/// An error and its causes on one line, each said once (wrappers repeat what they wrap).
+fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in error_chain(error) {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text) || text.contains(p.as_str())) {
+            parts.push(text);
+        } else if let Some(last) = parts.last_mut().filter(|p| text.contains(p.as_str())) {
+            *last = text;
+        }
+    }
+    parts.join(": ")
+}
+
+/// `error` and its sources, outermost first.
+fn error_chain<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source())
 }
 
 /// The rate limits of one function instance: PutLogEvents calls per second, and log events per

@@ -264,6 +264,11 @@ impl<'a> Env<'a> {
             .map_err(|_| Self::err(name, format!("{text:?} is not a whole number")))
     }
 
+    /// A byte size ([`parse_bytes`]).
+    pub(crate) fn size(&self, name: &'static str) -> Result<u64, ConfigError> {
+        parse_bytes(&self.required(name)?).map_err(|e| Self::err(name, e.to_string()))
+    }
+
     pub(crate) fn positive(&self, name: &'static str) -> Result<NonZeroU32, ConfigError> {
         let n = self.number(name)?;
         u32::try_from(n)
@@ -360,9 +365,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(VARIABLES, &lookup);
         let err = |variable: &'static str, message: String| ConfigError { variable, message };
-        let size = |name: &'static str| -> Result<u64, ConfigError> {
-            parse_bytes(&env.required(name)?).map_err(|e| err(name, e.to_string()))
-        };
+        let size = |name: &'static str| env.size(name);
 
         let allowed_buckets = env.buckets("ALLOWED_BUCKETS")?;
         let expected_bucket_owner = env.account("EXPECTED_BUCKET_OWNER")?;

@@ -22,7 +22,7 @@ use std::io::{self, Read};
 mod stream;
 
 pub(crate) use stream::read_full;
-pub use stream::{Decompressed, decompress, is_source_error};
+pub use stream::{Decompressed, Hashed, decompress, is_source_error, sha256_bounded};
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";

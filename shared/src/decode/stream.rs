@@ -103,6 +103,47 @@ pub fn decompress<R: Read>(src: R) -> io::Result<(Decompressed<R>, bool)> {
     Ok((Decompressed { stream, sha256 }, is_gzip))
 }
 
+/// What hashing a whole file found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashed {
+    /// The SHA-256 of its decompressed bytes.
+    Sha256([u8; 32]),
+    /// It decompresses past the bound: hashing stopped there.
+    LargerThan(u64),
+}
+
+/// The SHA-256 of `src`'s decompressed bytes (gzip or plain), as digests and receipts hash a
+/// log file, reading at most `max_bytes` of them (a gzip bomb put in a log file's place is
+/// named, not read for ever). `keep_going` is asked between chunks: false stops the read, as
+/// a failure of the source.
+pub fn sha256_bounded<R: Read>(
+    src: R,
+    max_bytes: u64,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> io::Result<Hashed> {
+    let (mut stream, _) = decompress(src)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        if !keep_going() {
+            return Err(io::Error::other(SourceReadError(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "stopped before the end of the file",
+            ))));
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Ok(Hashed::Sha256(stream.sha256())),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += n as u64;
+        if total > max_bytes {
+            return Ok(Hashed::LargerThan(max_bytes));
+        }
+    }
+}
+
 /// Whether `e`, from a [`Decompressed`] stream, is a failure to read its object (transient, as
 /// a network failure) rather than bytes that are not gzip.
 pub fn is_source_error(e: &io::Error) -> bool {

@@ -124,13 +124,20 @@ impl Findings {
             .take(3)
             .map(|(who, n)| format!("{who} {n}"))
             .collect();
+        let without_mfa = self.console_logins_without_mfa.values().sum::<u64>();
         let _ = writeln!(
             out,
             "  console sign-ins without MFA: {} by {} users (most: {}); failed sign-ins: {}",
-            self.console_logins_without_mfa.values().sum::<u64>(),
+            without_mfa,
             no_mfa.len(),
             worst.join(", "),
             self.failed_console_logins
+        );
+        let _ = writeln!(
+            out,
+            "    (successful sign-ins only, as Security Hub's CloudWatch.3 filter counts them; CIS 4.2's filter also matches the failed ones: {without_mfa} + {} = {})",
+            self.failed_console_logins,
+            without_mfa + self.failed_console_logins
         );
         let _ = writeln!(out, "  root user activity: {}", list(&self.root_activity));
         out

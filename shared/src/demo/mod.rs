@@ -2,9 +2,10 @@
 //!
 //! [`write_corpus`] lays out what an organization trail delivers to its bucket: gzipped
 //! `{"Records":[...]}` files per member account and region under
-//! `AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/`, an Insights file under
-//! `CloudTrail-Insight/`, and hourly digest files under `CloudTrail-Digest/` (which forwarding
-//! skips), chained and signed with the demo's key (module `digests`). Records follow the shapes of real CloudTrail records: data events, console sign-ins
+//! `AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/` (network activity events under
+//! `CloudTrail-NetworkActivity/`), an Insights file under `CloudTrail-Insight/`, and hourly
+//! digest files under `CloudTrail-Digest/` (which forwarding skips, and which list every log
+//! file but the Insights file), chained and signed with the demo's key (module `digests`). Records follow the shapes of real CloudTrail records: data events, console sign-ins
 //! with and without MFA, failed sign-ins, IAM and security-group changes, access-denied errors,
 //! root activity, service-made calls, network-activity denials. The same spec always writes the
 //! same bytes.
@@ -167,23 +168,33 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
                         record(&mut rng, &account, region, t)
                     })
                     .collect();
-                let name = format!(
-                    "{account}_CloudTrail_{region}_{}_{}.json.gz",
-                    stamp(window + 300),
-                    rng.alnum(16)
-                );
-                let dir = trail_dir(root, &account, "CloudTrail", region, window);
-                let json = serde_json::to_vec(&json!({"Records": records}))?;
-                let (bytes, sha256) = write_gz(&dir.join(&name), &json)?;
-                corpus.bytes += bytes;
-                corpus.log_files += 1;
-                corpus.records += records.len() as u64;
-                let key = format!("{}/{name}", relative(root, &dir)?);
-                delivered.push(Delivered {
-                    key,
-                    sha256,
-                    at_s: window + 300,
-                });
+                let unique = rng.alnum(16);
+                // Network activity events go to a folder of their own, as CloudTrail delivers
+                // them; the digest lists both files.
+                let (network, logged): (Vec<Value>, Vec<Value>) = records
+                    .into_iter()
+                    .partition(|r| r["eventCategory"] == "NetworkActivity");
+                for (folder, records) in [("CloudTrail", logged), ("CloudTrail-NetworkActivity", network)] {
+                    if records.is_empty() && folder != "CloudTrail" {
+                        continue;
+                    }
+                    let name = format!(
+                        "{account}_{folder}_{region}_{}_{unique}.json.gz",
+                        stamp(window + 300)
+                    );
+                    let dir = trail_dir(root, &account, folder, region, window);
+                    let json = serde_json::to_vec(&json!({"Records": records}))?;
+                    let (bytes, sha256) = write_gz(&dir.join(&name), &json)?;
+                    corpus.bytes += bytes;
+                    corpus.log_files += 1;
+                    corpus.records += records.len() as u64;
+                    let key = format!("{}/{name}", relative(root, &dir)?);
+                    delivered.push(Delivered {
+                        key,
+                        sha256,
+                        at_s: window + 300,
+                    });
+                }
             }
             let (digests, bytes) =
                 digests::write_chain(root, &account, region, spec, &delivered, &signer)?;

@@ -17,7 +17,8 @@ fn corpus_is_deterministic_and_in_the_trail_layout() {
     };
     let corpus = write_corpus(a.path(), &spec).unwrap();
     assert_eq!(corpus, write_corpus(b.path(), &spec).unwrap());
-    assert_eq!(corpus.log_files, 2 * 2 * 2 + 1);
+    // One file per window and stream, a network-activity file beside it for a window that has
+    // such events, and the Insights file.
     assert_eq!(corpus.digest_files, 4);
     assert_eq!(corpus.records, 2 * 2 * 2 * 30 + 2);
     let mut records = 0;
@@ -62,6 +63,9 @@ fn corpus_is_deterministic_and_in_the_trail_layout() {
     assert_eq!(records, corpus.records);
     assert_eq!(kinds["log"], 8);
     assert_eq!(kinds["insight"], 1);
+    let network = kinds["network-activity"];
+    assert!(network > 0);
+    assert_eq!(corpus.log_files, 8 + network + 1);
     assert_eq!(kinds["digest"], 4);
     assert_eq!(kinds["signature"], 4);
 }

@@ -143,6 +143,7 @@ impl Invocation {
             ("EventsResumed", c.events_resumed, "Count"),
             ("RecordsQuarantined", c.records_quarantined, "Count"),
             ("EventsKeyMismatch", c.events_key_mismatch, "Count"),
+            ("EventsWithoutTime", c.events_without_time, "Count"),
             (
                 "EventsDroppedFromLogs",
                 self.totals.rule_stats.dropped_from_logs,

@@ -54,6 +54,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "Seconds a chain's newest digest may be old before its account and region count as silent (CloudTrail writes one an hour).",
     },
     Variable {
+        name: "MAX_OBJECT_BYTES",
+        default: Some("4GiB"),
+        required: false,
+        meaning: "Most decompressed bytes a listed log file is read to, as the forwarder's: a larger one (a gzip bomb in a log file's place) is `log-file-altered`, not read further.",
+    },
+    Variable {
         name: "FIRST_LOOKBACK_HOURS",
         default: Some("24"),
         required: false,
@@ -92,6 +98,8 @@ pub struct ValidatorConfig {
     pub forward_grace_s: u64,
     /// `LATE_AFTER_SECONDS`.
     pub late_after_s: u64,
+    /// `MAX_OBJECT_BYTES`.
+    pub max_object_bytes: u64,
     /// `FIRST_LOOKBACK_HOURS`.
     pub first_lookback_hours: u64,
     /// `PUBLIC_KEYS`: bucket and prefix.
@@ -127,6 +135,7 @@ impl ValidatorConfig {
             forwarder_queue_url: env.required("FORWARDER_QUEUE_URL")?,
             forward_grace_s: env.number("FORWARD_GRACE_SECONDS")?,
             late_after_s: env.positive("LATE_AFTER_SECONDS")?.get().into(),
+            max_object_bytes: env.size("MAX_OBJECT_BYTES")?,
             first_lookback_hours: env.positive("FIRST_LOOKBACK_HOURS")?.get().into(),
             public_keys,
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,

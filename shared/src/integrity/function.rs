@@ -183,6 +183,7 @@ where
         let options = Options {
             forward_grace_s: i64::try_from(config.forward_grace_s).unwrap_or(i64::MAX),
             late_after_s: i64::try_from(config.late_after_s).unwrap_or(i64::MAX),
+            max_log_file_bytes: config.max_object_bytes,
         };
         let mut checker = Checker::new(evidence, options, now_s).walked_from(Some(from_s));
         let mut report = RunReport::default();

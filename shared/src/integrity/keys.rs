@@ -29,12 +29,39 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
-    /// A key from its DER PKCS#1 `RSAPublicKey` bytes.
+    /// A key from its DER PKCS#1 `RSAPublicKey` bytes, as ListPublicKeys returns them.
     pub fn from_pkcs1_der(der: &[u8]) -> Self {
         Self {
             fingerprint: hex::encode(Md5::digest(der)),
             pkcs1: der.to_vec(),
         }
+    }
+
+    /// A key from a file's DER PKCS#1 bytes, checked to be an `RSAPublicKey` (RFC 8017,
+    /// appendix A.1.1: a sequence of the modulus and the exponent) of at least 2,048 bits, the
+    /// least a digest signature may be verified with: any other file is no key.
+    fn from_checked_pkcs1_der(der: &[u8]) -> Result<Self, String> {
+        use spki::der::Reader as _;
+        use spki::der::asn1::UintRef;
+        let not_a_key = |e: spki::der::Error| {
+            format!("not an RSA public key (DER or PEM, PKCS#1 or SubjectPublicKeyInfo): {e}")
+        };
+        let mut reader = spki::der::SliceReader::new(der).map_err(not_a_key)?;
+        let modulus = reader
+            .sequence(|seq| {
+                let modulus: UintRef<'_> = seq.decode()?;
+                let _exponent: UintRef<'_> = seq.decode()?;
+                Ok(modulus)
+            })
+            .and_then(|modulus| reader.finish(modulus))
+            .map_err(not_a_key)?;
+        let bits = modulus.as_bytes().len() * 8;
+        if bits < 2048 {
+            return Err(format!(
+                "an RSA key of {bits} bits: CloudTrail signs with 2048 bits or more"
+            ));
+        }
+        Ok(Self::from_pkcs1_der(der))
     }
 
     /// A key from the bytes of a key file: PEM (`RSA PUBLIC KEY` or `PUBLIC KEY`) or DER
@@ -43,14 +70,15 @@ impl PublicKey {
         if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
             let pem = pem::parse(bytes).map_err(|e| format!("not a PEM key: {e}"))?;
             return match pem.tag() {
-                "RSA PUBLIC KEY" => Ok(Self::from_pkcs1_der(pem.contents())),
+                "RSA PUBLIC KEY" => Self::from_checked_pkcs1_der(pem.contents()),
                 "PUBLIC KEY" => Self::from_spki_der(pem.contents()),
                 other => Err(format!(
                     "a PEM {other:?}, not an RSA PUBLIC KEY or a PUBLIC KEY"
                 )),
             };
         }
-        Self::from_spki_der(bytes).or_else(|_| Ok(Self::from_pkcs1_der(bytes)))
+        // SubjectPublicKeyInfo first; failing that, PKCS#1, whose error is the one to show.
+        Self::from_spki_der(bytes).or_else(|_| Self::from_checked_pkcs1_der(bytes))
     }
 
     fn from_spki_der(der: &[u8]) -> Result<Self, String> {
@@ -63,7 +91,7 @@ impl PublicKey {
             .subject_public_key
             .as_bytes()
             .ok_or("the key's bit string is not whole bytes")?;
-        Ok(Self::from_pkcs1_der(bits))
+        Self::from_checked_pkcs1_der(bits)
     }
 
     /// Whether `signature` is this key's RSASSA-PKCS1-v1_5 SHA-256 signature of `message`

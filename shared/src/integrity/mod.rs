@@ -42,6 +42,9 @@ pub struct Options {
     pub forward_grace_s: i64,
     /// Seconds a chain's newest digest may be older than the check.
     pub late_after_s: i64,
+    /// Most decompressed bytes a listed log file is read to (the forwarder's
+    /// `MAX_OBJECT_BYTES`): a larger one is named altered, without reading it all.
+    pub max_log_file_bytes: u64,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
         Self {
             forward_grace_s: DEFAULT_FORWARD_GRACE_S,
             late_after_s: DEFAULT_LATE_AFTER_S,
+            max_log_file_bytes: crate::decode::Limits::DEFAULT_MAX_OBJECT_BYTES,
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{ArchiveSink, ObjectRef, PortError, Store, Version};
+use crate::decode::{self, Hashed};
+use crate::ports::{ArchiveSink, ErrorClass, ObjectRef, ObjectSource, PortError, Store, Version};
 
 /// The key a log file's receipt is filed under: its key in its bucket (as digests list it); for
 /// a local file given by its own path, its path from its `AWSLogs/` folder, or its name.
@@ -64,6 +65,44 @@ pub fn receipts_prefix(archive_prefix: &str) -> String {
 pub fn receipt_key(prefix: &str, key: &str) -> String {
     format!("{prefix}{key}{RECEIPT_SUFFIX}")
 }
+
+/// Whether the receipt filed for `object` in `receipts` (a store and its receipts prefix)
+/// covers the very bytes about to be forwarded: the same ETag when the listing gave one (S3),
+/// else the same SHA-256 of the decompressed bytes (a local file, read and hashed here, up to
+/// `max_bytes`). A missing or unreadable receipt covers nothing.
+pub fn forwarded_before<S: ObjectSource>(
+    source: &S,
+    receipts: (&Store, &str),
+    object: &ObjectRef,
+    listed_etag: Option<&str>,
+    max_bytes: u64,
+) -> Result<bool, PortError> {
+    let filed = filed_key(object);
+    let at = ObjectRef::new(receipts.0.clone(), receipt_key(receipts.1, filed));
+    let Some(opened) = source.open_existing(&at)? else {
+        return Ok(false);
+    };
+    let bytes = super::read_bounded(opened.reader, MAX_RECEIPT_BYTES)?;
+    let Ok(receipt) = serde_json::from_slice::<Receipt>(&bytes) else {
+        return Ok(false);
+    };
+    if receipt.key != filed || receipt.bucket != object.bucket() {
+        return Ok(false);
+    }
+    if let Some(etag) = listed_etag {
+        return Ok(receipt.version.etag.as_deref() == Some(etag));
+    }
+    let opened = source.open(object)?;
+    match decode::sha256_bounded(opened.reader, max_bytes, &mut || true) {
+        Ok(Hashed::Sha256(sha256)) => Ok(hex::encode(sha256) == receipt.sha256.to_ascii_lowercase()),
+        Err(e) if decode::is_source_error(&e) => Err(PortError::new(ErrorClass::Retry, "read", e)),
+        // Too large, or not gzip as it should be: forwarding will say so.
+        Ok(Hashed::LargerThan(_)) | Err(_) => Ok(false),
+    }
+}
+
+/// Most bytes a receipt is read to: a receipt is a few hundred bytes.
+const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
 
 /// Where the pipeline leaves receipts.
 pub trait ReceiptSink: Sync + std::fmt::Debug {

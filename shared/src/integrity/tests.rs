@@ -107,6 +107,29 @@ fn a_signature_made_by_openssl_verifies_with_the_key_in_either_wrapping() {
     );
 }
 
+#[test]
+fn a_file_that_is_no_rsa_key_is_refused_by_name() {
+    let key = PublicKey::parse(TEST_KEY_DER).unwrap();
+    for not_a_key in [
+        &b""[..],
+        b"NOT-A-KEY",
+        b"# README\nkeys go here\n",
+        // A DER sequence of two integers, but a 64-bit modulus.
+        &[0x30, 0x0d, 0x02, 0x09, 0x00, 0xc5, 1, 2, 3, 4, 5, 6, 7, 0x02, 0x01, 0x03],
+    ] {
+        let e = PublicKey::parse(not_a_key).unwrap_err();
+        assert!(e.contains("RSA"), "{e}");
+    }
+    // The key's PKCS#1 bytes with a byte more after them: no key either.
+    let mut trailing = key.pkcs1_der().to_vec();
+    trailing.push(0);
+    assert!(PublicKey::parse(&trailing).is_err());
+    assert_eq!(PublicKey::parse(key.pkcs1_der()).unwrap(), key);
+    let e = KeyRing::from_files([("NOT-A-KEY".to_owned(), Ok(b"NOT-A-KEY".to_vec()))], "x")
+        .unwrap_err();
+    assert!(e.starts_with("NOT-A-KEY: not an RSA public key"), "{e}");
+}
+
 /// A signed demo trail of one account and region, forwarded with receipts: 14 log files over
 /// three hourly digests (11, 3 and none).
 struct Trail {
@@ -146,7 +169,7 @@ impl Trail {
             settings: &Settings::default(),
             deadline: None,
         }
-        .forward_all(&objects, 1, &|_| {});
+        .forward_all(&objects, 1, &|_| true);
         assert_eq!(totals.failed_objects(), 0);
         Self { dir }
     }

@@ -56,6 +56,25 @@ pub fn members(text: &str) -> Result<Vec<(&str, &str)>, SyntaxError> {
     Ok(out)
 }
 
+/// What kind of JSON value `text` is, when it is exactly one JSON value (any kind): `None`
+/// when it is not JSON.
+pub fn value_kind(text: &str) -> Option<&'static str> {
+    let b = text.as_bytes();
+    let start = ws(b, 0);
+    let end = value_end(b, start).ok()?;
+    if ws(b, end) != b.len() {
+        return None;
+    }
+    Some(match b.get(start)? {
+        b'{' => "an object",
+        b'[' => "an array",
+        b'"' => "a string",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        _ => "a number",
+    })
+}
+
 fn ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;

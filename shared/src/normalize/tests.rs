@@ -416,16 +416,30 @@ fn only_objects_are_records_and_repeated_names_compare_decoded() {
         trail_key: &key,
     };
     // An array would fill the record's fields by position; it is not a record.
-    for not_a_record in [
-        r#"["2026-11-01T00:00:00Z","s3.amazonaws.com","GetObject"]"#,
-        "42",
-        r#""x""#,
+    for (not_a_record, kind) in [
+        (
+            r#"["2026-11-01T00:00:00Z","s3.amazonaws.com","GetObject"]"#,
+            "an array",
+        ),
+        ("42", "a number"),
+        (r#""x""#, "a string"),
+        (" null ", "null"),
+        ("true", "a boolean"),
     ] {
         let e = parse(not_a_record.as_bytes(), 3, &origin).unwrap_err();
         assert!(
-            matches!(e, RecordError::Json { index: 3, .. }),
+            matches!(e, RecordError::NotAnObject { index: 3, kind: k } if k == kind),
             "{not_a_record}: {e}"
         );
+        assert_eq!(
+            e.to_string(),
+            format!("record 3 is JSON, but {kind}, not an object")
+        );
+    }
+    // Not JSON at all is said so, object-like or not.
+    for not_json in ["4 2", "[1,", "{\"a\":tru}"] {
+        let e = parse(not_json.as_bytes(), 3, &origin).unwrap_err();
+        assert!(matches!(e, RecordError::Json { .. }), "{not_json}: {e}");
     }
     // The escaped spelling of a name repeats it: the first one counts, the rest still derive.
     let text = r#"{"eventName":"First","\u0065ventName":"Second","eventSource":"iam.amazonaws.com","eventTime":"2026-11-01T00:00:00Z","readOnly":1e999}"#;

@@ -36,6 +36,9 @@ pub struct Counts {
     /// Records that claim another account or region than their file's key (sent to the key's
     /// stream all the same).
     pub events_key_mismatch: u64,
+    /// Records without a readable `eventTime`: archived with `time: null`, sent to CloudWatch
+    /// Logs at the run's clock.
+    pub events_without_time: u64,
 }
 
 impl Counts {
@@ -53,6 +56,7 @@ impl Counts {
         self.events_resumed += other.events_resumed;
         self.records_quarantined += other.records_quarantined;
         self.events_key_mismatch += other.events_key_mismatch;
+        self.events_without_time += other.events_without_time;
     }
 }
 
@@ -71,6 +75,8 @@ pub struct Totals {
     pub counts: Counts,
     /// Rule matches and metric values over every object.
     pub rule_stats: RuleStats,
+    /// Objects not tried: the run stopped before them.
+    pub not_tried: u64,
 }
 
 impl Totals {
@@ -100,11 +106,19 @@ impl Totals {
         self.rule_stats.merge(&other.rule_stats);
         self.forwarded += other.forwarded;
         self.replayed += other.replayed;
+        self.not_tried += other.not_tried;
         for (reason, n) in &other.skipped {
             bump(&mut self.skipped, *reason, *n);
         }
         for (cause, class, n) in &other.failed {
             self.count_failures(cause, *class, *n);
+        }
+    }
+
+    /// Counts `n` objects skipped for `reason` before the pipeline saw them.
+    pub fn add_skipped(&mut self, reason: SkipReason, n: u64) {
+        if n > 0 {
+            bump(&mut self.skipped, reason, n);
         }
     }
 

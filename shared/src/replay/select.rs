@@ -129,10 +129,13 @@ impl Selection {
         if request.bucket.trim().is_empty() {
             return Err(bad("bucket", "is required"));
         }
+        let trimmed = request.prefix.trim_end_matches('/');
         let within = match request.prefix.rfind("AWSLogs/") {
             Some(_) => request.prefix.clone(),
-            None if request.prefix.trim_matches('/').is_empty() => "AWSLogs/".to_owned(),
-            None => format!("{}/AWSLogs/", request.prefix.trim_end_matches('/')),
+            None if trimmed.trim_start_matches('/').is_empty() => "AWSLogs/".to_owned(),
+            // `PREFIX/AWSLogs` without its slash is that folder.
+            None if trimmed == "AWSLogs" || trimmed.ends_with("/AWSLogs") => format!("{trimmed}/"),
+            None => format!("{trimmed}/AWSLogs/"),
         };
         // The last `AWSLogs/` that begins a segment.
         let at = within

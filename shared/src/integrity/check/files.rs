@@ -2,7 +2,7 @@
 //! forwarded (a receipt of the same hash) once their grace period is over.
 
 use super::{Awaiting, Checker, MAX_DIGEST_BYTES};
-use crate::decode;
+use crate::decode::{self, Hashed};
 use crate::integrity::digest::{DigestFile, LogFileEntry, same_hash, same_hex};
 use crate::integrity::keys::KeyStore;
 use crate::integrity::receipt::{Receipt, receipt_key};
@@ -45,17 +45,18 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             ));
             return Ok(());
         };
-        let hashed = decode::decompress(opened.reader).and_then(|(mut stream, _)| {
-            std::io::copy(&mut stream, &mut std::io::sink())?;
-            Ok(stream.sha256())
-        });
-        let detail = match hashed {
+        let max = self.options.max_log_file_bytes;
+        let detail = match decode::sha256_bounded(opened.reader, max, &mut || true) {
             // A failure to read is not tampering: the chain stops, to be checked again.
             Err(e) if decode::is_source_error(&e) => return Err(read_failed(e)),
-            Ok(sha256) if same_hash(&entry.hash_value, &sha256) => None,
-            Ok(sha256) => Some(format!(
+            Ok(Hashed::Sha256(sha256)) if same_hash(&entry.hash_value, &sha256) => None,
+            Ok(Hashed::Sha256(sha256)) => Some(format!(
                 "SHA-256 {} where the digest lists {}",
                 hex::encode(sha256),
+                entry.hash_value
+            )),
+            Ok(Hashed::LargerThan(max)) => Some(format!(
+                "larger than {max} bytes decompressed: not read further (the digest lists {})",
                 entry.hash_value
             )),
             Err(e) => Some(format!("not a readable gzip file: {e}")),
@@ -107,7 +108,10 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                     return Ok(());
                 }
                 let heals = file.heals + 1;
-                let detail = format!("no receipt at {} (found {heals} times)", object.key);
+                let detail = match heals {
+                    1 => format!("no receipt at {}", object.key),
+                    n => format!("no receipt at {} (found {n} times)", object.key),
+                };
                 out(self.found(
                     chain,
                     FindingKind::LogFileNotForwarded,

@@ -176,6 +176,7 @@ fn every_record_reaches_logs_and_archive_once() {
             events_resumed: 0,
             records_quarantined: 0,
             events_key_mismatch: 0,
+            events_without_time: 0,
         }
     );
 }
@@ -368,9 +369,11 @@ fn forward_all_totals_by_outcome_and_cause() {
         deadline: None,
     };
     let totals = pipeline.forward_all(&objects, 3, &|r| {
-        seen.lock().unwrap().push(r.object.key.clone())
+        seen.lock().unwrap().push(r.object.key.clone());
+        true
     });
     assert_eq!(seen.lock().unwrap().len(), 4);
+    assert_eq!(totals.not_tried, 0);
     assert_eq!(totals.forwarded, 1);
     assert_eq!(totals.counts.records, 2);
     assert_eq!(totals.skipped, vec![(SkipReason::NotALogFile, 1)]);
@@ -396,6 +399,15 @@ fn forward_all_totals_by_outcome_and_cause() {
         r.sha256,
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&plain))
     );
+    drop(receipts);
+    // Told to stop at the first report, one thread begins nothing more.
+    let seen_once = std::sync::Mutex::new(0);
+    let stopped = pipeline.forward_all(&objects, 1, &|_| {
+        *seen_once.lock().unwrap() += 1;
+        false
+    });
+    assert_eq!(*seen_once.lock().unwrap(), 1);
+    assert_eq!(stopped.not_tried, 3);
 }
 
 #[test]
