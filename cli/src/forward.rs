@@ -165,6 +165,9 @@ pub(crate) fn forward(
     })
 }
 
+/// A listed object and the ETag its listing gave (S3 only).
+type Listed = (ObjectRef, Option<String>);
+
 /// The clock of a run: the system's, or one standing still at `--now`.
 enum RunClock {
     System,
@@ -183,14 +186,14 @@ impl Clock for RunClock {
 /// The listed objects whose receipt does not cover them, checked on `jobs` threads, and how
 /// many were skipped. A receipt that cannot be read covers nothing: the file is forwarded.
 fn not_forwarded_before(
-    listed: Vec<(ObjectRef, Option<String>)>,
+    listed: Vec<Listed>,
     source: &ports::AnySource,
     receipts: (&Store, &str),
     max_bytes: u64,
     jobs: usize,
     json: bool,
 ) -> (Vec<ObjectRef>, u64) {
-    let check = |(object, etag): &(ObjectRef, Option<String>)| {
+    let check = |(object, etag): &Listed| {
         if object.trail_key().kind == ObjectKind::Digest {
             return false;
         }
@@ -239,7 +242,7 @@ fn list_inputs(
     inputs: &[String],
     aws: Option<&ports::Aws>,
     to: &Destinations,
-) -> Result<(Vec<(ObjectRef, Option<String>)>, Totals), Stop> {
+) -> Result<(Vec<Listed>, Totals), Stop> {
     let mut objects = Vec::new();
     let mut unlisted = Totals::default();
     for input in inputs {
@@ -308,47 +311,49 @@ impl Outputs {
         let local_receipts = || ports::AnyArchive::Local(LocalArchive::new(&receipts_dir));
         let archive_s3 = to.archive.as_deref().map(|a| (a, ports::s3_url(a)));
         let local_store = Store::Local(receipts_dir.clone());
-        let (archive, archive_label, receipts, receipts_store, receipts_prefix) = match (archive_s3, aws) {
-            (Some((url, Some((bucket, prefix)))), Some(aws)) => {
-                settings.archive_prefix = [
-                    prefix.trim_matches('/'),
-                    settings.archive_prefix.trim_matches('/'),
-                ]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("/");
-                let archive = S3Archive::new(aws.s3.clone(), aws.handle(), bucket.clone(), None)
-                    .with_expected_owner(to.archive_bucket_owner.clone());
-                let receipts = ports::AnyArchive::S3(archive.clone());
-                let prefix = receipts_prefix(&settings.archive_prefix);
-                (
-                    ports::AnyArchive::S3(archive),
-                    url.to_owned(),
-                    receipts,
-                    Store::S3(bucket),
-                    prefix,
-                )
-            }
-            (Some((dir, None)), _) => (
-                ports::AnyArchive::Local(LocalArchive::new(dir)),
-                dir.to_owned(),
-                local_receipts(),
-                local_store,
-                String::new(),
-            ),
-            _ => {
-                let dir = out.join("archive");
-                (
-                    ports::AnyArchive::Local(LocalArchive::new(&dir)),
-                    dir.display().to_string(),
+        let (archive, archive_label, receipts, receipts_store, receipts_prefix) =
+            match (archive_s3, aws) {
+                (Some((url, Some((bucket, prefix)))), Some(aws)) => {
+                    settings.archive_prefix = [
+                        prefix.trim_matches('/'),
+                        settings.archive_prefix.trim_matches('/'),
+                    ]
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("/");
+                    let archive =
+                        S3Archive::new(aws.s3.clone(), aws.handle(), bucket.clone(), None)
+                            .with_expected_owner(to.archive_bucket_owner.clone());
+                    let receipts = ports::AnyArchive::S3(archive.clone());
+                    let prefix = receipts_prefix(&settings.archive_prefix);
+                    (
+                        ports::AnyArchive::S3(archive),
+                        url.to_owned(),
+                        receipts,
+                        Store::S3(bucket),
+                        prefix,
+                    )
+                }
+                (Some((dir, None)), _) => (
+                    ports::AnyArchive::Local(LocalArchive::new(dir)),
+                    dir.to_owned(),
                     local_receipts(),
                     local_store,
                     String::new(),
-                )
-            }
-        };
+                ),
+                _ => {
+                    let dir = out.join("archive");
+                    (
+                        ports::AnyArchive::Local(LocalArchive::new(&dir)),
+                        dir.display().to_string(),
+                        local_receipts(),
+                        local_store,
+                        String::new(),
+                    )
+                }
+            };
         let receipts_label = match &receipts {
             ports::AnyArchive::S3(_) => format!("{archive_label} ({receipts_prefix})"),
             ports::AnyArchive::Local(_) => receipts_dir.display().to_string(),
@@ -379,6 +384,5 @@ fn progress_bar(objects: &[trailrelay::ports::ObjectRef], quiet: bool) -> Progre
     }
     bar
 }
-
 
 mod summary;

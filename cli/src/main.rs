@@ -20,9 +20,16 @@ use trailrelay::rules::{
 
 use forward::{Destinations, forward};
 
-/// Forward CloudTrail logs to CloudWatch Logs and a partitioned archive.
+/// Forward an AWS Organization's CloudTrail logs to CloudWatch Logs and a partitioned archive,
+/// enqueue history for the forwarder, move dead letters back, and prove from CloudTrail's
+/// signed digests that every log file was delivered unaltered and forwarded.
+///
+/// Each command runs on local folders laid out like the trail bucket (a folder anywhere inside
+/// that layout is understood where it sits) or on S3 (credentials and region the AWS SDK's
+/// usual way; AWS_ENDPOINT_URL for another endpoint). Exit status: 0 done, 1 something failed
+/// or was found, 2 bad arguments.
 #[derive(Debug, Parser)]
-#[command(name = "trailrelay", version, about, propagate_version = true)]
+#[command(name = "trailrelay", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,12 +37,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Forward CloudTrail log files from local files and folders laid out like a trail bucket.
+    /// Forward CloudTrail log files (local files, folders of the trail's layout, s3:// prefixes)
+    /// to local files, CloudWatch Logs or an S3 archive.
     ///
-    /// Writes OUT/archive/ (the archive, one .ndjson.gz per log file, Hive-partitioned) and
+    /// Writes OUT/archive/ (the archive, one .ndjson.gz per log file, Hive-partitioned),
     /// OUT/logs/<log group>/<log stream>.ndjson (one {"timestamp","message"} line per event, in
-    /// PutLogEvents batches). Log files are appended to, as CloudWatch Logs would be; archive
-    /// objects are replaced. Exits 0 only if every object was forwarded or skipped on purpose.
+    /// PutLogEvents batches) and OUT/receipts/<key>.receipt.json (one receipt per log file
+    /// forwarded wholly: its SHA-256 and counts, what `validate --receipts` checks). Log files
+    /// are appended to, as CloudWatch Logs would be; archive objects are replaced. Exits 0 only
+    /// if every object was forwarded or skipped on purpose.
     Forward(ForwardArgs),
     /// Generate a small organization trail, forward it, and show what it holds.
     Demo(DemoArgs),
@@ -196,8 +206,8 @@ struct DemoArgs {
 
 mod forward;
 mod ports;
-mod report;
 mod replay;
+mod report;
 mod validate;
 
 fn main() -> ExitCode {

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use crate::Stop;
 use aws_credential_types::provider::ProvideCredentials as _;
 use aws_credential_types::provider::error::CredentialsError;
 use tokio::runtime::{Handle, Runtime};
@@ -13,7 +14,6 @@ use trailrelay::aws::s3::{S3Archive, S3Lister, S3Reader, S3Source, S3Upload};
 use trailrelay::aws::{RateLimits, load_sdk_config};
 use trailrelay::batch::LogBatch;
 use trailrelay::local::{LocalArchive, LocalLogSink, LocalSource, LocalUpload};
-use crate::Stop;
 use trailrelay::ports::{
     ArchiveSink, ArchiveUpload, ErrorClass, Lister, LogSink, ObjectRef, ObjectSource, Opened,
     PortError, PutReport, Store,
@@ -44,7 +44,8 @@ impl Aws {
         let sdk = runtime.block_on(load_sdk_config());
         if sdk.region().is_none() {
             return Err(Stop::Config(
-                "no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names".into(),
+                "no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names"
+                    .into(),
             ));
         }
         let credentials = match sdk.credentials_provider() {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 use trailrelay::aws::s3::S3Lister;
 use trailrelay::aws::sqs::SqsQueue;
 use trailrelay::ports::{QueueRef, SystemClock};
@@ -15,6 +16,7 @@ use trailrelay::replay::{Replay, Request, Stopped, Summary, enqueue, parse_time}
 
 use crate::Stop;
 use crate::ports::{self, Aws};
+use crate::report::{Failure, count, print_json_line, print_json_summary};
 
 /// CloudWatch Logs standard ingestion in us-east-1, USD per GB
 /// (<https://aws.amazon.com/cloudwatch/pricing/>).
@@ -71,6 +73,9 @@ pub(crate) struct ReplayArgs {
     /// Account that must own the trail bucket (ExpectedBucketOwner on every listing).
     #[arg(long, value_name = "ACCOUNT", value_parser = crate::account_id)]
     expected_bucket_owner: Option<String>,
+    /// NDJSON on standard output: one line per object refused, then {"summary": {...}}.
+    #[arg(long)]
+    json: bool,
     /// No progress display.
     #[arg(long, short)]
     quiet: bool,
@@ -90,6 +95,12 @@ pub(crate) struct RedriveArgs {
     /// List the messages and their causes; move nothing.
     #[arg(long)]
     dry_run: bool,
+    /// NDJSON on standard output: one line per message, then {"summary": {...}}.
+    #[arg(long)]
+    json: bool,
+    /// Print only the summary and the failures, not each message.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// RFC 3339 of `seconds`.
@@ -134,15 +145,15 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, Stop> {
         rate: Some(args.rate),
         clock: &SystemClock,
     };
-    let bar = spinner(args.quiet);
+    let bar = spinner(args.quiet || args.json);
     let verb = if args.dry_run { "listed" } else { "enqueued" };
     let started = Instant::now();
     let summary = aws
         .block_on(replay.run(&request, None, &|s: &Summary| {
             let t = s.total();
             bar.set_message(format!(
-                "{} objects ({:.1} MB) {verb}{}",
-                t.objects,
+                "{} ({:.1} MB) {verb}{}",
+                count(t.objects, "object"),
                 t.bytes as f64 / 1e6,
                 s.last_done
                     .as_deref()
@@ -163,8 +174,53 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, Stop> {
 fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Duration) {
     let t = summary.total();
     let (accounts, regions) = summary.accounts_and_regions();
+    for (key, e) in &summary.refused {
+        Failure::of(&format!("s3://{bucket}/{key}"), e).print(args.json);
+    }
+    if let Some(Stopped::Failed(e)) = &summary.stopped {
+        let mut stopped = Failure::of("the replay", e);
+        stopped.message = format!("stopped: {}", stopped.message);
+        stopped.print(args.json);
+        if let Some(last) = &summary.last_done {
+            eprintln!("  every object up to {last} was enqueued");
+        }
+        for o in &summary.pending {
+            eprintln!("  not enqueued: {}", o.key);
+        }
+    }
+    let gb = t.bytes as f64 * GZIP_RATIO / 1e9;
+    if args.json {
+        let per_stream: Vec<serde_json::Value> = summary
+            .enqueued
+            .iter()
+            .map(|((account, region), tally)| {
+                json!({"account": account, "region": region, "objects": tally.objects, "bytes": tally.bytes})
+            })
+            .collect();
+        print_json_summary(&json!({
+            "dry_run": args.dry_run,
+            "objects": t.objects,
+            "bytes": t.bytes,
+            "accounts": accounts.len(),
+            "regions": regions.len(),
+            "day_folders": summary.days.len(),
+            "listings": summary.list_calls,
+            "seconds": elapsed.as_secs_f64(),
+            "queue": args.queue,
+            "by_account_and_region": per_stream,
+            "refused": summary.refused.len(),
+            "not_enqueued": summary.pending.len(),
+            "stopped": summary.stopped.is_some(),
+            "estimated_ingestion_gb": args.dry_run.then_some(gb),
+            "estimated_cost_usd": args.dry_run.then_some(gb * args.price_per_gb),
+        }));
+        return;
+    }
     let days = match (summary.days.first(), summary.days.last()) {
-        (Some(a), Some(b)) => format!("{} day folders, {a} to {b}", summary.days.len()),
+        (Some(a), Some(b)) => format!(
+            "{}, {a} to {b}",
+            count(summary.days.len() as u64, "day folder")
+        ),
         _ => "no day folder".to_owned(),
     };
     let what = if args.dry_run {
@@ -178,51 +234,27 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
         .map(|q| format!(" onto {q}"))
         .unwrap_or_default();
     println!(
-        "{what} {} objects ({:.1} MB) of {} accounts and {} regions, {days}{onto}, in {:.1} s ({} listings)",
-        t.objects,
+        "{what} {} ({:.1} MB) of {} and {}, {days}{onto}, in {:.1} s ({})",
+        count(t.objects, "object"),
         t.bytes as f64 / 1e6,
-        accounts.len(),
-        regions.len(),
+        count(accounts.len() as u64, "account"),
+        count(regions.len() as u64, "region"),
         elapsed.as_secs_f64(),
-        summary.list_calls
+        count(summary.list_calls, "listing")
     );
     for ((account, region), tally) in &summary.enqueued {
         println!(
-            "  {account} {region:<16} {:>8} objects {:>10.1} MB",
-            tally.objects,
+            "  {account} {region:<16} {:>8} {:>10.1} MB",
+            count(tally.objects, "object"),
             tally.bytes as f64 / 1e6
         );
     }
     if args.dry_run {
-        let gb = t.bytes as f64 * GZIP_RATIO / 1e9;
         println!(
             "CloudWatch Logs ingestion: about {gb:.2} GB decompressed ({GZIP_RATIO}x the stored size), about ${:.2} at ${} per GB",
             gb * args.price_per_gb,
             args.price_per_gb
         );
-    }
-    for (key, e) in &summary.refused {
-        eprintln!(
-            "error: s3://{bucket}/{key}: {e} [{}, {}]",
-            e.cause,
-            e.class.as_str()
-        );
-    }
-    match &summary.stopped {
-        Some(Stopped::Failed(e)) => {
-            eprintln!(
-                "error: the replay stopped: {e} [{}, {}]",
-                e.cause,
-                e.class.as_str()
-            );
-            if let Some(last) = &summary.last_done {
-                eprintln!("  every object up to {last} was enqueued");
-            }
-            for o in &summary.pending {
-                eprintln!("  not enqueued: {}", o.key);
-            }
-        }
-        Some(Stopped::Deadline) | None => {}
     }
 }
 
@@ -232,54 +264,103 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     let from = QueueRef::Url(args.from_queue.clone());
     let to = QueueRef::Url(args.to_queue.clone().unwrap_or_default());
     let limiter = enqueue::limiter(args.rate);
+    // Counted before this run hides anything: messages other receivers hold.
+    let in_flight = aws.block_on(queue.in_flight(&from));
     let show = |m: &Received| {
-        let cause = m.attribute("trailrelay.cause").unwrap_or("-");
-        let object = m.attribute("trailrelay.object").unwrap_or("-");
-        let rest = if m.attribute(redrive::CONTINUATION_ATTRIBUTE).is_some() {
-            " (sent as its continuation)"
-        } else {
-            ""
-        };
-        println!("{} cause={cause} object={object}{rest}", m.id);
+        let as_continuation = m.attribute(redrive::CONTINUATION_ATTRIBUTE).is_some();
+        let objects = m.objects();
+        if args.json {
+            print_json_line(
+                "message",
+                &json!({
+                    "id": m.id,
+                    "cause": m.attribute("trailrelay.cause"),
+                    "objects": objects,
+                    "error": m.attribute("trailrelay.error"),
+                    "as_continuation": as_continuation,
+                }),
+            );
+        } else if !args.quiet {
+            let object = match objects.as_slice() {
+                [] => "-".to_owned(),
+                [one] => one.clone(),
+                [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+            };
+            let cause = m.attribute("trailrelay.cause").unwrap_or("-");
+            let rest = if as_continuation {
+                " (sent as its continuation)"
+            } else {
+                ""
+            };
+            println!("{} cause={cause} object={object}{rest}", m.id);
+            if let Some(error) = m.attribute("trailrelay.error") {
+                println!("  error: {error}");
+            }
+        }
     };
-    let done = aws
-        .block_on(redrive::redrive(
-            &queue,
-            &queue,
-            &from,
-            &to,
-            Some(&limiter),
-            args.dry_run,
-            &show,
-        ))
-        .map_err(|e| {
-            format!(
-                "{}: {e} [{}, {}]",
-                args.from_queue,
-                e.cause,
-                e.class.as_str()
-            )
-        })?;
+    let done = aws.block_on(redrive::redrive(
+        &queue,
+        &queue,
+        &from,
+        &to,
+        Some(&limiter),
+        args.dry_run,
+        &show,
+    ));
+    let done = match done {
+        Ok(done) => done,
+        Err(e) => {
+            Failure::of(&args.from_queue, &e).print(args.json);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     for (id, e) in &done.failed {
-        eprintln!(
-            "error: message {id}: {e} [{}, {}]",
-            e.cause,
-            e.class.as_str()
-        );
+        Failure::of(&format!("message {id}"), e).print(args.json);
     }
-    if args.dry_run {
-        println!(
-            "{} messages in {} (nothing moved)",
-            done.moved, args.from_queue
-        );
+    let in_flight = match in_flight {
+        Ok(n) => Some(n),
+        Err(e) => {
+            Failure::of(
+                &format!("{} (counting messages in flight)", args.from_queue),
+                &e,
+            )
+            .print(args.json);
+            None
+        }
+    };
+    if args.json {
+        print_json_summary(&json!({
+            "dry_run": args.dry_run,
+            "messages": done.moved,
+            "as_continuation": done.continued,
+            "failed": done.failed.len(),
+            "in_flight": in_flight,
+            "from_queue": args.from_queue,
+            "to_queue": args.to_queue,
+        }));
     } else {
-        println!(
-            "Moved {} messages ({} as their continuation) to {}; {} failed",
-            done.moved,
-            done.continued,
-            args.to_queue.as_deref().unwrap_or_default(),
-            done.failed.len()
-        );
+        let flight = match in_flight {
+            Some(0) | None => String::new(),
+            Some(n) => format!(
+                "; {} in flight (received by another reader, not listed)",
+                count(n, "more message")
+            ),
+        };
+        if args.dry_run {
+            println!(
+                "{} in {} (nothing moved){flight}",
+                count(done.moved, "message"),
+                args.from_queue
+            );
+        } else {
+            println!(
+                "Moved {} ({} as their continuation) to {}; {} failed{flight}",
+                count(done.moved, "message"),
+                done.continued,
+                args.to_queue.as_deref().unwrap_or_default(),
+                done.failed.len()
+            );
+        }
     }
     Ok(if done.failed.is_empty() {
         ExitCode::SUCCESS

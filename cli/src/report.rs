@@ -8,14 +8,14 @@ pub(crate) fn count(n: u64, noun: &str) -> String {
     if n == 1 {
         return format!("1 {noun}");
     }
-    let consonant_y = noun.strip_suffix('y').is_some_and(|stem| {
-        stem.chars()
-            .last()
-            .is_some_and(|c| !"aeiou".contains(c))
-    });
+    let consonant_y = noun
+        .strip_suffix('y')
+        .is_some_and(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
     match noun {
         _ if consonant_y => format!("{n} {}ies", &noun[..noun.len() - 1]),
-        _ if ["s", "x", "ch", "sh"].iter().any(|end| noun.ends_with(end)) => format!("{n} {noun}es"),
+        _ if ["s", "x", "ch", "sh"].iter().any(|end| noun.ends_with(end)) => {
+            format!("{n} {noun}es")
+        }
         _ => format!("{n} {noun}s"),
     }
 }
@@ -55,7 +55,10 @@ impl Failure {
     /// On standard error; with `json`, also as an NDJSON line on standard output.
     pub(crate) fn print(&self, json: bool) {
         match self.class {
-            Some(class) => eprintln!("error: {}: {} [{}, {class}]", self.what, self.message, self.cause),
+            Some(class) => eprintln!(
+                "error: {}: {} [{}, {class}]",
+                self.what, self.message, self.cause
+            ),
             None => eprintln!("error: {}", self.message),
         }
         if json {

@@ -17,10 +17,10 @@ use trailrelay::ports::{PortError, Store, epoch_ms};
 use trailrelay::replay::select::{Selection, Walk};
 use trailrelay::replay::{Request, parse_time};
 
-use crate::report::{Failure, count, print_json_summary};
 use crate::Stop;
 use crate::ports::{self, AnySource, Aws};
 use crate::replay::{rfc3339, spinner};
+use crate::report::{Failure, count, print_json_summary};
 
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
@@ -107,9 +107,8 @@ impl Context {
         if args.public_keys.is_none() && !any_s3 {
             return Err("a local copy of a trail needs its public keys: pass --public-keys FILE|DIR (the keys `aws cloudtrail list-public-keys` returns, DER or PEM)".to_owned().into());
         }
-        let needs_aws = args.public_keys.is_none()
-            || any_s3
-            || matches!(receipts, Some((Store::S3(_), _)));
+        let needs_aws =
+            args.public_keys.is_none() || any_s3 || matches!(receipts, Some((Store::S3(_), _)));
         let aws = needs_aws
             .then(|| Aws::connect(args.s3_force_path_style))
             .transpose()?;
@@ -181,7 +180,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
         max_log_file_bytes: args.max_object_bytes,
     };
     let progress = spinner(args.quiet);
-    let (mut tally, mut found, mut failed) = (Tally::default(), 0, false);
+    let (mut tally, mut found, mut failed_inputs) = (Tally::default(), 0, 0);
     let at = args.to.unwrap_or(now_s).min(now_s);
     for input in &args.inputs {
         let (trail, selection) = request_of(input, args)?;
@@ -219,19 +218,21 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
                 Some(Failure::new(
                     input,
                     "no-digests",
-                    format!("no digest files{range} under {input}: is this the trail bucket or a folder of it?"),
+                    format!(
+                        "no digest files under {input}{range}: is this the trail bucket or a folder of it?"
+                    ),
                 ))
             }
             Ok(()) => None,
         };
         if let Some(failure) = failure {
             progress.suspend(|| failure.print(args.json));
-            failed = true;
+            failed_inputs += 1;
         }
         tally.merge(&checker.tally);
     }
     progress.finish_and_clear();
-    let code = if found == 0 && !failed {
+    let code = if found == 0 && failed_inputs == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -241,10 +242,10 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
             "tally": tally,
             "findings": tally.finding_count(),
             "forwarding_checked": cx.receipts.is_some(),
-            "failed_inputs": failed,
+            "failed_inputs": failed_inputs,
         }));
     } else {
-        print!("{}", summary(&tally, cx.receipts.is_some()));
+        print!("{}", summary(&tally, cx.receipts.is_some(), failed_inputs));
     }
     Ok(code)
 }
@@ -297,7 +298,7 @@ fn print_finding(finding: &Finding, json: bool) {
     }
 }
 
-fn summary(t: &Tally, receipts: bool) -> String {
+fn summary(t: &Tally, receipts: bool, failed_inputs: u64) -> String {
     let mut s = format!(
         "{} in {}: {} verified, {} unverified (no signature kept for the newest of a local copy)\n",
         count(t.digests, "digest"),
@@ -319,10 +320,19 @@ fn summary(t: &Tally, receipts: bool) -> String {
         s += "  forwarding not checked (no --receipts)\n";
     }
     let total = t.finding_count();
-    if total == 0 {
+    if failed_inputs > 0 {
+        s += &format!(
+            "{}, but {} not checked (see the errors above)\n",
+            count(total, "finding"),
+            count(failed_inputs, "input")
+        );
+    } else if total == 0 {
         s += "0 findings\n";
-    } else {
-        s += &format!("{}:\n", count(total, "finding"));
+    }
+    if total > 0 {
+        if failed_inputs == 0 {
+            s += &format!("{}:\n", count(total, "finding"));
+        }
         for kind in FindingKind::ALL {
             if let Some(n) = t.findings.get(&kind) {
                 s += &format!("  {:<26} {n}\n", kind.as_str());

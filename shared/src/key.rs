@@ -545,7 +545,12 @@ mod tests {
         let at = |key: &str| TrailKey::parse(key).delivered_s();
         // The right length and `T`, `Z` in place, but a multi-byte character where digits go:
         // refused, never sliced inside a character.
-        for stamp in ["202é101T000000Z", "2026110éT0000Z", "20261101T00é0Z", "20261101T0000éZ"] {
+        for stamp in [
+            "202é101T000000Z",
+            "2026110éT0000Z",
+            "20261101T00é0Z",
+            "20261101T0000éZ",
+        ] {
             let digest = format!(
                 "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/\
                  111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_{stamp}.json.gz"
@@ -553,10 +558,24 @@ mod tests {
             assert_eq!(at(&digest), None, "{stamp}");
             let log = ORG_LOG.replace("20261101T0005Z", stamp);
             assert_eq!(at(&log), None, "{stamp}");
-            assert_eq!(TrailKey::from_file_name(&format!("111122223333_CloudTrail_us-east-1_{stamp}_x.json.gz")), None);
+            assert_eq!(
+                TrailKey::from_file_name(&format!(
+                    "111122223333_CloudTrail_us-east-1_{stamp}_x.json.gz"
+                )),
+                None
+            );
         }
-        for stamp in ["2026+101T0005Z", "20261101T+005Z", "20261101X0005Z", "20261101T0005z"] {
-            assert_eq!(at(&ORG_LOG.replace("20261101T0005Z", stamp)), None, "{stamp}");
+        for stamp in [
+            "2026+101T0005Z",
+            "20261101T+005Z",
+            "20261101X0005Z",
+            "20261101T0005z",
+        ] {
+            assert_eq!(
+                at(&ORG_LOG.replace("20261101T0005Z", stamp)),
+                None,
+                "{stamp}"
+            );
         }
     }
 
@@ -565,11 +584,24 @@ mod tests {
         let name = ORG_LOG.rsplit('/').next().unwrap();
         let k = TrailKey::from_file_name(name).unwrap();
         assert_eq!(k.kind, ObjectKind::Log);
-        assert_eq!((k.org_id, k.account_id.as_deref(), k.region.as_deref()), (None, Some("111122223333"), Some("us-east-1")));
+        assert_eq!(
+            (k.org_id, k.account_id.as_deref(), k.region.as_deref()),
+            (None, Some("111122223333"), Some("us-east-1"))
+        );
         assert_eq!(k.date.map(|d| d.to_string()).as_deref(), Some("2026-11-01"));
-        let digest = "111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T000000Z.json.gz";
-        assert_eq!(TrailKey::from_file_name(digest).map(|k| k.kind), Some(ObjectKind::Digest));
-        for other in ["README.md", "111122223333_CloudTrail_us-east-1_x.json.gz", "11112222333_CloudTrail_us-east-1_20261101T0005Z_x.json.gz", "111122223333_Config_us-east-1_20261101T0005Z_x.json.gz", "111122223333_CloudTrail_us-east-1_20261101T0005Z_x.txt"] {
+        let digest =
+            "111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T000000Z.json.gz";
+        assert_eq!(
+            TrailKey::from_file_name(digest).map(|k| k.kind),
+            Some(ObjectKind::Digest)
+        );
+        for other in [
+            "README.md",
+            "111122223333_CloudTrail_us-east-1_x.json.gz",
+            "11112222333_CloudTrail_us-east-1_20261101T0005Z_x.json.gz",
+            "111122223333_Config_us-east-1_20261101T0005Z_x.json.gz",
+            "111122223333_CloudTrail_us-east-1_20261101T0005Z_x.txt",
+        ] {
             assert_eq!(TrailKey::from_file_name(other), None, "{other}");
         }
     }

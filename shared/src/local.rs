@@ -126,7 +126,10 @@ pub fn list_objects(inputs: &[PathBuf]) -> Result<Listing, ListError> {
             };
             out.objects.push(ObjectRef {
                 size: entry.metadata().ok().map(|m| m.len()),
-                ..ObjectRef::new(Store::Local(root.clone()), format!("{prefix}{}", parts.join("/")))
+                ..ObjectRef::new(
+                    Store::Local(root.clone()),
+                    format!("{prefix}{}", parts.join("/")),
+                )
             });
         }
     }
@@ -670,9 +673,17 @@ mod tests {
         let bucket = dir.path().join("bucket");
         fs::create_dir_all(&bucket).unwrap();
         let outside = dir.path().join("outside.json");
-        for key in ["../outside.json", outside.to_str().unwrap(), "a/../../outside.json", ""] {
+        for key in [
+            "../outside.json",
+            outside.to_str().unwrap(),
+            "a/../../outside.json",
+            "",
+        ] {
             let object = ObjectRef::new(Store::Local(bucket.clone()), key);
-            let e = LocalSource.open(&object).err().unwrap_or_else(|| panic!("{key} opened"));
+            let e = LocalSource
+                .open(&object)
+                .err()
+                .unwrap_or_else(|| panic!("{key} opened"));
             assert_eq!(e.cause, BAD_KEY, "{key}");
         }
         // A file given by its own path is opened where it is.

@@ -447,8 +447,7 @@ where
             for _ in 0..jobs.clamp(1, objects.len().max(1)) {
                 scope.spawn(|| {
                     while !stop.load(Ordering::Relaxed) {
-                        let Some(object) = objects.get(next.fetch_add(1, Ordering::Relaxed))
-                        else {
+                        let Some(object) = objects.get(next.fetch_add(1, Ordering::Relaxed)) else {
                             break;
                         };
                         tried.fetch_add(1, Ordering::Relaxed);

@@ -265,7 +265,7 @@ fn real_log_files_outside_the_layout() {
     let out1 = dir.path().join("one");
     let output = forward(&one, &out1, &[]);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("1 objects: 1 forwarded"));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("1 object: 1 forwarded"));
 }
 
 /// The demo needs nothing but the binary, and tells the same story every time.

@@ -395,7 +395,7 @@ fn every_hostile_input_ends_as_expected_on_the_cli() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(&format!("{failed} failed")), "{stdout}");
     assert!(
-        stdout.contains("quarantine 3 records that are not JSON"),
+        stdout.contains("quarantine 3 records (not JSON objects)"),
         "{stdout}"
     );
 }

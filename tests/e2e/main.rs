@@ -11,6 +11,8 @@ mod forward;
 mod hostile;
 mod infra;
 mod moto;
+mod newcomer;
+mod newcomer_aws;
 mod replay;
 mod rules;
 mod stack;

@@ -37,7 +37,10 @@ pub(super) fn print(run: &Run<'_>) {
     println!(
         "{}: {} forwarded, {} skipped, {} failed{not_tried}",
         count(
-            totals.forwarded + totals.skipped_objects() + totals.failed_objects() + totals.not_tried,
+            totals.forwarded
+                + totals.skipped_objects()
+                + totals.failed_objects()
+                + totals.not_tried,
             "object"
         ),
         totals.forwarded,
@@ -62,7 +65,8 @@ pub(super) fn print(run: &Run<'_>) {
     if c.events_too_old + c.events_too_new > 0 {
         println!(
             "            {} older than CloudWatch Logs accepts (14 days) and {} more than 2 hours ahead: archived only, no PutLogEvents call",
-            count(c.events_too_old, "event"), c.events_too_new
+            count(c.events_too_old, "event"),
+            c.events_too_new
         );
     }
     println!(
@@ -86,7 +90,7 @@ pub(super) fn print(run: &Run<'_>) {
     }
     if c.records_quarantined > 0 {
         println!(
-            "  quarantine {} that are not JSON objects -> {archive_to}/{}/",
+            "  quarantine {} (not JSON objects) -> {archive_to}/{}/",
             count(c.records_quarantined, "record"),
             trailrelay::pipeline::quarantine::QUARANTINE_FOLDER
         );
@@ -108,10 +112,7 @@ pub(super) fn print(run: &Run<'_>) {
             "  clock     {} (--now): CloudWatch Logs' window judged as at that time",
             rfc3339(s)
         ),
-        None => println!(
-            "  clock     {} (the system clock)",
-            rfc3339(epoch_ms(std::time::SystemTime::now()) / 1000)
-        ),
+        None => println!("  clock     the system clock (--now TIME to judge as at another time)"),
     }
     if !totals.skipped.is_empty() {
         let skipped: Vec<String> = totals

@@ -248,7 +248,11 @@ fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     for e in error_chain(error) {
         let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text) || text.contains(p.as_str())) {
+        if !text.is_empty()
+            && !parts
+                .iter()
+                .any(|p| p.contains(&text) || text.contains(p.as_str()))
+        {
             parts.push(text);
         } else if let Some(last) = parts.last_mut().filter(|p| text.contains(p.as_str())) {
             *last = text;

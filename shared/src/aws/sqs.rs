@@ -69,6 +69,28 @@ impl SqsQueue {
     }
 }
 
+impl SqsQueue {
+    /// Messages of `queue` received and not yet deleted nor visible again (in flight), as
+    /// SQS approximates them (`ApproximateNumberOfMessagesNotVisible`).
+    pub async fn in_flight(&self, queue: &QueueRef) -> Result<u64, PortError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let url = self.url(queue).await?;
+        let attributes = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+}
+
 /// (account, queue name) of `arn:aws:sqs:REGION:ACCOUNT:NAME`.
 pub fn parse_arn(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(6, ':');
@@ -108,7 +130,10 @@ impl Queue for SqsQueue {
             let (class, cause, text) = (e.class, e.cause, e.to_string());
             messages
                 .iter()
-                .map(|_| Err(PortError::new(class, cause, text.clone())))
+                .map(|_| {
+                    Err(PortError::new(class, cause, text.clone())
+                        .with_service_code(e.service_code.as_deref()))
+                })
                 .collect()
         };
         if messages.len() > MAX_BATCH_MESSAGES || messages.iter().any(|m| m.queue != first.queue) {

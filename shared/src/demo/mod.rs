@@ -174,7 +174,10 @@ pub fn write_corpus(root: &Path, spec: &DemoSpec) -> io::Result<DemoCorpus> {
                 let (network, logged): (Vec<Value>, Vec<Value>) = records
                     .into_iter()
                     .partition(|r| r["eventCategory"] == "NetworkActivity");
-                for (folder, records) in [("CloudTrail", logged), ("CloudTrail-NetworkActivity", network)] {
+                for (folder, records) in [
+                    ("CloudTrail", logged),
+                    ("CloudTrail-NetworkActivity", network),
+                ] {
                     if records.is_empty() && folder != "CloudTrail" {
                         continue;
                     }

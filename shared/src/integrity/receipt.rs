@@ -94,7 +94,9 @@ pub fn forwarded_before<S: ObjectSource>(
     }
     let opened = source.open(object)?;
     match decode::sha256_bounded(opened.reader, max_bytes, &mut || true) {
-        Ok(Hashed::Sha256(sha256)) => Ok(hex::encode(sha256) == receipt.sha256.to_ascii_lowercase()),
+        Ok(Hashed::Sha256(sha256)) => {
+            Ok(hex::encode(sha256) == receipt.sha256.to_ascii_lowercase())
+        }
         Err(e) if decode::is_source_error(&e) => Err(PortError::new(ErrorClass::Retry, "read", e)),
         // Too large, or not gzip as it should be: forwarding will say so.
         Ok(Hashed::LargerThan(_)) | Err(_) => Ok(false),

@@ -115,7 +115,9 @@ fn a_file_that_is_no_rsa_key_is_refused_by_name() {
         b"NOT-A-KEY",
         b"# README\nkeys go here\n",
         // A DER sequence of two integers, but a 64-bit modulus.
-        &[0x30, 0x0d, 0x02, 0x09, 0x00, 0xc5, 1, 2, 3, 4, 5, 6, 7, 0x02, 0x01, 0x03],
+        &[
+            0x30, 0x0d, 0x02, 0x09, 0x00, 0xc5, 1, 2, 3, 4, 5, 6, 7, 0x02, 0x01, 0x03,
+        ],
     ] {
         let e = PublicKey::parse(not_a_key).unwrap_err();
         assert!(e.contains("RSA"), "{e}");

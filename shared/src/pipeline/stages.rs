@@ -305,8 +305,15 @@ mod tests {
         assert_eq!(a.counts, b.counts);
         let (a, b) = (contents(&inline), contents(&staged));
         assert!(files > 9, "network-activity files beside the others");
-        let streams = a.iter().filter(|(name, _)| name.ends_with(".ndjson")).count();
-        assert_eq!(a.len() as u64, files + files + streams as u64, "archive objects, receipts, log streams");
+        let streams = a
+            .iter()
+            .filter(|(name, _)| name.ends_with(".ndjson"))
+            .count();
+        assert_eq!(
+            a.len() as u64,
+            files + files + streams as u64,
+            "archive objects, receipts, log streams"
+        );
         for ((name_a, bytes_a), (name_b, bytes_b)) in a.iter().zip(&b) {
             assert_eq!(name_a, name_b);
             assert!(bytes_a == bytes_b, "{name_a} differs");

@@ -267,7 +267,9 @@ impl<L: Lister, Q: Queue> Replay<'_, L, Q> {
         for (selected, result) in batch.objects.into_iter().zip(results) {
             match result {
                 Ok(()) => summary.add(&selected),
-                Err(e) if e.class == ErrorClass::Retry => {
+                // A failure every message would meet (no such queue, credentials refused)
+                // stops the replay once, as a transient one does.
+                Err(e) if e.class == ErrorClass::Retry || e.is_run_wide() => {
                     summary.pending.push(selected.object.clone());
                     summary.stopped = Some(Stopped::Failed(e));
                 }

@@ -10,10 +10,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use crate::notification::Notification;
 use crate::ports::{ErrorClass, Outgoing, PortError, Queue, QueueRef};
 
 /// The attribute holding the rest of a dead-lettered message's work.
 pub const CONTINUATION_ATTRIBUTE: &str = "trailrelay.continuation";
+
+/// What the names of the attributes a failure adds start with (`trailrelay.cause`, ...).
+const FAILURE_ATTRIBUTES: &str = "trailrelay.";
 
 /// Seconds a received message stays hidden from other receivers while it is moved.
 pub const VISIBILITY_SECONDS: u32 = 60;
@@ -40,8 +44,26 @@ impl Received {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The objects the message concerns: the forwarder's `trailrelay.object`, else those its
+    /// body announces (`s3://bucket/key` each); empty when it announces none.
+    pub fn objects(&self) -> Vec<String> {
+        if let Some(object) = self.attribute("trailrelay.object") {
+            return vec![object.to_owned()];
+        }
+        match crate::notification::parse(&self.body) {
+            Ok(Notification::Objects(objects) | Notification::Continuation { objects, .. }) => {
+                objects
+                    .iter()
+                    .map(|o| format!("s3://{}/{}", o.bucket, o.key))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// What goes back to the queue: the continuation when the forwarder left one, else the
-    /// message itself with its attributes.
+    /// message itself with its own attributes, without those of the failure that
+    /// dead-lettered it (`trailrelay.*`): its next failure, if any, says its own.
     pub fn redriven(&self, to: &QueueRef) -> Outgoing {
         match self.attribute(CONTINUATION_ATTRIBUTE) {
             Some(rest) => Outgoing {
@@ -57,6 +79,7 @@ impl Received {
                 attributes: self
                     .attributes
                     .iter()
+                    .filter(|(n, _)| !n.starts_with(FAILURE_ATTRIBUTES))
                     .map(|(n, v)| (Cow::Owned(n.clone()), v.clone()))
                     .collect(),
             },
