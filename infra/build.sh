@@ -17,7 +17,7 @@ esac
 
 # shellcheck source=tests/venv.sh
 . tests/venv.sh
-pinned_venv .venv-lambda "cargo-lambda==1.9.2 ziglang==0.17.1"
+pinned_venv .venv-lambda "$LAMBDA_TOOLS"
 pinned_venv .venv-sam "$SAM_CLI"
 # cargo-lambda finds zig through the ziglang package's `python -m ziglang`, on PATH here.
 export PATH="$PWD/.venv-lambda/bin:$PATH"

@@ -10,10 +10,7 @@ step() { printf '\n== %s\n' "$*"; }
 . tests/venv.sh
 
 step "tools"
-# moto 5.2.5 writes S3 event times in UTC ("...Z"), as S3 does. cfn-lint 1.51 still runs the
-# SAM translator, so it checks the serverless resources' properties; later releases let typos
-# there through.
-pinned_venv .venv "moto[server]==5.2.5 cfn-lint==1.51.0"
+pinned_venv .venv "$TEST_TOOLS"
 pinned_venv .venv-sam "$SAM_CLI"
 pinned_venv .venv-checkov "checkov==3.3.30"
 

@@ -16,6 +16,12 @@ pinned_venv() {
   echo "$venv: $specs"
 }
 
+# moto 5.2.5 writes S3 event times in UTC ("...Z"), as S3 does. cfn-lint 1.51 still runs the
+# SAM translator, so it checks the serverless resources' properties; later releases let typos
+# there through.
+TEST_TOOLS="moto[server]==5.2.5 cfn-lint==1.51.0"
+# cargo-lambda builds through zig, which the ziglang package carries.
+LAMBDA_TOOLS="cargo-lambda==1.9.2 ziglang==0.17.1"
 # SAM CLI and checkov pin their own botocore and friends: each gets its own environment.
 SAM_CLI="aws-sam-cli==1.170.0"
 export SAM_CLI_TELEMETRY=0
