@@ -156,7 +156,8 @@ pub(crate) fn forward(
         }
     }
     if !settings.rules.is_empty() {
-        summary::write_metrics(&settings.rules, &totals.rule_stats, &metrics, !to.json)?;
+        summary::write_metrics(&settings.rules, &totals.rule_stats, &metrics, !to.json)
+            .map_err(Stop::Failed)?;
     }
     Ok(if totals.failed_objects() == 0 && totals.not_tried == 0 {
         ExitCode::SUCCESS

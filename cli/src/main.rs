@@ -242,15 +242,21 @@ fn main() -> ExitCode {
             eprintln!("error: {message} [config]");
             ExitCode::FAILURE
         }
+        Err(Stop::Failed(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-/// Why a command stopped before its work: bad arguments (exit 2), or a configuration no input
-/// can change (no credentials, no region: exit 1).
+/// Why a command stopped: bad arguments (exit 2), a configuration no input can change (no
+/// credentials, no region: exit 1), or a failure of its own work, such as a file it could not
+/// write (exit 1).
 #[derive(Debug)]
 pub(crate) enum Stop {
     Usage(String),
     Config(String),
+    Failed(String),
 }
 
 impl From<String> for Stop {
@@ -350,7 +356,7 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
     for owned in [&bucket, &out] {
         if owned.exists() {
             std::fs::remove_dir_all(owned)
-                .map_err(|e| format!("clearing {}: {e}", owned.display()))?;
+                .map_err(|e| Stop::Failed(format!("clearing {}: {e}", owned.display())))?;
         }
     }
     // Recent activity: CloudWatch Logs, which the local logs stand for, takes events of the
@@ -366,8 +372,12 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
         digest_hours,
         ..DemoSpec::default()
     };
-    let corpus = demo::write_corpus(&bucket, &spec)
-        .map_err(|e| format!("writing the demo trail to {}: {e}", bucket.display()))?;
+    let corpus = demo::write_corpus(&bucket, &spec).map_err(|e| {
+        Stop::Failed(format!(
+            "writing the demo trail to {}: {e}",
+            bucket.display()
+        ))
+    })?;
     println!(
         "Generated an organization trail ({}): {} log files and {} digest files, {} records, under {}",
         demo::DEMO_ORG_ID,
@@ -389,10 +399,10 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
     let code = forward(&[input], &out, &options, &Destinations::local())?;
     let archive_dir = out.join("archive");
     let findings = Findings::from_archive(&archive_dir).map_err(|e| {
-        format!(
+        Stop::Failed(format!(
             "reading the archive back from {}: {e}",
             archive_dir.display()
-        )
+        ))
     })?;
     println!();
     println!("What the archive holds:");
@@ -427,7 +437,7 @@ fn validate_demo(args: &DemoArgs, spec: &DemoSpec, out: &Path) -> Result<ExitCod
     let key = demo::demo_public_key().map_err(|e| format!("the demo key: {e}"))?;
     std::fs::create_dir_all(&keys)
         .and_then(|()| std::fs::write(keys.join("demo-key.der"), key.pkcs1_der()))
-        .map_err(|e| format!("writing {}: {e}", keys.display()))?;
+        .map_err(|e| Stop::Failed(format!("writing {}: {e}", keys.display())))?;
     let bucket = args.dir.join("bucket");
     let receipts = out.join("receipts");
     // Judged when the last digest was delivered, so the command passes whenever it is run again.
