@@ -143,6 +143,13 @@ impl ObjectSource for AnySource {
             )),
         }
     }
+
+    fn is_absent(&self, object: &ObjectRef) -> Result<bool, PortError> {
+        match (&object.store, &self.s3) {
+            (Store::S3(_), Some(s3)) => s3.is_absent(object),
+            _ => Ok(false),
+        }
+    }
 }
 
 /// Local files or CloudWatch Logs.

@@ -306,6 +306,9 @@ fn summary(t: &Tally, receipts: bool, failed_inputs: u64) -> String {
         count(t.digests_verified, "signature"),
         t.digests_unverified
     );
+    for key in &t.unverified {
+        s += &format!("  unverified: {key} (no signature sidecar, and no later digest records one)\n");
+    }
     s += &format!(
         "{} listed: {} present with the listed hash\n",
         count(t.log_files, "log file"),

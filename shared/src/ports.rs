@@ -222,6 +222,8 @@ const RUN_WIDE_CODES: &[&str] = &[
 pub const OBJECT_CHANGED: &str = "object-changed";
 /// The cause of an object that does not exist (poison).
 pub const NOT_FOUND: &str = "not-found";
+/// The cause of a request refused for its permissions (poison).
+pub const ACCESS_DENIED: &str = "access-denied";
 
 /// Where objects are read from.
 pub trait ObjectSource: Sync {
@@ -233,13 +235,23 @@ pub trait ObjectSource: Sync {
     /// [`OBJECT_CHANGED`] (poison).
     fn open(&self, object: &ObjectRef) -> Result<Opened<Self::Reader>, PortError>;
 
-    /// Opens `object`, or `None` when it does not exist ([`NOT_FOUND`]).
+    /// Opens `object`, or `None` when it does not exist ([`NOT_FOUND`]). A store that answers
+    /// "access denied" for a key that does not exist (S3, to a reader its policy lets list the
+    /// key's prefix only) is asked whether the key exists: a missing object is `None` there
+    /// too.
     fn open_existing(&self, object: &ObjectRef) -> Result<Option<Opened<Self::Reader>>, PortError> {
         match self.open(object) {
             Ok(opened) => Ok(Some(opened)),
             Err(e) if e.cause == NOT_FOUND => Ok(None),
+            Err(e) if e.cause == ACCESS_DENIED && self.is_absent(object)? => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `object` is known not to exist (by a listing of its exact key); `false` where the
+    /// store cannot tell.
+    fn is_absent(&self, _object: &ObjectRef) -> Result<bool, PortError> {
+        Ok(false)
     }
 }
 

@@ -192,7 +192,7 @@ pub fn classify_status(code: Option<&str>, status: u16) -> (ErrorClass, &'static
     } else if NOT_FOUND_CODES.contains(&code) || status == 404 {
         (ErrorClass::Poison, crate::ports::NOT_FOUND)
     } else if ACCESS_DENIED_CODES.contains(&code) || status == 403 {
-        (ErrorClass::Poison, "access-denied")
+        (ErrorClass::Poison, crate::ports::ACCESS_DENIED)
     } else {
         (ErrorClass::Poison, "refused")
     }

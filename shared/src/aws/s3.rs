@@ -110,6 +110,28 @@ pub type S3Reader = SyncIoBridge<Pin<Box<dyn AsyncBufRead + Send>>>;
 impl ObjectSource for S3Source {
     type Reader = S3Reader;
 
+    /// Lists the exact key: S3 answers GetObject of a missing key with 403 to a reader without
+    /// `s3:ListBucket` on it, so only a listing tells missing from forbidden.
+    fn is_absent(&self, object: &ObjectRef) -> Result<bool, PortError> {
+        let Store::S3(bucket) = &object.store else {
+            return Ok(false);
+        };
+        let listed = self.handle.block_on(
+            self.client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&object.key)
+                .max_keys(1)
+                .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+                .send(),
+        );
+        let listed = listed.map_err(classify)?;
+        Ok(!listed
+            .contents()
+            .iter()
+            .any(|o| o.key() == Some(object.key.as_str())))
+    }
+
     fn open(&self, object: &ObjectRef) -> Result<Opened<S3Reader>, PortError> {
         let Store::S3(bucket) = &object.store else {
             return Err(PortError::new(

@@ -185,7 +185,9 @@ where
             late_after_s: i64::try_from(config.late_after_s).unwrap_or(i64::MAX),
             max_log_file_bytes: config.max_object_bytes,
         };
-        let mut checker = Checker::new(evidence, options, now_s).walked_from(Some(from_s));
+        let mut checker = Checker::new(evidence, options, now_s)
+            .walked_from(Some(from_s))
+            .with_deadline(stop_at);
         let mut report = RunReport::default();
         let handle = &self.ports.handle;
         let lister = self.ports.lister;

@@ -26,7 +26,7 @@ pub mod receipt;
 use crate::key::TrailKey;
 use crate::ports::{ArchiveSink, ArchiveUpload, ErrorClass, ObjectSource, PortError};
 use crate::replay::select::Selected;
-use check::{ChainState, Checker};
+use check::{ChainState, Checker, MAX_KEPT_FINDINGS, MAX_STALLED_CHECKS, Stalled};
 use keys::KeyStore;
 
 /// How long a listed log file may go without a receipt: one hour.
@@ -79,20 +79,32 @@ pub enum FindingKind {
     LogFileForwardedAltered,
     /// No public key has the fingerprint a digest names.
     PublicKeyUnknown,
+    /// A digest on S3 without the signature CloudTrail always stores in its metadata
+    /// (`x-amz-meta-signature`): nothing it says is trusted.
+    DigestSignatureMissing,
+    /// A digest whose name or end time lies beyond the check's time by more than the late
+    /// bound: it is never where a chain stands.
+    DigestFromTheFuture,
+    /// A digest or a listed log file that cannot be read (access denied, a KMS key the reader
+    /// may not use, a read that kept failing): the proof cannot cover it.
+    ObjectUnreadable,
 }
 
 impl FindingKind {
     /// Every kind.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::DigestSignatureInvalid,
+        Self::DigestSignatureMissing,
         Self::DigestAltered,
         Self::DigestMissing,
+        Self::DigestFromTheFuture,
         Self::DigestLate,
         Self::LogFileMissing,
         Self::LogFileAltered,
         Self::LogFileNotForwarded,
         Self::LogFileForwardedAltered,
         Self::PublicKeyUnknown,
+        Self::ObjectUnreadable,
     ];
 
     /// The kind's name: `digest-altered`, `log-file-missing`, ...
@@ -107,7 +119,17 @@ impl FindingKind {
             Self::LogFileNotForwarded => "log-file-not-forwarded",
             Self::LogFileForwardedAltered => "log-file-forwarded-altered",
             Self::PublicKeyUnknown => "public-key-unknown",
+            Self::DigestSignatureMissing => "digest-signature-missing",
+            Self::DigestFromTheFuture => "digest-from-the-future",
+            Self::ObjectUnreadable => "object-unreadable",
         }
+    }
+
+    /// Whether the kind names a tampering (or evidence the proof cannot cover): once found it
+    /// is named by every later check of its chain, not only by the one that found it.
+    /// Silence and forwarding gaps are judged afresh by each check.
+    pub fn persists(self) -> bool {
+        !matches!(self, Self::DigestLate | Self::LogFileNotForwarded)
     }
 }
 
@@ -151,6 +173,10 @@ pub struct Tally {
     pub awaiting_receipt: u64,
     /// Findings by kind.
     pub findings: BTreeMap<FindingKind, u64>,
+    /// The unverified digests (a local copy's newest, with no signature sidecar): named, as
+    /// the proof stops short of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
 }
 
 impl Tally {
@@ -169,6 +195,7 @@ impl Tally {
         self.log_files_verified += other.log_files_verified;
         self.log_files_forwarded += other.log_files_forwarded;
         self.awaiting_receipt += other.awaiting_receipt;
+        self.unverified.extend(other.unverified.iter().cloned());
         for (kind, n) in &other.findings {
             *self.findings.entry(*kind).or_default() += n;
         }
@@ -272,7 +299,9 @@ pub fn chain_of(key: &str) -> Option<(String, Chain)> {
 /// checkpoint the walk did not meet (their awaiting files, their silence). `checkpoint` is
 /// brought up to date chain by chain, and a chain's findings are reported once the chain is
 /// done, so a failure, or `stop` answering true before a chain, keeps what was done and
-/// repeats nothing. Returns whether every chain was checked.
+/// repeats nothing. A chain that fails (a read that failed for a transient reason) stops only
+/// itself: the others are checked, and the first failure is returned at the end. Returns
+/// whether every chain was checked.
 pub fn check_walk<S: ObjectSource, K: KeyStore>(
     checker: &mut Checker<'_, S, K>,
     next_day: &mut dyn FnMut() -> Result<Option<Vec<Selected>>, PortError>,
@@ -281,6 +310,7 @@ pub fn check_walk<S: ObjectSource, K: KeyStore>(
     out: &mut dyn FnMut(Finding),
 ) -> Result<bool, PortError> {
     let mut seen = BTreeSet::new();
+    let mut failed: Option<PortError> = None;
     // The chains of one account-region folder, with their keys in order.
     let mut group: BTreeMap<String, (Chain, Vec<String>)> = BTreeMap::new();
     let mut walking = true;
@@ -303,8 +333,14 @@ pub fn check_walk<S: ObjectSource, K: KeyStore>(
             if next.as_ref().map_or(!walking, |(_, c, _)| other_folder(c)) {
                 for (id, (chain, keys)) in std::mem::take(&mut group) {
                     seen.insert(id.clone());
-                    if stop() || !check_entry(checker, checkpoint, id, chain, &keys, stop, out)? {
+                    if stop() {
                         return Ok(false);
+                    }
+                    match check_entry(checker, checkpoint, id, chain, &keys, stop, out) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(false),
+                        // One chain's failure never stops the others: it is reported at the end.
+                        Err(e) => failed = failed.or(Some(e)),
                     }
                 }
             }
@@ -326,16 +362,24 @@ pub fn check_walk<S: ObjectSource, K: KeyStore>(
         .map(|(id, e)| (id.clone(), e.chain.clone()))
         .collect();
     for (id, chain) in unseen {
-        if stop() || !check_entry(checker, checkpoint, id, chain, &[], stop, out)? {
+        if stop() {
             return Ok(false);
         }
+        match check_entry(checker, checkpoint, id, chain, &[], stop, out) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => failed = failed.or(Some(e)),
+        }
     }
-    Ok(true)
+    failed.map_or(Ok(true), Err)
 }
 
 /// Checks one chain's digests `keys` after where `checkpoint` says it stood; its findings go to
-/// `out` once it is done (or stopped), its new state to `checkpoint`. On a failure neither
-/// changes, nor the tally. Returns whether the chain was checked to its end.
+/// `out` once it is done (or stopped), its new state to `checkpoint`, and so do the tamperings
+/// earlier checks found (every check names them again). On a failure only the failure's place
+/// is kept (a chain stalled there often enough names the object unreadable and goes on), and
+/// the tally counts nothing of the chain but the tamperings named again. Returns whether the
+/// chain was checked to its end.
 fn check_entry<S: ObjectSource, K: KeyStore>(
     checker: &mut Checker<'_, S, K>,
     checkpoint: &mut Checkpoint,
@@ -345,11 +389,18 @@ fn check_entry<S: ObjectSource, K: KeyStore>(
     stop: &mut dyn FnMut() -> bool,
     out: &mut dyn FnMut(Finding),
 ) -> Result<bool, PortError> {
-    let state = checkpoint
+    let mut state = checkpoint
         .chains
         .get(&id)
         .map(|e| e.state.clone())
         .unwrap_or_default();
+    let kept = std::mem::take(&mut state.findings);
+    let stalled = state.stalled.take();
+    let give_up = stalled
+        .as_ref()
+        .filter(|s| s.checks + 1 >= MAX_STALLED_CHECKS)
+        .map(|s| s.key.clone());
+    checker.stalls(give_up);
     let after = state.last.as_ref().map(|l| l.key.clone());
     let fresh: Vec<String> = keys
         .iter()
@@ -358,14 +409,52 @@ fn check_entry<S: ObjectSource, K: KeyStore>(
         .collect();
     let before = checker.tally.clone();
     let mut found = Vec::new();
-    match checker.check_chain(&chain, state, &fresh, stop, &mut |f| found.push(f)) {
-        Ok((state, complete)) => {
-            found.into_iter().for_each(out);
+    let checked = checker.check_chain(&chain, state, &fresh, stop, &mut |f| found.push(f));
+    for f in &kept {
+        *checker.tally.findings.entry(f.kind).or_default() += 1;
+        out(f.clone());
+    }
+    match checked {
+        Ok((mut state, complete)) => {
+            state.findings = kept;
+            for f in found {
+                let again = state
+                    .findings
+                    .iter()
+                    .any(|k| k.kind == f.kind && k.key == f.key);
+                if again {
+                    // Named above, as found before.
+                    if let Some(n) = checker.tally.findings.get_mut(&f.kind) {
+                        *n -= 1;
+                    }
+                    continue;
+                }
+                if f.kind.persists() && state.findings.len() < MAX_KEPT_FINDINGS {
+                    state.findings.push(f.clone());
+                }
+                out(f);
+            }
             checkpoint.chains.insert(id, ChainEntry { chain, state });
             Ok(complete)
         }
         Err(e) => {
             checker.tally = before;
+            for f in &kept {
+                *checker.tally.findings.entry(f.kind).or_default() += 1;
+            }
+            let at = checker.stalls(None);
+            let entry = checkpoint.chains.entry(id).or_insert_with(|| ChainEntry {
+                chain,
+                state: ChainState::default(),
+            });
+            entry.state.findings = kept;
+            entry.state.stalled = at.map(|key| Stalled {
+                checks: match &stalled {
+                    Some(s) if s.key == key => s.checks + 1,
+                    _ => 1,
+                },
+                key,
+            });
             Err(e)
         }
     }

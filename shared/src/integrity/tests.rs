@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::check::{Checker, Evidence};
+use super::check::{self, Checker, Evidence};
 use super::digest::DigestFile;
 use super::keys::{KeyRing, PublicKey};
 use super::receipt::{ReceiptsIn, receipt_key};
@@ -222,15 +222,30 @@ impl Trail {
         checkpoint: &mut Checkpoint,
         stop: &mut dyn FnMut() -> bool,
     ) -> (Vec<Finding>, Tally, Result<bool, crate::ports::PortError>) {
+        let at = (Store::Local(self.bucket()), Options::default());
+        self.walk_in(at, source, keys, now_s, checkpoint, stop)
+    }
+
+    /// [`Trail::walk`] with the trail in `store` (the bucket's folder, or a bucket name the
+    /// source maps to it) and the check's options.
+    fn walk_in(
+        &self,
+        (store, options): (Store, Options),
+        source: &impl crate::ports::ObjectSource,
+        keys: &impl KeyStore,
+        now_s: i64,
+        checkpoint: &mut Checkpoint,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> (Vec<Finding>, Tally, Result<bool, crate::ports::PortError>) {
         let bucket = self.bucket().to_string_lossy().into_owned();
         let receipts = Store::Local(self.dir.path().join("receipts"));
         let evidence = Evidence {
             source,
-            trail: Store::Local(self.bucket()),
+            trail: store,
             receipts: Some((receipts, String::new())),
             keys,
         };
-        let mut checker = Checker::new(evidence, Options::default(), now_s);
+        let mut checker = Checker::new(evidence, options, now_s);
         let request = Request {
             bucket,
             ..Request::default()
@@ -598,7 +613,7 @@ fn a_successor_whose_own_signature_fails_is_not_believed_about_its_predecessor()
 }
 
 #[test]
-fn a_log_file_altered_before_it_was_forwarded_is_one_finding() {
+fn a_log_file_altered_before_it_was_forwarded_says_both() {
     let trail = Trail::new();
     let log = trail.keys("CloudTrail")[2].clone();
     trail.rewrite_gz(&log, |t| t.replacen("\"eventName\"", "\"eventName\" ", 1));
@@ -622,7 +637,10 @@ fn a_log_file_altered_before_it_was_forwarded_is_one_finding() {
     ));
     assert_eq!(
         trail.findings_after(trail.end_s() + 60),
-        [(FindingKind::LogFileAltered, log)]
+        [
+            (FindingKind::LogFileAltered, log.clone()),
+            (FindingKind::LogFileForwardedAltered, log)
+        ]
     );
 }
 
@@ -639,7 +657,7 @@ fn unpark(trail: &Trail, key: &str) {
 }
 
 #[test]
-fn links_hold_across_runs_and_an_altered_digest_is_named_once() {
+fn links_hold_across_runs_and_an_altered_digest_is_named_by_every_later_run() {
     let trail = Trail::new();
     let digests = trail.keys("CloudTrail-Digest");
     // Run 1 sees the first digest; run 2 the two others, linked to it through the checkpoint.
@@ -656,7 +674,8 @@ fn links_hold_across_runs_and_an_altered_digest_is_named_once() {
     assert_eq!((tally.digests, tally.digests_verified), (2, 2));
 
     // A digest altered and signed again by whoever holds the key passes alone; the digest
-    // after it, in a later run, names it altered, once.
+    // after it, in a later run, names it altered, and so does every run after that (from the
+    // checkpoint: the digest is not read again), once each.
     let trail = Trail::new();
     let digests = trail.keys("CloudTrail-Digest");
     park(&trail, &digests[2]);
@@ -691,8 +710,12 @@ fn links_hold_across_runs_and_an_altered_digest_is_named_once() {
         kinds(&findings),
         [(FindingKind::DigestAltered, digests[1].clone())]
     );
-    let (findings, _) = trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
-    assert!(findings.is_empty(), "named once: {findings:?}");
+    for _ in 0..2 {
+        let (again, tally) =
+            trail.validate_from(&Trail::demo_keys(), trail.end_s(), &mut checkpoint);
+        assert_eq!(kinds(&again), kinds(&findings), "named again");
+        assert_eq!((tally.finding_count(), tally.digests), (1, 0));
+    }
 }
 
 /// Reads like the local source, but fails (for a transient reason) on one key.
@@ -733,7 +756,21 @@ fn a_chain_that_fails_or_is_stopped_reports_nothing_of_itself_and_keeps_its_stat
     assert_eq!(result.unwrap_err().cause, "throttled");
     assert!(findings.is_empty(), "{findings:?}");
     assert_eq!(tally.finding_count(), 0);
-    assert!(checkpoint.chains.is_empty());
+    // Only where it stalled is kept.
+    let stalled = |c: &Checkpoint| -> Vec<ChainState> {
+        c.chains.values().map(|e| e.state.clone()).collect()
+    };
+    assert_eq!(
+        stalled(&checkpoint),
+        [ChainState {
+            stalled: Some(check::Stalled {
+                key: logs[5].clone(),
+                checks: 1
+            }),
+            ..ChainState::default()
+        }]
+    );
+    checkpoint = Checkpoint::default();
     // Stopped before the chain: nothing done.
     let (findings, _, result) = trail.walk(
         &LocalSource,
@@ -879,6 +916,115 @@ fn a_read_that_fails_partway_is_not_tampering() {
             "{key}"
         );
         assert!(findings.is_empty(), "{key}: {findings:?}");
-        assert!(checkpoint.chains.is_empty(), "{key}");
+        let states: Vec<&ChainState> = checkpoint.chains.values().map(|e| &e.state).collect();
+        assert!(
+            states
+                .iter()
+                .all(|s| s.last.is_none() && s.findings.is_empty()),
+            "{key}"
+        );
+        assert_eq!(
+            states
+                .iter()
+                .filter_map(|s| s.stalled.as_ref())
+                .map(|s| (&s.key, s.checks))
+                .collect::<Vec<_>>(),
+            [(&key, 1)],
+            "{key}"
+        );
     }
 }
+
+/// A read that keeps failing stops its chain for a few checks, then is named unreadable and
+/// the chain goes on; a read refused for what the object is (access denied) is named at once.
+/// Other chains are checked meanwhile.
+#[test]
+fn no_object_stops_the_walk_for_ever() {
+    let trail = Trail::with_regions(2);
+    let keys = Trail::demo_keys();
+    let digests = trail.keys("CloudTrail-Digest");
+    let broken = digests[1].clone();
+    let mut checkpoint = Checkpoint::default();
+    let source = BrokenOn(broken.clone());
+    for check in 1..=check::MAX_STALLED_CHECKS {
+        let (findings, tally, result) =
+            trail.walk(&source, &keys, trail.end_s(), &mut checkpoint, &mut || {
+                false
+            });
+        let region_of = |k: &str| {
+            k.split("/CloudTrail-Digest/")
+                .nth(1)
+                .map(|r| r.split('/').next().map(str::to_owned))
+        };
+        if check < check::MAX_STALLED_CHECKS {
+            assert_eq!(result.unwrap_err().cause, "read");
+            assert!(findings.is_empty(), "{findings:?}");
+            // The other region's chain was checked all the same.
+            assert!(check > 1 || tally.digests >= 3, "{tally:?}");
+            assert!(
+                checkpoint.chains.values().any(|e| e
+                    .state
+                    .last
+                    .as_ref()
+                    .is_some_and(|l| region_of(&l.key) != region_of(&broken))),
+                "{checkpoint:?}"
+            );
+        } else {
+            assert!(result.unwrap(), "the chain goes on past it");
+            assert_eq!(
+                kinds(&findings),
+                [(FindingKind::ObjectUnreadable, broken.clone())]
+            );
+        }
+    }
+    // A digest the reader may not read is named at once, and the walk goes on.
+    let denied = DeniedOn(digests[4].clone());
+    let mut checkpoint = Checkpoint::default();
+    let (findings, tally, result) =
+        trail.walk(&denied, &keys, trail.end_s(), &mut checkpoint, &mut || {
+            false
+        });
+    assert!(result.unwrap());
+    assert_eq!(
+        kinds(&findings),
+        [(FindingKind::ObjectUnreadable, digests[4].clone())]
+    );
+    assert!(findings[0].detail.contains("access-denied"), "{findings:?}");
+    assert_eq!(tally.digests, digests.len() as u64);
+    // So is a listed log file.
+    let log = trail.keys("CloudTrail")[2].clone();
+    let denied = DeniedOn(log.clone());
+    let (findings, _, result) = trail.walk(
+        &denied,
+        &keys,
+        trail.end_s(),
+        &mut Checkpoint::default(),
+        &mut || false,
+    );
+    assert!(result.unwrap());
+    assert_eq!(kinds(&findings), [(FindingKind::ObjectUnreadable, log)]);
+}
+
+/// Reads like the local source, but refuses one key as S3 refuses a reader without the
+/// permission: 403, access denied.
+struct DeniedOn(String);
+
+impl crate::ports::ObjectSource for DeniedOn {
+    type Reader = fs::File;
+
+    fn open(
+        &self,
+        object: &crate::ports::ObjectRef,
+    ) -> Result<crate::ports::Opened<fs::File>, crate::ports::PortError> {
+        if object.key == self.0 {
+            return Err(crate::ports::PortError::new(
+                crate::ports::ErrorClass::Poison,
+                crate::ports::ACCESS_DENIED,
+                "Access Denied",
+            ));
+        }
+        LocalSource.open(object)
+    }
+}
+
+mod hostile;

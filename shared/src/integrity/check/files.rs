@@ -34,7 +34,16 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         let key = &entry.s3_object;
         let listed_by = || Some(digest_key.to_owned());
         let object = ObjectRef::new(self.evidence.trail.clone(), key.clone());
-        let Some(opened) = self.evidence.source.open_existing(&object)? else {
+        let opened = match self.evidence.source.open_existing(&object) {
+            Ok(opened) => opened,
+            Err(e) => {
+                let detail = format!("{} ({digest_key} lists it)", self.unreadable(key, e)?);
+                let kind = FindingKind::ObjectUnreadable;
+                out(self.found(chain, kind, key.clone(), listed_by(), detail));
+                return Ok(());
+            }
+        };
+        let Some(opened) = opened else {
             let detail = format!("{digest_key} lists it");
             out(self.found(
                 chain,
@@ -46,9 +55,19 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             return Ok(());
         };
         let max = self.options.max_log_file_bytes;
-        let detail = match decode::sha256_bounded(opened.reader, max, &mut || true) {
-            // A failure to read is not tampering: the chain stops, to be checked again.
-            Err(e) if decode::is_source_error(&e) => return Err(read_failed(e)),
+        let hashed = decode::sha256_bounded(opened.reader, max, &mut || !self.past_deadline());
+        let detail = match hashed {
+            // A failure to read is not tampering: the chain stops, to be checked again (named
+            // unreadable once it kept failing).
+            Err(e) if decode::is_source_error(&e) => {
+                let detail = format!(
+                    "{} ({digest_key} lists it)",
+                    self.unreadable(key, read_failed(e))?
+                );
+                let kind = FindingKind::ObjectUnreadable;
+                out(self.found(chain, kind, key.clone(), listed_by(), detail));
+                return Ok(());
+            }
             Ok(Hashed::Sha256(sha256)) if same_hash(&entry.hash_value, &sha256) => None,
             Ok(Hashed::Sha256(sha256)) => Some(format!(
                 "SHA-256 {} where the digest lists {}",
@@ -69,7 +88,9 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                 listed_by(),
                 detail,
             ));
-            return Ok(());
+            // Forwarded after it was altered: its receipt says so too. No receipt is no
+            // finding here, and the file is not enqueued again (what it holds is not the log).
+            return self.check_altered_receipt(chain, digest_key, entry, out);
         }
         self.tally.log_files_verified += 1;
         let file = Awaiting {
@@ -80,6 +101,48 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             heals: 0,
         };
         self.check_receipt(chain, &file, awaiting, out)
+    }
+
+    /// The receipt of a log file found altered in the bucket: one that covers other bytes than
+    /// the digest lists means the altered file was forwarded.
+    fn check_altered_receipt(
+        &mut self,
+        chain: &Chain,
+        digest_key: &str,
+        entry: &LogFileEntry,
+        out: &mut dyn FnMut(Finding),
+    ) -> Result<(), PortError> {
+        let Some(receipt) = self.read_receipt(&entry.s3_object)? else {
+            return Ok(());
+        };
+        let detail = match receipt {
+            Ok(r) if same_hex(&r.sha256, &entry.hash_value) => return Ok(()),
+            Ok(r) => format!(
+                "forwarded with SHA-256 {} where the digest lists {}",
+                r.sha256, entry.hash_value
+            ),
+            Err(e) => format!("its receipt is not a receipt: {e}"),
+        };
+        let kind = FindingKind::LogFileForwardedAltered;
+        let digest = Some(digest_key.to_owned());
+        out(self.found(chain, kind, entry.s3_object.clone(), digest, detail));
+        Ok(())
+    }
+
+    /// The receipt of log file `key`: `None` when there is none (or receipts are not checked),
+    /// else the receipt or why it is not one.
+    fn read_receipt(&self, key: &str) -> Result<Option<Result<Receipt, String>>, PortError> {
+        let Some((store, prefix)) = &self.evidence.receipts else {
+            return Ok(None);
+        };
+        let object = ObjectRef::new(store.clone(), receipt_key(prefix, key));
+        let Some(opened) = self.evidence.source.open_existing(&object)? else {
+            return Ok(None);
+        };
+        let bytes = read_bounded(opened.reader, MAX_DIGEST_BYTES)?;
+        Ok(Some(
+            serde_json::from_slice::<Receipt>(&bytes).map_err(|e| e.to_string()),
+        ))
     }
 
     /// Whether `file` was forwarded as its digest lists it; one not yet past its grace period
@@ -97,10 +160,8 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         };
         let object = ObjectRef::new(store.clone(), receipt_key(prefix, &file.key));
         let digest = Some(file.digest.clone());
-        let receipt = match self.evidence.source.open_existing(&object)? {
-            Some(opened) => read_bounded(opened.reader, MAX_DIGEST_BYTES).map(|bytes| {
-                serde_json::from_slice::<Receipt>(&bytes).map_err(|e| e.to_string())
-            })?,
+        let receipt = match self.read_receipt(&file.key)? {
+            Some(receipt) => receipt,
             None => {
                 if self.now_s < file.due_s {
                     self.tally.awaiting_receipt += 1;

@@ -15,7 +15,7 @@ use super::keys::KeyStore;
 use super::{Chain, Finding, FindingKind, Options, Tally};
 use crate::decode;
 use crate::key::TrailKey;
-use crate::ports::{ObjectRef, ObjectSource, PortError, Store};
+use crate::ports::{ErrorClass, ObjectRef, ObjectSource, PortError, Store};
 
 mod files;
 
@@ -24,6 +24,15 @@ pub use files::MAX_HEALS;
 /// Most decompressed bytes read of one digest file (a digest of a busy hour lists a few
 /// thousand files, a few hundred kB): a bound against a file that is not a digest.
 const MAX_DIGEST_BYTES: u64 = 64 << 20;
+
+/// Most tamperings one chain keeps to name again: a bound on the checkpoint against a flood of
+/// planted files (the ones past it are still named by the check that finds them).
+pub const MAX_KEPT_FINDINGS: usize = 1000;
+
+/// Checks in a row a chain may stop at the same object for a read that failed for a transient
+/// reason (after the SDK's own retries) before the object is named unreadable and the chain
+/// goes on past it.
+pub const MAX_STALLED_CHECKS: u32 = 3;
 
 /// The newest digest of a chain that was checked: what its successor must name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +78,23 @@ pub struct ChainState {
     /// Log files whose receipt may still come.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub awaiting: Vec<Awaiting>,
+    /// Tamperings found by earlier checks ([`FindingKind::persists`]): every check names them
+    /// again, whatever it reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    /// The object the chain's last checks stopped at, for a read that failed for a transient
+    /// reason, and how many checks in a row did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<Stalled>,
+}
+
+/// Where a chain stopped, for a read that failed, and how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stalled {
+    /// The object that could not be read.
+    pub key: String,
+    /// Checks in a row that stopped there.
+    pub checks: u32,
 }
 
 /// Where the evidence is read.
@@ -90,6 +116,8 @@ struct Loaded {
     /// SHA-256 of the decompressed bytes, parsed or not.
     sha256: [u8; 32],
     file: Result<DigestFile, String>,
+    /// Why it could not be read, when it could not: then `file` holds the same.
+    unreadable: Option<String>,
     signature: Option<String>,
     /// What its own signature says, once asked (as its predecessor's lookahead).
     own_verdict: Option<Verdict>,
@@ -125,6 +153,13 @@ pub struct Checker<'a, S, K> {
     now_s: i64,
     /// Digests ending before this were not walked: a link into that time is not followed.
     walked_from_s: Option<i64>,
+    /// An object whose read failed for a transient reason is named unreadable rather than
+    /// stopping the chain (its earlier checks stopped there often enough).
+    give_up_on: Option<String>,
+    /// The object the last transient failure happened at.
+    stalled_at: Option<String>,
+    /// When a long read stops (a run's deadline): checked inside each log file's read too.
+    deadline: Option<std::time::Instant>,
     /// What was checked and found.
     pub tally: Tally,
 }
@@ -137,8 +172,22 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             options,
             now_s,
             walked_from_s: None,
+            give_up_on: None,
+            stalled_at: None,
+            deadline: None,
             tally: Tally::default(),
         }
+    }
+
+    /// The same checker, stopping any read still under way at `deadline` (the read fails as
+    /// a transient one: the chain is checked again from there).
+    pub fn with_deadline(self, deadline: Option<std::time::Instant>) -> Self {
+        Self { deadline, ..self }
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|at| std::time::Instant::now() >= at)
     }
 
     /// The same checker for a walk that starts at digests ending at `from_s`.
@@ -163,7 +212,9 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         out: &mut dyn FnMut(Finding),
     ) -> Result<(ChainState, bool), PortError> {
         self.tally.chains += 1;
-        let ChainState { mut last, awaiting } = state;
+        let ChainState {
+            mut last, awaiting, ..
+        } = state;
         let mut still_awaiting = Vec::new();
         for file in awaiting {
             self.check_receipt(chain, &file, &mut still_awaiting, out)?;
@@ -175,6 +226,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
                 let state = ChainState {
                     last,
                     awaiting: still_awaiting,
+                    ..ChainState::default()
                 };
                 return Ok((state, false));
             }
@@ -185,12 +237,13 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             if let Some(cur) = current.take() {
                 let link =
                     self.finish(chain, cur, Some(&mut next), &last, &mut still_awaiting, out)?;
-                last = Some(link);
+                last = link.or(last);
             }
             current = Some(next);
         }
         if let Some(cur) = current {
-            last = Some(self.finish(chain, cur, None, &last, &mut still_awaiting, out)?);
+            let link = self.finish(chain, cur, None, &last, &mut still_awaiting, out)?;
+            last = link.or(last);
         }
         if let Some(newest) = &last
             && self.now_s - newest.end_s > self.options.late_after_s
@@ -212,14 +265,49 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         let state = ChainState {
             last,
             awaiting: still_awaiting,
+            ..ChainState::default()
         };
         Ok((state, true))
     }
 
-    fn load(&self, key: &str) -> Result<Option<Loaded>, PortError> {
+    /// Sets which object's transient read failure is named unreadable instead of stopping the
+    /// chain; returns where the last transient failure happened.
+    pub(super) fn stalls(&mut self, give_up_on: Option<String>) -> Option<String> {
+        self.give_up_on = give_up_on;
+        self.stalled_at.take()
+    }
+
+    /// A failure to read `key`: transient ones stop the chain (to be checked again), unless
+    /// the chain stopped there often enough; the rest are the object's own (access denied, a
+    /// key the reader may not use, a name that leaves the bucket's folder) and are named.
+    fn unreadable(&mut self, key: &str, e: PortError) -> Result<String, PortError> {
+        let giving_up = self.give_up_on.as_deref() == Some(key);
+        if e.class == ErrorClass::Retry && !giving_up {
+            self.stalled_at = Some(key.to_owned());
+            return Err(e);
+        }
+        let again = if giving_up {
+            format!(" ({MAX_STALLED_CHECKS} checks in a row)")
+        } else {
+            String::new()
+        };
+        Ok(format!("it cannot be read: {e} [{}]{again}", e.cause))
+    }
+
+    fn load(&mut self, key: &str) -> Result<Option<Loaded>, PortError> {
+        let unreadable = |detail: String| Loaded {
+            key: key.to_owned(),
+            sha256: [0; 32],
+            file: Err(detail.clone()),
+            unreadable: Some(detail),
+            signature: None,
+            own_verdict: None,
+        };
         let object = ObjectRef::new(self.evidence.trail.clone(), key);
-        let Some(opened) = self.evidence.source.open_existing(&object)? else {
-            return Ok(None);
+        let opened = match self.evidence.source.open_existing(&object) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return Ok(None),
+            Err(e) => return Ok(Some(unreadable(self.unreadable(key, e)?))),
         };
         let signature = opened.signature;
         let read = decode::decompress(opened.reader).and_then(|(mut stream, _)| {
@@ -231,8 +319,10 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             Ok((bytes, stream.sha256()))
         });
         let (sha256, file) = match read {
-            // A failure to read is not tampering: the chain stops, to be checked again.
-            Err(e) if decode::is_source_error(&e) => return Err(files::read_failed(e)),
+            Err(e) if decode::is_source_error(&e) => {
+                let detail = self.unreadable(key, files::read_failed(e))?;
+                return Ok(Some(unreadable(detail)));
+            }
             Err(e) => ([0; 32], Err(format!("not a readable gzip file: {e}"))),
             Ok((bytes, sha256)) => (sha256, DigestFile::parse_hashed(&bytes, sha256)),
         };
@@ -240,13 +330,16 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             key: key.to_owned(),
             sha256,
             file,
+            unreadable: None,
             signature,
             own_verdict: None,
         }))
     }
 
     /// Checks `cur` once its successor (if any) is read; returns it as the chain's new last
-    /// link.
+    /// link, or `None` when it may not be one: a digest found bad stands in the chain (as a link
+    /// not trusted) only when its successor names it, and one from the future never does, so no
+    /// planted file can move where the next check starts.
     fn finish(
         &mut self,
         chain: &Chain,
@@ -255,27 +348,52 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         last: &Option<Link>,
         awaiting: &mut Vec<Awaiting>,
         out: &mut dyn FnMut(Finding),
-    ) -> Result<Link, PortError> {
+    ) -> Result<Option<Link>, PortError> {
         self.tally.digests += 1;
         let own_verdict = cur.own_verdict.take();
+        let named_by_successor = successor
+            .as_ref()
+            .is_some_and(|next| next.links_to(&cur.key).is_some());
+        let stamp_s = TrailKey::parse(&cur.key).delivered_s();
+        let end_s = cur.file.as_ref().ok().map(|f| f.end_s);
         let mut link = Link {
             key: cur.key.clone(),
             sha256: hex::encode(cur.sha256),
-            end_s: 0,
+            end_s: end_s.or(stamp_s).unwrap_or_default(),
             altered: true,
         };
+        let bad = |link: Link| named_by_successor.then_some(link);
+        let latest = stamp_s.into_iter().chain(end_s).max();
+        if let Some(latest) = latest.filter(|t| *t > self.now_s + self.options.late_after_s) {
+            let detail = format!(
+                "it ends at {}, {} s after the check",
+                jiff::Timestamp::from_second(latest).map_or(latest.to_string(), |t| t.to_string()),
+                latest - self.now_s
+            );
+            let kind = FindingKind::DigestFromTheFuture;
+            out(self.found(chain, kind, cur.key, None, detail));
+            return Ok(None);
+        }
+        if let Some(detail) = cur.unreadable.take() {
+            out(self.found(chain, FindingKind::ObjectUnreadable, cur.key, None, detail));
+            return Ok(bad(link));
+        }
         let file = match cur.file {
             Ok(file) => file,
             Err(detail) => {
-                link.end_s = TrailKey::parse(&cur.key).delivered_s().unwrap_or_default();
                 out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
-                return Ok(link);
+                return Ok(bad(link));
             }
         };
-        link.end_s = file.end_s;
         if let Some(detail) = self.misplaced(&file, &cur.key) {
             out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
-            return Ok(link);
+            return Ok(bad(link));
+        }
+        if self.keeps_signatures() && cur.signature.is_none() {
+            let detail = "no signature in its object metadata (x-amz-meta-signature): CloudTrail always stores one".to_owned();
+            let kind = FindingKind::DigestSignatureMissing;
+            out(self.found(chain, kind, cur.key, None, detail));
+            return Ok(bad(link));
         }
         // The successor's record of this digest, if the successor's own signature stands.
         let record = match successor {
@@ -300,7 +418,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
                 next.body.digest_s3_object
             );
             out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
-            return Ok(link);
+            return Ok(Some(link));
         }
         let recorded = record.and_then(|next| next.body.previous_digest_signature.as_deref());
         let verdict = match (own_verdict, &cur.signature) {
@@ -311,17 +429,26 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         match verdict {
             Verdict::Failed(kind, detail) => {
                 out(self.found(chain, kind, cur.key, None, detail));
-                return Ok(link);
+                return Ok(bad(link));
             }
             Verdict::Verified => self.tally.digests_verified += 1,
-            Verdict::Unverified => self.tally.digests_unverified += 1,
+            Verdict::Unverified => {
+                self.tally.digests_unverified += 1;
+                self.tally.unverified.push(cur.key.clone());
+            }
         }
         self.check_backward_link(chain, &file, &cur.key, last, out);
         for entry in &file.body.log_files {
             self.check_log_file(chain, &cur.key, &file, entry, awaiting, out)?;
         }
         link.altered = false;
-        Ok(link)
+        Ok(Some(link))
+    }
+
+    /// Whether the trail's store keeps a digest's signature with it (S3 object metadata):
+    /// then a digest without one is a finding, and the successor's record does not stand in.
+    fn keeps_signatures(&self) -> bool {
+        matches!(self.evidence.trail, Store::S3(_))
     }
 
     /// Why a digest is not where it says it was written, if it is not.
@@ -341,7 +468,8 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
     /// the digest itself is finished.
     fn own_fails(&self, chain: &Chain, digest: &mut Loaded) -> Result<bool, PortError> {
         let (Ok(file), Some(signature)) = (&digest.file, digest.signature.as_deref()) else {
-            return Ok(false);
+            // On S3 a digest without its own signature vouches for nothing.
+            return Ok(self.keeps_signatures() || digest.file.is_err());
         };
         let verdict = self.verdict(chain, file, Some(signature))?;
         let fails = matches!(verdict, Verdict::Failed(..));
