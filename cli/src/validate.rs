@@ -307,7 +307,9 @@ fn summary(t: &Tally, receipts: bool, failed_inputs: u64) -> String {
         t.digests_unverified
     );
     for key in &t.unverified {
-        s += &format!("  unverified: {key} (no signature sidecar, and no later digest records one)\n");
+        s += &format!(
+            "  unverified: {key} (no signature sidecar, and no later digest records one)\n"
+        );
     }
     s += &format!(
         "{} listed: {} present with the listed hash\n",

@@ -289,6 +289,11 @@ fn the_role_grants_named_actions_on_named_resources_only() {
     let statements = role_statements(&t);
     let mut actions = BTreeSet::new();
     for s in &statements {
+        if s["Effect"] == "Deny" {
+            // The one denial: the forwarder never writes the validator's checkpoint.
+            assert_eq!(s["Sid"], "NeverWriteTheValidatorsCheckpoint", "{s}");
+            continue;
+        }
         assert_eq!(s["Effect"], "Allow", "{s}");
         let listed = match &s["Action"] {
             Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
@@ -519,4 +524,81 @@ fn the_digest_validator_reads_the_trail_and_writes_only_its_checkpoint() {
         (alarm["Namespace"].as_str(), alarm["MetricName"].as_str()),
         (Some("trailrelay"), Some("DigestFindingsTotal"))
     );
+}
+
+/// What an attacker with write access to the trail bucket or the queue meets in the stack: the
+/// function that parses their input cannot rewrite the validator's checkpoint, only the
+/// organization's keys are announced, the validator cannot go silent unnoticed, and it writes
+/// its checkpoint to the archive as the forwarder writes archive objects.
+#[test]
+fn the_stack_keeps_the_proof_out_of_the_forwarders_reach() {
+    let t = template();
+    let forwarder = t["Resources"]["ForwarderRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap();
+    let deny = forwarder
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .expect("a Deny statement");
+    assert!(
+        deny["Resource"]
+            .to_string()
+            .contains("/${ArchivePrefix}/_validator/*"),
+        "{deny}"
+    );
+    assert_eq!(
+        deny["Action"],
+        serde_json::json!(["s3:PutObject", "s3:AbortMultipartUpload"])
+    );
+    // Only the organization's folder is announced, however the notifications come.
+    let rule = &t["Resources"]["ObjectCreatedRule"]["Properties"]["EventPattern"]["detail"]["object"]
+        ["key"][0]["prefix"];
+    assert!(rule.to_string().contains("AWSLogs/${Org}"), "{rule}");
+    let output = &t["Outputs"]["BucketNotificationConfiguration"]["Value"];
+    let configuration = output[0].as_str().unwrap();
+    assert!(
+        configuration.contains(r#""Value":"${Prefix}AWSLogs/${Org}""#),
+        "{configuration}"
+    );
+    assert!(
+        output[1]["Org"].to_string().contains("HasOrganizationId"),
+        "{output}"
+    );
+    // No run is an alarm: missing data breaches.
+    let silent = &t["Resources"]["DigestValidatorSilentAlarm"]["Properties"];
+    assert_eq!(
+        (
+            silent["MetricName"].as_str(),
+            silent["TreatMissingData"].as_str(),
+            silent["ComparisonOperator"].as_str(),
+        ),
+        (
+            Some("Invocations"),
+            Some("breaching"),
+            Some("LessThanThreshold")
+        )
+    );
+    assert_eq!(number(&silent["Threshold"]), 1);
+    for alarm in ["DigestValidatorErrorsAlarm", "DigestFindingsAlarm"] {
+        let text = t["Resources"][alarm]["Properties"]["AlarmDescription"]
+            .as_str()
+            .unwrap();
+        assert!(
+            text.contains("If every run fails") || text.contains("restore"),
+            "{alarm}: says what to do: {text}"
+        );
+    }
+    // The checkpoint is written as archive objects are: the owner expected, the archive's key.
+    let env = |id: &str| t["Resources"][id]["Properties"]["Environment"]["Variables"].clone();
+    let (forwarder, validator) = (env("Forwarder"), env("DigestValidator"));
+    for name in [
+        "ARCHIVE_BUCKET_OWNER",
+        "ARCHIVE_KMS_KEY_ID",
+        "ARCHIVE_BUCKET",
+        "ARCHIVE_PREFIX",
+    ] {
+        assert_eq!(validator[name], forwarder[name], "{name}");
+        assert!(!validator[name].is_null(), "{name}");
+    }
 }

@@ -64,7 +64,15 @@ async fn main() -> Result<(), Error> {
         other,
     };
     let state = Arc::new(State {
-        archive: S3Archive::new(s3, handle, config.archive_bucket.clone(), None),
+        // Written like the forwarder's archive objects: the account that must own the bucket,
+        // the archive's KMS key.
+        archive: S3Archive::new(
+            s3,
+            handle,
+            config.archive_bucket.clone(),
+            config.archive_kms_key_id.clone(),
+        )
+        .with_expected_owner(config.archive_bucket_owner.clone()),
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk)),
         region: sdk.region().map_or_else(String::new, ToString::to_string),
         config,

@@ -30,6 +30,18 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "The archive bucket: the forwarder's receipts (`ARCHIVE_PREFIX/_receipts/`) and the validator's checkpoint (`ARCHIVE_PREFIX/_validator/checkpoint.json`).",
     },
     Variable {
+        name: "ARCHIVE_BUCKET_OWNER",
+        default: None,
+        required: false,
+        meaning: "Account id sent as ExpectedBucketOwner on every checkpoint write, as the forwarder's: writes fail unless the archive bucket belongs to it.",
+    },
+    Variable {
+        name: "ARCHIVE_KMS_KEY_ID",
+        default: None,
+        required: false,
+        meaning: "KMS key for SSE-KMS on the checkpoint, as the forwarder's archive objects; unset, the bucket's default encryption applies.",
+    },
+    Variable {
         name: "ARCHIVE_PREFIX",
         default: Some("cloudtrail"),
         required: false,
@@ -90,6 +102,10 @@ pub struct ValidatorConfig {
     pub expected_bucket_owner: Option<String>,
     /// `ARCHIVE_BUCKET`.
     pub archive_bucket: String,
+    /// `ARCHIVE_BUCKET_OWNER`.
+    pub archive_bucket_owner: Option<String>,
+    /// `ARCHIVE_KMS_KEY_ID`.
+    pub archive_kms_key_id: Option<String>,
     /// `ARCHIVE_PREFIX`.
     pub archive_prefix: String,
     /// `FORWARDER_QUEUE_URL`.
@@ -131,6 +147,8 @@ impl ValidatorConfig {
             trail_prefix: env.get("TRAIL_PREFIX").unwrap_or_default(),
             expected_bucket_owner: env.account("EXPECTED_BUCKET_OWNER")?,
             archive_bucket: env.bucket("ARCHIVE_BUCKET")?,
+            archive_bucket_owner: env.account("ARCHIVE_BUCKET_OWNER")?,
+            archive_kms_key_id: env.get("ARCHIVE_KMS_KEY_ID"),
             archive_prefix: env.get("ARCHIVE_PREFIX").unwrap_or_default(),
             forwarder_queue_url: env.required("FORWARDER_QUEUE_URL")?,
             forward_grace_s: env.number("FORWARD_GRACE_SECONDS")?,
