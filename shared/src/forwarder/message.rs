@@ -1,16 +1,18 @@
 //! One message: its objects through the pipeline, then where its failure, if any, ends.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{
     Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, message_id, panic_failure,
 };
+use crate::batch::LogBatch;
 use crate::integrity::receipt::{ReceiptsIn, receipts_prefix};
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
-use crate::pipeline::{Outcome, Pipeline, Totals};
+use crate::pipeline::{Outcome, Pipeline, Progress, Totals};
 use crate::ports::{
-    ArchiveSink, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Outgoing, Queue, QueueRef,
-    Store,
+    ArchiveSink, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened, Outgoing, PortError,
+    PutReport, Queue, QueueRef, Store, Version, epoch_ms,
 };
 
 /// The longest delay SQS allows on a message
@@ -100,8 +102,22 @@ where
             }
             let object = object_ref(announced);
             let name = object.to_string();
-            let (this, progress, clock_ms) =
-                (self.clone(), announced.progress.clone(), announced.clock_ms);
+            // The first attempt's clock reading, taken here so that a continuation written
+            // after a panic judges times as this attempt did.
+            let clock_ms = match announced.clock_ms {
+                Some(ms) => Some(ms),
+                None if announced.progress.is_empty() => {
+                    Some(epoch_ms(self.inner.ports.clock.now()))
+                }
+                // Resumed after an attempt that judged no time: every time is admitted.
+                None => None,
+            };
+            let seen = Arc::new(Mutex::new(Seen {
+                progress: announced.progress.clone(),
+                version: None,
+            }));
+            let (this, progress, watched) =
+                (self.clone(), announced.progress.clone(), seen.clone());
             let report = tokio::task::spawn_blocking(move || {
                 let inner = &this.inner;
                 let settings = &inner.config.settings;
@@ -110,8 +126,8 @@ where
                     receipts_prefix(&settings.archive_prefix),
                 );
                 Pipeline {
-                    source: &inner.ports.source,
-                    logs: &inner.ports.logs,
+                    source: &Watched(&inner.ports.source, &watched),
+                    logs: &Watched(&inner.ports.logs, &watched),
                     archive: &inner.ports.archive,
                     receipts: &receipts,
                     clock: &inner.ports.clock,
@@ -123,7 +139,26 @@ where
             .await;
             let report = match report {
                 Ok(report) => report,
-                Err(e) if e.is_panic() => return Ending::failed(panic_failure(Some(name))),
+                Err(e) if e.is_panic() => {
+                    // What the log streams accepted before the panic is known: the rest of the
+                    // message goes on from there, never from its first record.
+                    let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                    let here = ContinuedObject {
+                        version: seen
+                            .version
+                            .clone()
+                            .or(announced.version.clone())
+                            .unwrap_or_default(),
+                        progress: seen.progress.clone(),
+                        clock_ms,
+                        ..continued(announced)
+                    };
+                    let accepted_here = seen.progress.total() > announced.progress.total();
+                    return Ending::Failed {
+                        failure: panic_failure(Some(name)),
+                        rest: rest(here, batches_accepted + u64::from(accepted_here)),
+                    };
+                }
                 Err(_) => return Ending::failed(deadline_failure()),
             };
             totals.add(&report);
@@ -262,6 +297,40 @@ fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}...", &text[..end])
+}
+
+/// What one attempt at an object is seen to have done, kept outside the pipeline's thread so
+/// that it outlives a panic there: the version opened and the events each stream accepted.
+#[derive(Debug)]
+struct Seen {
+    progress: Progress,
+    version: Option<Version>,
+}
+
+/// A port that tells [`Seen`] what went through it.
+struct Watched<'a, P>(&'a P, &'a Mutex<Seen>);
+
+impl<P: ObjectSource> ObjectSource for Watched<'_, P> {
+    type Reader = P::Reader;
+
+    fn open(&self, object: &ObjectRef) -> Result<Opened<P::Reader>, PortError> {
+        let opened = self.0.open(object)?;
+        if let Ok(mut seen) = self.1.lock() {
+            seen.version = Some(opened.version.clone());
+        }
+        Ok(opened)
+    }
+}
+
+impl<P: LogSink> LogSink for Watched<'_, P> {
+    fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
+        let report = self.0.put(batch)?;
+        if let Ok(mut seen) = self.1.lock() {
+            seen.progress
+                .add(&batch.group, &batch.stream, batch.events.len() as u64);
+        }
+        Ok(report)
+    }
 }
 
 fn continued(a: &Announced) -> ContinuedObject {

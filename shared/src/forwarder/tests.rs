@@ -473,6 +473,60 @@ async fn poison_goes_to_the_dead_letter_queue_at_once_and_is_done() {
     assert_eq!(attribute(&sent[1], "trailrelay.object"), None);
 }
 
+/// A panic after some of the message's events were accepted dead-letters the message with
+/// what it had left to do, as poison does: a redrive sends that, never the first record again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_after_accepted_batches_keeps_the_continuation() {
+    let w = world_with(
+        RecordingLogSink::default(),
+        &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)],
+    );
+    let body =
+        json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [GOOD, PANICS, SPREAD]}).to_string();
+    let inv = w
+        .forwarder
+        .handle(
+            vec![queued("m", body)],
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+    assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+    assert!(matches!(&inv.outcomes[0].1, MessageOutcome::DeadLettered(f) if f.cause == "panic"));
+    let letters = sent(&w);
+    let [dead] = &letters[..] else {
+        panic!("{letters:?}")
+    };
+    assert_eq!(dead.queue, QueueRef::Url(DLQ_URL.into()));
+    let rest: Value =
+        serde_json::from_str(attribute(dead, "trailrelay.continuation").expect("a continuation"))
+            .unwrap();
+    let keys: Vec<&str> = rest["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [PANICS, SPREAD],
+        "what was left, from the object that panicked"
+    );
+    assert!(rest["objects"][0]["clock_ms"].is_i64(), "{rest}");
+    // A panic in a message that had nothing accepted yet is poison without a continuation.
+    let w = world_with(
+        RecordingLogSink::default(),
+        &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)],
+    );
+    let body = json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [PANICS, GOOD]}).to_string();
+    w.forwarder
+        .handle(
+            vec![queued("m", body)],
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(attribute(&sent(&w)[0], "trailrelay.continuation"), None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_dead_letter_queue_refuses_the_message_fails_as_before() {
     let mut w = world(RecordingLogSink::default(), "1000");

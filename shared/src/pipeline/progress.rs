@@ -32,7 +32,8 @@ impl Progress {
         self.0.iter().map(|s| s.accepted).sum()
     }
 
-    pub(super) fn add(&mut self, group: &str, stream: &str, events: u64) {
+    /// Counts `events` more accepted by `group`/`stream`.
+    pub fn add(&mut self, group: &str, stream: &str, events: u64) {
         match self
             .0
             .iter_mut()
