@@ -18,6 +18,7 @@
 mod archive_line;
 mod fields;
 pub mod syntax;
+mod time;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -27,6 +28,7 @@ use serde::Serialize;
 pub(crate) use archive_line::Source;
 pub use archive_line::write_archive_line;
 use fields::{Fields, Member, Members};
+pub use time::EventTime;
 
 use crate::key::{ObjectKind, TrailKey};
 use crate::rules::RuleSet;
@@ -84,7 +86,7 @@ pub struct Principal<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event<'a> {
     /// `eventTime`, parsed.
-    pub time: Option<jiff::Timestamp>,
+    pub time: Option<EventTime>,
     /// `recipientAccountId`, else the account from the object's key.
     pub account_id: Option<Cow<'a, str>>,
     /// `awsRegion`, else the region from the object's key.
@@ -459,16 +461,9 @@ fn principal<'a>(m: &Members<'_, 'a>) -> Principal<'a> {
     }
 }
 
-/// `eventTime` is `YYYY-MM-DDTHH:MM:SSZ`. Any RFC 3339 time is taken, and, since CloudTrail times
-/// are UTC, so is a time without an offset (as some exports write them: `2025-01-21 17:49:47`).
-fn parse_time(text: &str) -> Option<jiff::Timestamp> {
-    text.parse::<jiff::Timestamp>().ok().or_else(|| {
-        let civil: jiff::civil::DateTime = text.parse().ok()?;
-        civil
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .ok()
-            .map(|z| z.timestamp())
-    })
+/// `eventTime` is `YYYY-MM-DDTHH:MM:SSZ`. Any RFC 3339 time is taken ([`EventTime::parse`]).
+fn parse_time(text: &str) -> Option<EventTime> {
+    EventTime::parse(text)
 }
 
 /// The name part of an ARN's resource path: `arn:aws:sts::1:assumed-role/Role/session` gives

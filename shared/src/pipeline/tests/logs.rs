@@ -207,3 +207,33 @@ fn a_resume_without_a_clock_admits_every_time_as_its_predecessor_did() {
         (1, 1, 0)
     );
 }
+
+/// `9999-12-31T23:59:59Z` is a valid RFC 3339 time: the event's own, too new for CloudWatch
+/// Logs, archived with it and counted, never stamped with the clock and sent.
+#[test]
+fn the_last_second_of_year_9999_is_a_time_too_new_for_cloudwatch_logs() {
+    let records = [
+        record(0, "9999-12-31T23:59:59Z"),
+        record(1, "2026-11-01T00:00:00Z"),
+    ];
+    let world = World::new(&[(KEY, document(&records))]);
+    let report = world.forward(KEY);
+    let Outcome::Forwarded { archive_key, .. } = &report.outcome else {
+        panic!("{:?}", report.outcome);
+    };
+    assert_eq!(
+        (
+            report.counts.events_too_new,
+            report.counts.events_logged,
+            report.counts.events_archived,
+            report.counts.events_without_time
+        ),
+        (1, 1, 2, 0)
+    );
+    let lines = gunzip_lines(&world.archive.committed.lock().unwrap()[archive_key]);
+    let times: Vec<Value> = lines.iter().map(|l| l["time"].clone()).collect();
+    assert_eq!(
+        times,
+        [json!("9999-12-31T23:59:59Z"), json!("2026-11-01T00:00:00Z")]
+    );
+}
