@@ -675,3 +675,30 @@ fn archived(archive: &MemoryArchive) -> usize {
     assert_eq!(receipts.len(), objects.len(), "{receipts:?} {objects:?}");
     objects.len()
 }
+
+/// The first read of an announced object is of the version the notification announced: a
+/// replaced object is refused as `object-changed`, never forwarded as the replacement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_a_notification_announces_is_the_one_read() {
+    let w = world(RecordingLogSink::default(), "1000");
+    let announced = |etag: &str| {
+        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "trail-bucket"}, "object": {"key": GOOD, "eTag": etag}}}]})
+        .to_string()
+    };
+    let current = crate::testing::fakes::etag(&w.source.objects[GOOD]);
+    let batch = vec![
+        message("current", announced(current.trim_matches('"'))),
+        message("replaced", announced("0123456789abcdef")),
+    ];
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(inv.outcomes[0].1, MessageOutcome::Done);
+    assert_eq!(
+        failed(&inv),
+        [("replaced", ErrorClass::Poison, crate::ports::OBJECT_CHANGED)]
+    );
+    assert_eq!(archived(&w.archive), 1, "only the version announced");
+}

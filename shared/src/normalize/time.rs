@@ -94,7 +94,12 @@ mod tests {
         assert_eq!(ms("2026-11-01T00:03:12Z"), Some(1_793_491_392_000));
         assert_eq!(ms("2025-01-21 17:49:47"), ms("2025-01-21T17:49:47Z"));
         assert_eq!(ms("0000-01-01T00:00:00Z"), Some(-62_167_219_200_000));
-        for not_a_time in ["yesterday", "2026-13-01T00:00:00Z", "9999-12-31T24:00:01Z", ""] {
+        for not_a_time in [
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "9999-12-31T24:00:01Z",
+            "",
+        ] {
             assert_eq!(ms(not_a_time), None, "{not_a_time}");
         }
         // Printed as before within a timestamp's range, and in the same shape beyond it.

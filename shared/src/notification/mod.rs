@@ -40,7 +40,9 @@ pub struct Announced {
     pub size: Option<u64>,
     /// S3's sequencer, when the notification says (orders events for one key).
     pub sequencer: Option<String>,
-    /// In a continuation: the version an earlier attempt read, which this one must read too.
+    /// The version that must be read: the one an S3 or EventBridge notification announces
+    /// (its ETag and version id), or in a continuation the one an earlier attempt read. A
+    /// replaced object is refused as `object-changed`, never forwarded as the replacement.
     pub version: Option<Version>,
     /// In a continuation: the events earlier attempts had accepted.
     pub progress: Progress,
@@ -244,9 +246,39 @@ struct S3Object {
     /// Any JSON: documentation templates put descriptions here.
     size: Option<Value>,
     sequencer: Option<Value>,
+    /// `eTag` in S3 event notifications, `etag` in EventBridge's.
+    #[serde(rename = "eTag", alias = "etag")]
+    e_tag: Option<Value>,
+    /// `versionId` in S3 event notifications, `version-id` in EventBridge's.
+    #[serde(rename = "versionId", alias = "version-id")]
+    version_id: Option<Value>,
 }
 
 impl S3Object {
+    /// The version the notification announces, to read and no other: its ETag (quoted, as
+    /// S3 returns it and `If-Match` takes it) and version id. Only values of the shape S3
+    /// writes are taken (an ETag of hex digits and `-`; a version id of URL-safe characters):
+    /// anything else announces no version.
+    fn version(&self) -> Option<Version> {
+        fn text(v: &Option<Value>) -> Option<&str> {
+            v.as_ref().and_then(Value::as_str).map(str::trim)
+        }
+        let etag = text(&self.e_tag)
+            .map(|t| t.trim_matches('"'))
+            .filter(|t| !t.is_empty() && t.len() <= 64)
+            .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            .map(|t| format!("\"{t}\""));
+        let version_id = text(&self.version_id)
+            .filter(|v| !v.is_empty() && v.len() <= 1024)
+            .filter(|v| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            })
+            .map(str::to_owned);
+        let version = Version { etag, version_id };
+        (!version.is_empty()).then_some(version)
+    }
+
     fn size(&self) -> Option<u64> {
         self.size.as_ref().and_then(Value::as_u64)
     }
@@ -358,6 +390,7 @@ fn s3_event(value: Value) -> Result<Notification, NotificationError> {
         objects.push(Announced {
             size: r.s3.object.size(),
             sequencer: r.s3.object.sequencer(),
+            version: r.s3.object.version(),
             replay: principal == Some(crate::replay::enqueue::REPLAY_PRINCIPAL),
             ..Announced::new(r.s3.bucket.name, form_decode(&r.s3.object.key)?)
         });
@@ -412,6 +445,7 @@ fn eventbridge(map: &serde_json::Map<String, Value>) -> Result<Notification, Not
     Ok(announced(vec![Announced {
         size: detail.object.size(),
         sequencer: detail.object.sequencer(),
+        version: detail.object.version(),
         ..Announced::new(detail.bucket.name, detail.object.key)
     }]))
 }

@@ -353,3 +353,57 @@ fn a_replayed_notification_is_an_s3_notification_marked_as_a_replay() {
     };
     assert!(!objects[0].replay);
 }
+
+/// The version a notification announces is the one to read: S3's `eTag`/`versionId`,
+/// EventBridge's `etag`/`version-id`; values not of the shape S3 writes announce none.
+#[test]
+fn the_announced_version_is_pinned() {
+    let version = |body: String| match parse(&body).unwrap() {
+        Notification::Objects(list) => list[0].version.clone(),
+        other => panic!("{other:?}"),
+    };
+    let s3 = |object: serde_json::Value| {
+        serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": object}}]})
+        .to_string()
+    };
+    assert_eq!(
+        version(s3(
+            serde_json::json!({"key": "k", "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                                       "versionId": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"})
+        )),
+        Some(Version {
+            etag: Some("\"d41d8cd98f00b204e9800998ecf8427e\"".into()),
+            version_id: Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY".into()),
+        })
+    );
+    // A multipart upload's ETag; no version id in an unversioned bucket.
+    assert_eq!(
+        version(s3(
+            serde_json::json!({"key": "k", "eTag": "\"9b2cf535f27731c974343645a3985328-2\""})
+        )),
+        Some(Version {
+            etag: Some("\"9b2cf535f27731c974343645a3985328-2\"".into()),
+            version_id: None,
+        })
+    );
+    let eventbridge = serde_json::json!({"version": "0", "source": "aws.s3", "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "b"}, "object": {"key": "k", "etag": "0123abcd", "version-id": "v1"}}})
+    .to_string();
+    assert_eq!(
+        version(eventbridge),
+        Some(Version {
+            etag: Some("\"0123abcd\"".into()),
+            version_id: Some("v1".into()),
+        })
+    );
+    // Hostile values: headers in disguise, wrong types, nothing.
+    for object in [
+        serde_json::json!({"key": "k", "eTag": "x\r\nX-Injected: 1", "versionId": "a\nb"}),
+        serde_json::json!({"key": "k", "eTag": 42, "versionId": ["v"]}),
+        serde_json::json!({"key": "k", "eTag": "", "versionId": ""}),
+        serde_json::json!({"key": "k", "eTag": "0".repeat(65)}),
+    ] {
+        assert_eq!(version(s3(object.clone())), None, "{object}");
+    }
+}
