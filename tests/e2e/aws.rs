@@ -542,3 +542,37 @@ async fn a_backfill_of_month_old_events_makes_no_put_log_events_call() {
     );
     assert!(ids.values().all(|&n| n == 1));
 }
+
+/// A route's group the forwarder creates gets the stack's retention, as the destination group
+/// has it: no group of the stack keeps events for ever by accident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_routed_group_the_forwarder_creates_gets_the_stacks_retention() {
+    let moto = Moto::start();
+    let c = clients(&moto.endpoint).await;
+    let (_, messages) = small_trail(&c, 36).await;
+    let f = forwarder_with(
+        &c,
+        &[
+            ("ROUTE_LOG_GROUP_PREFIX", "/trailrelay/routes/"),
+            ("LOG_GROUP_RETENTION_DAYS", "30"),
+            (
+                "RULES",
+                r#"{"Routes":[{"Name":"all","FilterPattern":"{ $.eventID = * }","LogGroup":"/trailrelay/routes/all"}]}"#,
+            ),
+        ],
+    );
+    assert_no_failure(&deliver(&f, messages).await);
+    let groups = c
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix("/trailrelay/routes/")
+        .send()
+        .await
+        .unwrap();
+    let retention: Vec<(Option<&str>, Option<i32>)> = groups
+        .log_groups()
+        .iter()
+        .map(|g| (g.log_group_name(), g.retention_in_days()))
+        .collect();
+    assert_eq!(retention, [(Some("/trailrelay/routes/all"), Some(30))]);
+}

@@ -324,6 +324,7 @@ fn the_role_grants_named_actions_on_named_resources_only() {
         "sqs:SendMessage",
         "sqs:GetQueueUrl",
         "logs:CreateLogGroup",
+        "logs:PutRetentionPolicy",
         "s3:GetObject",
         "s3:ListBucket",
         "s3:PutObject",
@@ -388,6 +389,46 @@ fn routed_log_groups_are_granted_exactly_where_the_configuration_lets_routes_wri
         "{arn}"
     );
     assert!(config("/other/{account_id}").is_err());
+    // The parameter refuses what the configuration refuses: `/`, /aws/, no named folder.
+    let pattern = t["Parameters"]["RouteLogGroupPrefix"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    let pattern = regex::Regex::new(pattern).unwrap();
+    for candidate in [
+        "/",
+        "/aws",
+        "/aws/",
+        "/AWS/x/",
+        "/t",
+        "x",
+        "trailrelay/",
+        "/trailrelay/",
+        "/trailrelay/routes/",
+        "/aws-logs/",
+        "/awz/",
+        "/aw/",
+        "/a/",
+        "//",
+    ] {
+        assert_eq!(
+            pattern.is_match(candidate),
+            trailrelay::config::check_route_prefix(candidate).is_ok(),
+            "{candidate:?}"
+        );
+    }
+    assert!(pattern.is_match(""), "empty: routes may not name a group");
+    // A group the function creates gets the stack's retention and key, as the destination's.
+    assert!(
+        routed["Action"]
+            .to_string()
+            .contains("logs:PutRetentionPolicy")
+    );
+    assert!(
+        env["LOG_GROUP_KMS_KEY_ID"]
+            .to_string()
+            .contains("LogGroupKmsKeyArn")
+    );
+    assert_eq!(env["LOG_GROUP_RETENTION_DAYS"], "LogRetentionInDays");
 }
 
 #[test]

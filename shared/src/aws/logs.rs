@@ -19,6 +19,7 @@ use tokio::runtime::Handle;
 
 use super::{RateLimits, classify};
 use crate::batch::LogBatch;
+use crate::config::NewLogGroups;
 use crate::ports::{ErrorClass, LogSink, PortError, PutReport};
 
 /// Sends log batches to CloudWatch Logs.
@@ -27,6 +28,7 @@ pub struct CloudWatchLogSink {
     client: Client,
     handle: Handle,
     limits: Arc<RateLimits>,
+    groups: NewLogGroups,
 }
 
 impl CloudWatchLogSink {
@@ -36,11 +38,18 @@ impl CloudWatchLogSink {
             client,
             handle,
             limits,
+            groups: NewLogGroups::default(),
         }
     }
 
+    /// The same sink, creating the groups it must create as `groups` says (retention, KMS key).
+    pub fn with_new_groups(self, groups: NewLogGroups) -> Self {
+        Self { groups, ..self }
+    }
+
     /// Creates the stream, and its group only when the group is missing: a deployment that
-    /// creates the group itself needs no `logs:CreateLogGroup` permission.
+    /// creates the group itself needs no `logs:CreateLogGroup` permission. A group it creates
+    /// gets the stack's KMS key and retention, as the destination group has them.
     async fn create(&self, group: &str, stream: &str) -> Result<(), PortError> {
         match self.create_stream(group, stream).await {
             Err(e)
@@ -52,10 +61,21 @@ impl CloudWatchLogSink {
             .client
             .create_log_group()
             .log_group_name(group)
+            .set_kms_key_id(self.groups.kms_key_id.clone())
             .send()
             .await
         {
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(days) = self.groups.retention_days {
+                    self.client
+                        .put_retention_policy()
+                        .log_group_name(group)
+                        .retention_in_days(days)
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                }
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_already_exists_exception()) => {}

@@ -64,7 +64,8 @@ pub fn forwarder_ports(
             handle.clone(),
             config.expected_bucket_owner.clone(),
         ),
-        logs: logs::CloudWatchLogSink::new(clients.logs, handle.clone(), limits),
+        logs: logs::CloudWatchLogSink::new(clients.logs, handle.clone(), limits)
+            .with_new_groups(config.new_log_groups.clone()),
         archive: s3::S3Archive::new(
             clients.s3,
             handle,

@@ -184,7 +184,13 @@ pub const VARIABLES: &[Variable] = &[
         name: "ROUTE_LOG_GROUP_PREFIX",
         default: None,
         required: false,
-        meaning: "Log group name prefix the function may write to besides LOG_GROUP (the template grants the role exactly these groups); a route whose LogGroup does not start with it is refused at cold start. Unset, routes may not name a LogGroup.",
+        meaning: "Log group name prefix the function may write to besides LOG_GROUP (the template grants the role exactly these groups): at least a named folder such as `/trailrelay/routes/`, never `/` nor under `/aws/`. A route whose LogGroup does not start with it is refused at cold start. Unset, routes may not name a LogGroup.",
+    },
+    Variable {
+        name: "LOG_GROUP_KMS_KEY_ID",
+        default: None,
+        required: false,
+        meaning: "KMS key ARN for the log groups the function creates (a route's group that does not exist yet), as the destination group's; unset, CloudWatch Logs' own encryption. They get LOG_GROUP_RETENTION_DAYS too.",
     },
     Variable {
         name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -337,6 +343,9 @@ pub struct Config {
     pub archive_bucket: String,
     /// `ARCHIVE_KMS_KEY_ID`.
     pub archive_kms_key_id: Option<String>,
+    /// How the log groups the function creates are made (`LOG_GROUP_RETENTION_DAYS`,
+    /// `LOG_GROUP_KMS_KEY_ID`).
+    pub new_log_groups: NewLogGroups,
     /// `LOGS_PUTS_PER_SECOND`.
     pub logs_puts_per_second: NonZeroU32,
     /// `ACCOUNT_EVENTS_PER_SECOND`.
@@ -431,14 +440,25 @@ impl Config {
             },
         };
         let route_log_group_prefix = env.get("ROUTE_LOG_GROUP_PREFIX");
+        if let Some(prefix) = &route_log_group_prefix {
+            check_route_prefix(prefix).map_err(|m| err("ROUTE_LOG_GROUP_PREFIX", m))?;
+        }
         check_route_log_groups(&rules, route_log_group_prefix.as_deref())
             .map_err(|message| err("RULES", message))?;
+        let new_log_groups = NewLogGroups {
+            retention_days: match env.get("LOG_GROUP_RETENTION_DAYS") {
+                None => None,
+                Some(_) => i32::try_from(env.number("LOG_GROUP_RETENTION_DAYS")?).ok(),
+            },
+            kms_key_id: env.get("LOG_GROUP_KMS_KEY_ID"),
+        };
         Ok(Self {
             allowed_buckets,
             expected_bucket_owner,
             archive_bucket_owner,
             archive_bucket,
             archive_kms_key_id: env.get("ARCHIVE_KMS_KEY_ID"),
+            new_log_groups,
             logs_puts_per_second: env.positive("LOGS_PUTS_PER_SECOND")?,
             account_events_per_second: env.positive("ACCOUNT_EVENTS_PER_SECOND")?,
             deadline_grace_ms: env.number("DEADLINE_GRACE_MS")?,
@@ -469,6 +489,36 @@ impl Config {
                 stage_threads: false,
             },
         })
+    }
+}
+
+/// How a log group the function creates is made: the stack's retention and KMS key, as the
+/// destination group has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewLogGroups {
+    /// Days its events are kept; `None`: for ever.
+    pub retention_days: Option<i32>,
+    /// The KMS key that encrypts it; `None`: CloudWatch Logs' own.
+    pub kms_key_id: Option<String>,
+}
+
+/// Refuses a prefix that would let routes write anywhere: `/`, one under `/aws/` (AWS's own
+/// groups), or one shorter than a named folder (`/trailrelay/`): the role is granted
+/// `PREFIX*`.
+pub fn check_route_prefix(prefix: &str) -> Result<(), String> {
+    let folder = prefix
+        .trim_start_matches('/')
+        .split_once('/')
+        .map(|(first, _)| first)
+        .filter(|first| !first.is_empty());
+    match folder {
+        None => Err(format!(
+            "{prefix:?} names no folder: give at least one, such as /trailrelay/routes/ (the function may write to every group the prefix starts)"
+        )),
+        Some(first) if first.eq_ignore_ascii_case("aws") => Err(format!(
+            "{prefix:?} is under /aws/, where AWS services keep their own log groups"
+        )),
+        Some(_) => Ok(()),
     }
 }
 

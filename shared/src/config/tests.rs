@@ -74,6 +74,7 @@ fn minimal_environment_takes_the_documented_defaults() {
                         | "ROUTE_LOG_GROUP_PREFIX"
                         | "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
                         | "LOG_GROUP_RETENTION_DAYS"
+                        | "LOG_GROUP_KMS_KEY_ID"
                 ),
             "{}",
             v.name
@@ -191,6 +192,56 @@ fn route_log_groups_must_lie_under_the_granted_prefix() {
         e.message
             .contains(r#"route "r" sends events to log group "/aws/"..., outside ROUTE_LOG_GROUP_PREFIX "/trailrelay/routes/""#),
         "{e}"
+    );
+}
+
+/// A prefix that would grant every group (or AWS's own) is refused by name; the groups the
+/// function creates take the stack's retention and key.
+#[test]
+fn a_route_prefix_names_a_folder_of_its_own() {
+    for (prefix, refused) in [
+        ("/", true),
+        ("/aws", true),
+        ("/aws/", true),
+        ("/Aws/lambda/", true),
+        ("/trailrelay", true),
+        ("", true),
+        ("/trailrelay/", false),
+        ("/trailrelay/routes/", false),
+        ("team/routes/", false),
+        ("/aws-audit/", false),
+    ] {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("ROUTE_LOG_GROUP_PREFIX", prefix));
+        let result = config(&vars);
+        // A blank value is unset (no routes may name a group), not a prefix.
+        if prefix.is_empty() {
+            assert!(result.is_ok());
+            assert!(check_route_prefix(prefix).is_err());
+            continue;
+        }
+        match result {
+            Err(e) if refused => assert_eq!(e.variable, "ROUTE_LOG_GROUP_PREFIX", "{prefix}"),
+            Ok(_) if !refused => {}
+            other => panic!("{prefix:?}: {other:?}"),
+        }
+    }
+    let mut vars = MINIMAL.to_vec();
+    vars.push(("LOG_GROUP_RETENTION_DAYS", "30"));
+    vars.push((
+        "LOG_GROUP_KMS_KEY_ID",
+        "arn:aws:kms:us-east-1:111122223333:key/k",
+    ));
+    assert_eq!(
+        config(&vars).unwrap().new_log_groups,
+        NewLogGroups {
+            retention_days: Some(30),
+            kms_key_id: Some("arn:aws:kms:us-east-1:111122223333:key/k".into()),
+        }
+    );
+    assert_eq!(
+        config(MINIMAL).unwrap().new_log_groups,
+        NewLogGroups::default()
     );
 }
 
