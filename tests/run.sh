@@ -36,3 +36,37 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "fuzz"
+# Every parser of untrusted input (keys and stamps, notifications and continuations, digests,
+# records, filter patterns) for 60 s each. cargo fuzz needs a nightly toolchain: where there is
+# none, the step says so and CI goes on with the stable checks above.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  if [ ! -x .tools/cargo-fuzz/bin/cargo-fuzz ]; then
+    cargo install cargo-fuzz --version 0.13.2 --locked --root .tools/cargo-fuzz
+  fi
+  export PATH="$PWD/.tools/cargo-fuzz/bin:$PATH"
+  corpus=$(mktemp -d)
+  trap 'rm -rf "$corpus"' EXIT
+  (
+    cd shared/fuzz
+    cargo +nightly fuzz build
+    for target in $(cargo +nightly fuzz list); do
+      # New inputs go to a scratch folder; the committed seeds are read, never written.
+      seeds=()
+      [ -d "corpus/$target" ] && seeds=("corpus/$target")
+      mkdir -p "$corpus/$target"
+      echo "fuzz $target: 60 s"
+      log="$corpus/$target.log"
+      if ! cargo +nightly fuzz run "$target" "$corpus/$target" "${seeds[@]}" -- \
+        -max_total_time=60 >"$log" 2>&1; then
+        tail -n 80 "$log"
+        echo "fuzz $target failed: the input is in shared/fuzz/artifacts/$target/"
+        exit 1
+      fi
+      tail -n 1 "$log"
+    done
+  )
+else
+  echo "skipped: no nightly toolchain on this machine (rustup toolchain list); cargo fuzz needs one"
+fi
