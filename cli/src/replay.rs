@@ -177,6 +177,11 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
     for (key, e) in &summary.refused {
         Failure::of(&format!("s3://{bucket}/{key}"), e).print(args.json);
     }
+    for key in &summary.skipped {
+        eprintln!(
+            "skipped: s3://{bucket}/{key} (not named as CloudTrail names its files and folders)"
+        );
+    }
     if let Some(Stopped::Failed(e)) = &summary.stopped {
         let mut stopped = Failure::of("the replay", e);
         stopped.message = format!("stopped: {}", stopped.message);
@@ -205,6 +210,7 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
             "regions": regions.len(),
             "day_folders": summary.days.len(),
             "listings": summary.list_calls,
+            "skipped": summary.skipped_count,
             "seconds": elapsed.as_secs_f64(),
             "queue": args.queue,
             "by_account_and_region": per_stream,

@@ -273,14 +273,24 @@ fn run_walk(
         }
         Ok(day)
     };
-    check_walk(
+    let walked = check_walk(
         checker,
         &mut next_day,
         &mut Checkpoint::default(),
         &mut || false,
         out,
-    )
-    .map(|_| ())
+    );
+    // Named, never read: keys and folders not named as a trail names them.
+    for key in &walk.skipped {
+        progress.suspend(|| {
+            eprintln!("skipped: {key} (not named as CloudTrail names its files and folders)")
+        });
+    }
+    let unnamed = walk.skipped_count - walk.skipped.len() as u64;
+    if unnamed > 0 {
+        progress.suspend(|| eprintln!("skipped: {unnamed} more"));
+    }
+    walked.map(|_| ())
 }
 
 fn print_finding(finding: &Finding, json: bool) {

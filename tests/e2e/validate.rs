@@ -88,11 +88,13 @@ impl Forwarded {
             bucket.to_str().unwrap(),
             "--receipts",
             receipts.to_str().unwrap(),
-            "--to",
-            &self.to,
             "--json",
             "-q",
         ];
+        // Judged just after the last digest, unless the case judges at now (`--late-after`).
+        if !extra.contains(&"--late-after") {
+            args.extend(["--to", &self.to]);
+        }
         if !extra.contains(&"--public-keys") {
             args.extend(["--public-keys", keys.to_str().unwrap()]);
         }
@@ -289,6 +291,80 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         &[],
         &[("log-file-forwarded-altered", log)],
     );
+    t.expect(
+        "a gzip bomb in a log file's place",
+        |t| {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+            gz.write_all(&vec![b' '; 4 << 20]).unwrap();
+            fs::write(t.path("bucket").join(log), gz.finish().unwrap()).unwrap();
+        },
+        &["--max-object-bytes", "1MiB"],
+        &[("log-file-altered", log)],
+    );
+    t.expect(
+        "an unsigned digest from the future",
+        |t| {
+            let newest = digests[2].clone();
+            let (folder, name) = newest.rsplit_once('/').unwrap();
+            let stamp = name
+                .rsplit('_')
+                .next()
+                .unwrap()
+                .trim_end_matches(".json.gz");
+            let day = folder.rsplitn(4, '/').last().unwrap();
+            let forged = format!(
+                "{day}/2099/12/31/{}",
+                name.replace(stamp, "20991231T235959Z")
+            );
+            let target = t.path("bucket").join(&forged);
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::copy(t.path("bucket").join(&newest), &target).unwrap();
+            t.rewrite_gz(&forged, |s| s.replace(&newest, &forged));
+        },
+        // Judged now (no --to, which would leave 2099 out of the walk), silence aside.
+        &["--late-after", "100000h"],
+        &[("digest-from-the-future", &future_key(&digests[2]))],
+    );
+    // A key not named as CloudTrail names its files, or a region folder that names no region:
+    // named on standard error and passed over, never read, never a crash.
+    {
+        let digest = t.path("bucket").join(&digests[0]);
+        let dir = digest.parent().unwrap();
+        let odd = dir.join(
+            digest
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .replace("T010000Z", "T01000\u{e9}Z"),
+        );
+        assert_ne!(odd, digest);
+        fs::copy(&digest, &odd).unwrap();
+        let region = dir.parent().unwrap().parent().unwrap().parent().unwrap();
+        let nowhere = region.parent().unwrap().join("nowhere");
+        fs::create_dir_all(&nowhere).unwrap();
+        let (code, findings) = t.validate(&[]);
+        assert_eq!((code, findings), (Some(0), vec![]));
+        let output = run(&[
+            "validate",
+            t.path("bucket").to_str().unwrap(),
+            "--receipts",
+            t.path("out/receipts").to_str().unwrap(),
+            "--public-keys",
+            t.path("keys").to_str().unwrap(),
+            "--to",
+            &t.to,
+            "-q",
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("skipped: ") && stderr.contains("é"),
+            "{}",
+            text(&output)
+        );
+        fs::remove_file(odd).unwrap();
+        fs::remove_dir_all(nowhere).unwrap();
+    }
     // A missing receipt within its grace period is no finding; bad arguments exit 2.
     fs::remove_file(receipt(&t)).unwrap();
     assert_eq!(
@@ -487,4 +563,19 @@ async fn the_function_finds_a_file_never_forwarded_enqueues_it_and_then_finds_no
         stdout.contains(&format!("forwarded {listed} with a receipt")),
         "{stdout}"
     );
+}
+
+/// The key of a copy of digest `key` dated 2099-12-31T23:59:59Z, as the test plants it.
+fn future_key(key: &str) -> String {
+    let (folder, name) = key.rsplit_once('/').unwrap();
+    let stamp = name
+        .rsplit('_')
+        .next()
+        .unwrap()
+        .trim_end_matches(".json.gz");
+    let day = folder.rsplitn(4, '/').last().unwrap();
+    format!(
+        "{day}/2099/12/31/{}",
+        name.replace(stamp, "20991231T235959Z")
+    )
 }

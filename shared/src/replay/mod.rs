@@ -62,6 +62,10 @@ pub struct Summary {
     pub pending: Vec<ListedObject>,
     /// ListObjectsV2 listings made (each of one or more pages).
     pub list_calls: u64,
+    /// Keys and folders passed over as not named as a trail names them (the first ones).
+    pub skipped: Vec<String>,
+    /// How many were passed over.
+    pub skipped_count: u64,
 }
 
 impl Summary {
@@ -241,6 +245,8 @@ impl<L: Lister, Q: Queue> Replay<'_, L, Q> {
             summary.pending.sort_by(|a, b| a.key.cmp(&b.key));
         }
         summary.list_calls = walk.list_calls;
+        summary.skipped = std::mem::take(&mut walk.skipped);
+        summary.skipped_count = walk.skipped_count;
         Ok(summary)
     }
 

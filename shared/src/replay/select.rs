@@ -318,7 +318,16 @@ pub struct Walk {
     stack: Vec<(String, Level)>,
     /// List calls made.
     pub list_calls: u64,
+    /// What the walk passed over because it is not named as a trail names its files and
+    /// folders (a stamp that does not parse, a region folder that names no region): keys and
+    /// folders, the first [`MAX_NAMED_SKIPS`], for the caller to name.
+    pub skipped: Vec<String>,
+    /// How many were passed over, named or not.
+    pub skipped_count: u64,
 }
+
+/// How many passed-over keys a walk keeps to name (the rest are counted).
+pub const MAX_NAMED_SKIPS: usize = 1000;
 
 impl Walk {
     /// A walk of `selection`, from its root.
@@ -328,6 +337,15 @@ impl Walk {
             selection,
             stack,
             list_calls: 0,
+            skipped: Vec::new(),
+            skipped_count: 0,
+        }
+    }
+
+    fn skip(&mut self, what: String) {
+        self.skipped_count += 1;
+        if self.skipped.len() < MAX_NAMED_SKIPS {
+            self.skipped.push(what);
         }
     }
 
@@ -359,27 +377,33 @@ impl Walk {
                 .await?;
             self.stack.pop();
             if level == Level::Day {
-                let taken: Vec<Selected> = listing
-                    .objects
-                    .iter()
-                    .filter_map(|o| self.selection.select(o))
-                    .collect();
+                let mut taken = Vec::new();
+                for object in &listing.objects {
+                    match self.selection.select(object) {
+                        Some(selected) => taken.push(selected),
+                        None if !names_a_delivery(&object.key) => self.skip(object.key.clone()),
+                        None => {}
+                    }
+                }
                 if taken.is_empty() {
                     continue;
                 }
                 return Ok(Some(taken));
             }
-            let children: Vec<(String, Level)> = listing
-                .prefixes
-                .into_iter()
-                .filter_map(|child| {
-                    let segment = child[prefix.len()..].trim_end_matches('/');
-                    let next = self.child_level(&prefix, level, segment)?;
-                    self.selection
-                        .admits_prefix(&child)
-                        .then_some((child, next))
-                })
-                .collect();
+            let mut children: Vec<(String, Level)> = Vec::new();
+            for child in listing.prefixes {
+                let segment = child[prefix.len()..].trim_end_matches('/');
+                if level == Level::Kind && !is_region_name(segment) {
+                    // Refused by name: no key service is ever asked about such a region.
+                    self.skip(child.clone());
+                    continue;
+                }
+                if let Some(next) = self.child_level(&prefix, level, segment)
+                    && self.selection.admits_prefix(&child)
+                {
+                    children.push((child, next));
+                }
+            }
             self.stack.extend(children.into_iter().rev());
         }
         Ok(None)
@@ -420,6 +444,27 @@ impl Walk {
             _ => None,
         }
     }
+}
+
+/// Whether `key` is named as a trail names its files: in the layout, with a delivery stamp
+/// that parses.
+fn names_a_delivery(key: &str) -> bool {
+    let parsed = TrailKey::parse(key);
+    parsed.kind != ObjectKind::Other && parsed.delivered_s().is_some()
+}
+
+/// Whether `segment` is shaped as an AWS region's name (`us-east-1`, `us-gov-west-1`,
+/// `eusc-de-east-1`): letters, then one or two more words, then a number
+/// (<https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html>).
+pub fn is_region_name(segment: &str) -> bool {
+    let parts: Vec<&str> = segment.split('-').collect();
+    let word = |w: &&str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
+    matches!(parts.len(), 3 | 4)
+        && (2..=4).contains(&parts[0].len())
+        && parts[..parts.len() - 1].iter().all(word)
+        && parts
+            .last()
+            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The last segment of a folder prefix (`a/b/` gives `b`).
