@@ -4,7 +4,6 @@
 
 use std::process::{Command, Output};
 
-use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::Value;
 
 use crate::moto::Moto;
@@ -166,13 +165,7 @@ async fn redrive_shows_what_each_dead_letter_is_about() {
     let c = clients(&moto.endpoint).await;
     let (queue, _) = create_queue(&c.sqs, "notifications").await;
     let (dlq, _) = create_queue(&c.sqs, "notifications-dlq").await;
-    let attr = |v: &str| {
-        MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(v)
-            .build()
-            .unwrap()
-    };
+    let attr = string_attribute;
     // Dead-lettered after maxReceiveCount: no attributes, the object only in the body.
     c.sqs
         .send_message()

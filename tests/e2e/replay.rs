@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::{Value, json};
 use trailrelay::aws::s3::S3Lister;
 use trailrelay::aws::sqs::SqsQueue;
@@ -232,13 +231,7 @@ async fn redrive_moves_each_dead_letter_once_and_a_continuation_in_its_place() {
     let c = clients(&moto.endpoint).await;
     let (queue, _) = create_queue(&c.sqs, "notifications").await;
     let (dlq, _) = create_queue(&c.sqs, "notifications-dlq").await;
-    let attr = |v: &str| {
-        MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(v)
-            .build()
-            .unwrap()
-    };
+    let attr = string_attribute;
     let continuation = r#"{"trailrelay":"continuation","format":1,"attempt":1,"objects":[{"bucket":"org-trail","key":"k"}]}"#;
     c.sqs
         .send_message()

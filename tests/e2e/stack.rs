@@ -441,6 +441,15 @@ pub(crate) async fn drain(
     }
 }
 
+/// A string message attribute, as one is sent.
+pub(crate) fn string_attribute(value: &str) -> aws_sdk_sqs::types::MessageAttributeValue {
+    aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .unwrap()
+}
+
 /// A string message attribute.
 pub(crate) fn attribute<'m>(m: &'m aws_sdk_sqs::types::Message, name: &str) -> Option<&'m str> {
     m.message_attributes()?.get(name)?.string_value()

@@ -77,7 +77,9 @@ impl Forwarded {
 
     /// `trailrelay validate --json` with the receipts and the key file, and `extra`: the exit
     /// code and the findings as (kind, key).
-    fn validate(&self, extra: &[&str]) -> (Option<i32>, Vec<(String, String)>) {
+    /// `trailrelay validate` on the trail with its receipts and key, judged just after the last
+    /// digest (unless `extra` judges at now, with `--late-after`), and `extra`.
+    fn command(&self, extra: &[&str]) -> std::process::Output {
         let (bucket, receipts, keys) = (
             self.path("bucket"),
             self.path("out/receipts"),
@@ -88,10 +90,8 @@ impl Forwarded {
             bucket.to_str().unwrap(),
             "--receipts",
             receipts.to_str().unwrap(),
-            "--json",
             "-q",
         ];
-        // Judged just after the last digest, unless the case judges at now (`--late-after`).
         if !extra.contains(&"--late-after") {
             args.extend(["--to", &self.to]);
         }
@@ -99,7 +99,12 @@ impl Forwarded {
             args.extend(["--public-keys", keys.to_str().unwrap()]);
         }
         args.extend_from_slice(extra);
-        let out = run(&args);
+        run(&args)
+    }
+
+    /// [`Forwarded::command`] with `--json`: the exit status and every finding's kind and key.
+    fn validate(&self, extra: &[&str]) -> (Option<i32>, Vec<(String, String)>) {
+        let out = self.command(&[extra, &["--json"]].concat());
         let findings = String::from_utf8(out.stdout.clone())
             .unwrap()
             .lines()
@@ -179,17 +184,7 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
     let t = Forwarded::new();
     let (code, findings) = t.validate(&[]);
     assert_eq!((code, findings), (Some(0), vec![]));
-    let summary = run(&[
-        "validate",
-        t.path("bucket").to_str().unwrap(),
-        "--receipts",
-        t.path("out/receipts").to_str().unwrap(),
-        "--public-keys",
-        t.path("keys").to_str().unwrap(),
-        "--to",
-        &t.to,
-        "-q",
-    ]);
+    let summary = t.command(&[]);
     let stdout = String::from_utf8_lossy(&summary.stdout);
     assert!(
         stdout.contains("6 digests in 2 chains: 6 signatures verified, 0 unverified"),
@@ -305,17 +300,7 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         "an unsigned digest from the future",
         |t| {
             let newest = digests[2].clone();
-            let (folder, name) = newest.rsplit_once('/').unwrap();
-            let stamp = name
-                .rsplit('_')
-                .next()
-                .unwrap()
-                .trim_end_matches(".json.gz");
-            let day = folder.rsplitn(4, '/').last().unwrap();
-            let forged = format!(
-                "{day}/2099/12/31/{}",
-                name.replace(stamp, "20991231T235959Z")
-            );
+            let forged = future_key(&newest);
             let target = t.path("bucket").join(&forged);
             fs::create_dir_all(target.parent().unwrap()).unwrap();
             fs::copy(t.path("bucket").join(&newest), &target).unwrap();
@@ -345,17 +330,7 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         fs::create_dir_all(&nowhere).unwrap();
         let (code, findings) = t.validate(&[]);
         assert_eq!((code, findings), (Some(0), vec![]));
-        let output = run(&[
-            "validate",
-            t.path("bucket").to_str().unwrap(),
-            "--receipts",
-            t.path("out/receipts").to_str().unwrap(),
-            "--public-keys",
-            t.path("keys").to_str().unwrap(),
-            "--to",
-            &t.to,
-            "-q",
-        ]);
+        let output = t.command(&[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("skipped: ") && stderr.contains("é"),

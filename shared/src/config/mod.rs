@@ -343,6 +343,10 @@ pub struct Config {
     pub archive_bucket: String,
     /// `ARCHIVE_KMS_KEY_ID`.
     pub archive_kms_key_id: Option<String>,
+    /// A fingerprint of what decides which events go to which log stream, in which order:
+    /// the routes, the log group and stream templates, the time window. A continuation carries
+    /// it, so that skip counts taken under one routing are never applied under another.
+    pub routing: String,
     /// How the log groups the function creates are made (`LOG_GROUP_RETENTION_DAYS`,
     /// `LOG_GROUP_KMS_KEY_ID`).
     pub new_log_groups: NewLogGroups,
@@ -384,12 +388,13 @@ impl Config {
             .map_err(|e| err("LOG_GROUP", e.to_string()))?;
         let log_stream = Template::parse(&env.required("LOG_STREAM")?, NameKind::Stream)
             .map_err(|e| err("LOG_STREAM", e.to_string()))?;
-        let rules = match env.get("RULES") {
-            None => RuleSet::default(),
+        let (rules, routes) = match env.get("RULES") {
+            None => (RuleSet::default(), Vec::new()),
             Some(source) => {
                 let file = RulesFile::load(&source).map_err(|e| err("RULES", e.to_string()))?;
-                RuleSet::compile(&file, PatternOptions::default())
-                    .map_err(|e| err("RULES", e.to_string()))?
+                let rules = RuleSet::compile(&file, PatternOptions::default())
+                    .map_err(|e| err("RULES", e.to_string()))?;
+                (rules, file.routes)
             }
         };
         let max_record_bytes = usize::try_from(size("MAX_RECORD_BYTES")?)
@@ -452,7 +457,14 @@ impl Config {
             },
             kms_key_id: env.get("LOG_GROUP_KMS_KEY_ID"),
         };
+        let routing = routing_fingerprint(&[
+            &format!("{routes:?}"),
+            &env.required("LOG_GROUP")?,
+            &env.required("LOG_STREAM")?,
+            &max_event_age_ms.to_string(),
+        ]);
         Ok(Self {
+            routing,
             allowed_buckets,
             expected_bucket_owner,
             archive_bucket_owner,
@@ -490,6 +502,18 @@ impl Config {
             },
         })
     }
+}
+
+/// The hex SHA-256 (first 16 bytes) of `parts`, each length-prefixed so that no two lists
+/// give one text.
+fn routing_fingerprint(parts: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(&hash.finalize()[..16])
 }
 
 /// How a log group the function creates is made: the stack's retention and KMS key, as the

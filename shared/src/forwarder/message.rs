@@ -78,7 +78,11 @@ where
         let (attempt, objects) = match notification::parse(body) {
             Ok(Notification::Acknowledged(a)) => return Ending::Acknowledged(a.as_str()),
             Ok(Notification::Objects(objects)) => (0, objects),
-            Ok(Notification::Continuation { attempt, objects }) => (attempt, objects),
+            Ok(Notification::Continuation {
+                attempt,
+                objects,
+                routing,
+            }) => (attempt, self.under_current_routing(objects, routing)),
             Err(e) => return Ending::failed(poison(e.cause(), None, e.to_string())),
         };
         if let Err(e) = notification::check_allowed(&objects, &self.inner.config.allowed_buckets) {
@@ -91,7 +95,10 @@ where
                 (batches_accepted > 0).then(|| {
                     let later = objects[i + 1..].iter().map(continued);
                     let objects = std::iter::once(first).chain(later).collect();
-                    Continuation::new(attempt.saturating_add(1), objects)
+                    Continuation {
+                        routing: Some(self.inner.config.routing.clone()),
+                        ..Continuation::new(attempt.saturating_add(1), objects)
+                    }
                 })
             };
             if Instant::now() >= stop_at {
@@ -190,6 +197,35 @@ where
             }
         }
         Ending::Done
+    }
+
+    /// The objects of a continuation, their skip counts kept only if they were counted under
+    /// the routing in force: under another, the events of a stream are other events, so the
+    /// object's streams are sent again from its first event (a repeat, never a loss).
+    fn under_current_routing(
+        &self,
+        objects: Vec<Announced>,
+        routing: Option<String>,
+    ) -> Vec<Announced> {
+        let current = &self.inner.config.routing;
+        let Some(then) = routing.filter(|then| then != current) else {
+            return objects;
+        };
+        objects
+            .into_iter()
+            .map(|mut object| {
+                if !object.progress.is_empty() {
+                    tracing::warn!(
+                        object = %format!("s3://{}/{}", object.bucket, object.key),
+                        then = %then,
+                        now = %current,
+                        "The routing changed since this object was interrupted: its log streams are sent again from its first event."
+                    );
+                    object.progress = Progress::default();
+                }
+                object
+            })
+            .collect()
     }
 
     /// Puts a failure where it belongs: poison in the dead-letter queue, an interrupted object

@@ -512,6 +512,7 @@ async fn a_panic_after_accepted_batches_keeps_the_continuation() {
         "what was left, from the object that panicked"
     );
     assert!(rest["objects"][0]["clock_ms"].is_i64(), "{rest}");
+    assert_eq!(rest["routing"], w.forwarder.config().routing.as_str());
     // A panic in a message that had nothing accepted yet is poison without a continuation.
     let w = world_with(
         RecordingLogSink::default(),
@@ -701,4 +702,58 @@ async fn the_version_a_notification_announces_is_the_one_read() {
         [("replaced", ErrorClass::Poison, crate::ports::OBJECT_CHANGED)]
     );
     assert_eq!(archived(&w.archive), 1, "only the version announced");
+}
+
+/// Skip counts taken under one routing are never applied under another: the continuation
+/// carries the routing's fingerprint, and under a changed one the object's streams are sent
+/// again from its first event (a repeat, never a loss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuation_resumed_under_other_routing_sends_its_streams_again() {
+    let logged = |routing: &'static str| async move {
+        let w = world(RecordingLogSink::default(), "1000");
+        let routing = match routing {
+            "current" => w.forwarder.config().routing.clone(),
+            other => other.to_owned(),
+        };
+        let body =
+            json!({"trailrelay": "continuation", "format": 1, "attempt": 1, "routing": routing,
+            "objects": [{"bucket": "trail-bucket", "key": SPREAD, "clock_ms": NOW_S as i64 * 1000,
+                         "progress": [{"group": "/trailrelay/cloudtrail",
+                                       "stream": "o-exampleorg1_111122223333_CloudTrail_us-east-1",
+                                       "accepted": 2}]}]})
+            .to_string();
+        let inv = w
+            .forwarder
+            .handle(
+                vec![queued("c", body)],
+                Instant::now() + Duration::from_secs(60),
+            )
+            .await;
+        assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+        let batches = w.logs.batches.lock().unwrap();
+        batches.iter().map(|b| b.events.len()).sum::<usize>()
+    };
+    assert_eq!(logged("current").await, 1, "two of three skipped");
+    assert_eq!(
+        logged("0123456789abcdef0123456789abcdef").await,
+        3,
+        "all sent again"
+    );
+    // Three different settings, three fingerprints; the same, one.
+    let routing = |env: &[(&'static str, &'static str)]| {
+        let w = world_with(RecordingLogSink::default(), env);
+        w.forwarder.config().routing.clone()
+    };
+    let plain = routing(&[]);
+    assert_eq!(plain, routing(&[]));
+    for changed in [
+        &[("LOG_STREAM", "{account_id}")][..],
+        &[("LOG_GROUP_RETENTION_DAYS", "3")][..],
+        &[(
+            "RULES",
+            r#"{"Routes":[{"Name":"r","FilterPattern":"{ $.eventID = s1 }","Logs":"drop"}]}"#,
+        )][..],
+    ] {
+        assert_ne!(routing(changed), plain, "{changed:?}");
+    }
 }

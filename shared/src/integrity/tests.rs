@@ -718,8 +718,23 @@ fn links_hold_across_runs_and_an_altered_digest_is_named_by_every_later_run() {
     }
 }
 
-/// Reads like the local source, but fails (for a transient reason) on one key.
-struct FailingOn(String);
+/// Reads like the local source, but fails on one key: for a transient reason (throttled), or
+/// as S3 refuses a reader without the permission (403, access denied).
+struct FailingOn(String, crate::ports::ErrorClass, &'static str);
+
+impl FailingOn {
+    fn throttled(key: String) -> Self {
+        Self(key, crate::ports::ErrorClass::Retry, "throttled")
+    }
+
+    fn denied(key: String) -> Self {
+        Self(
+            key,
+            crate::ports::ErrorClass::Poison,
+            crate::ports::ACCESS_DENIED,
+        )
+    }
+}
 
 impl crate::ports::ObjectSource for FailingOn {
     type Reader = fs::File;
@@ -729,12 +744,7 @@ impl crate::ports::ObjectSource for FailingOn {
         object: &crate::ports::ObjectRef,
     ) -> Result<crate::ports::Opened<fs::File>, crate::ports::PortError> {
         if object.key == self.0 {
-            let e = crate::ports::PortError::new(
-                crate::ports::ErrorClass::Retry,
-                "throttled",
-                "slow down",
-            );
-            return Err(e);
+            return Err(crate::ports::PortError::new(self.1, self.2, "refused"));
         }
         LocalSource.open(object)
     }
@@ -747,7 +757,7 @@ fn a_chain_that_fails_or_is_stopped_reports_nothing_of_itself_and_keeps_its_stat
     // A finding before the failure, in the same chain: not reported, not counted, not kept.
     fs::remove_file(trail.bucket().join(&logs[0])).unwrap();
     let mut checkpoint = Checkpoint::default();
-    let failing = FailingOn(logs[5].clone());
+    let failing = FailingOn::throttled(logs[5].clone());
     let keys = Trail::demo_keys();
     let (findings, tally, result) =
         trail.walk(&failing, &keys, trail.end_s(), &mut checkpoint, &mut || {
@@ -978,7 +988,7 @@ fn no_object_stops_the_walk_for_ever() {
         }
     }
     // A digest the reader may not read is named at once, and the walk goes on.
-    let denied = DeniedOn(digests[4].clone());
+    let denied = FailingOn::denied(digests[4].clone());
     let mut checkpoint = Checkpoint::default();
     let (findings, tally, result) =
         trail.walk(&denied, &keys, trail.end_s(), &mut checkpoint, &mut || {
@@ -993,7 +1003,7 @@ fn no_object_stops_the_walk_for_ever() {
     assert_eq!(tally.digests, digests.len() as u64);
     // So is a listed log file.
     let log = trail.keys("CloudTrail")[2].clone();
-    let denied = DeniedOn(log.clone());
+    let denied = FailingOn::denied(log.clone());
     let (findings, _, result) = trail.walk(
         &denied,
         &keys,
@@ -1003,28 +1013,6 @@ fn no_object_stops_the_walk_for_ever() {
     );
     assert!(result.unwrap());
     assert_eq!(kinds(&findings), [(FindingKind::ObjectUnreadable, log)]);
-}
-
-/// Reads like the local source, but refuses one key as S3 refuses a reader without the
-/// permission: 403, access denied.
-struct DeniedOn(String);
-
-impl crate::ports::ObjectSource for DeniedOn {
-    type Reader = fs::File;
-
-    fn open(
-        &self,
-        object: &crate::ports::ObjectRef,
-    ) -> Result<crate::ports::Opened<fs::File>, crate::ports::PortError> {
-        if object.key == self.0 {
-            return Err(crate::ports::PortError::new(
-                crate::ports::ErrorClass::Poison,
-                crate::ports::ACCESS_DENIED,
-                "Access Denied",
-            ));
-        }
-        LocalSource.open(object)
-    }
 }
 
 mod hostile;

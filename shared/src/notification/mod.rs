@@ -84,6 +84,10 @@ pub struct Continuation {
     pub attempt: u32,
     /// The objects still to forward.
     pub objects: Vec<ContinuedObject>,
+    /// The fingerprint of the routing in force when the skip counts were taken
+    /// ([`crate::config::Config::routing`]): under another, they count other events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<String>,
 }
 
 /// One object of a [`Continuation`].
@@ -119,6 +123,7 @@ impl Continuation {
             format: CONTINUATION_FORMAT,
             attempt,
             objects,
+            routing: None,
         }
     }
 }
@@ -156,6 +161,8 @@ pub enum Notification {
         attempt: u32,
         /// The objects, with their versions and progress.
         objects: Vec<Announced>,
+        /// The routing fingerprint its progress was counted under, when it says.
+        routing: Option<String>,
     },
     /// Nothing to forward.
     Acknowledged(Acknowledged),
@@ -427,6 +434,7 @@ fn continuation(value: Value) -> Result<Notification, NotificationError> {
     Ok(Notification::Continuation {
         attempt: c.attempt,
         objects,
+        routing: c.routing,
     })
 }
 

@@ -305,7 +305,10 @@ fn continuations_round_trip_with_their_versions_and_progress() {
     assert_eq!(value["objects"][0]["etag"], "\"e1\"");
     assert_eq!(value["objects"][0]["progress"][0]["accepted"], 10_000);
     assert!(value["objects"][1].get("progress").is_none());
-    let Notification::Continuation { attempt, objects } = parse(&body).unwrap() else {
+    let Notification::Continuation {
+        attempt, objects, ..
+    } = parse(&body).unwrap()
+    else {
         panic!("{body}")
     };
     assert_eq!(attempt, 2);

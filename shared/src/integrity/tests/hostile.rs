@@ -74,8 +74,8 @@ impl Trail {
         (findings, tally)
     }
 
-    /// The decompressed JSON of a trail file.
-    fn json(&self, key: &str) -> Value {
+    /// The decompressed text of a trail file.
+    fn text(&self, key: &str) -> String {
         let mut text = String::new();
         std::io::Read::read_to_string(
             &mut flate2::read::MultiGzDecoder::new(
@@ -84,7 +84,12 @@ impl Trail {
             &mut text,
         )
         .unwrap();
-        serde_json::from_str(&text).unwrap()
+        text
+    }
+
+    /// The decompressed JSON of a trail file.
+    fn json(&self, key: &str) -> Value {
+        serde_json::from_str(&self.text(key)).unwrap()
     }
 
     /// Writes a digest at `key` made from the first one, changed by `edit`, linked after
@@ -92,17 +97,7 @@ impl Trail {
     fn plant_digest(&self, key: &str, previous: &str, edit: impl FnOnce(&mut Value), sign: bool) {
         let first = self.keys("CloudTrail-Digest")[0].clone();
         let mut body = self.json(&first);
-        let previous_bytes = {
-            let mut text = String::new();
-            std::io::Read::read_to_string(
-                &mut flate2::read::MultiGzDecoder::new(
-                    fs::File::open(self.bucket().join(previous)).unwrap(),
-                ),
-                &mut text,
-            )
-            .unwrap();
-            text
-        };
+        let previous_bytes = self.text(previous);
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             previous_bytes.as_bytes(),
         ));
