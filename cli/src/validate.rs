@@ -178,6 +178,8 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
         forward_grace_s: args.forward_grace,
         late_after_s: args.late_after,
         max_log_file_bytes: args.max_object_bytes,
+        // No queue is asked from here: a file without a receipt is named.
+        forwarding_busy: false,
     };
     let progress = spinner(args.quiet);
     let (mut tally, mut found, mut failed_inputs) = (Tally::default(), 0, 0);

@@ -352,6 +352,14 @@ pub trait Queue: Send + Sync {
         &self,
         messages: &[Outgoing],
     ) -> impl std::future::Future<Output = Vec<Result<(), PortError>>> + Send;
+
+    /// Messages of `queue` not yet done with: waiting, in flight or delayed (approximate).
+    fn pending(
+        &self,
+        _queue: &QueueRef,
+    ) -> impl std::future::Future<Output = Result<u64, PortError>> + Send {
+        async { Ok(0) }
+    }
 }
 
 /// Most messages one SendMessageBatch call carries

@@ -445,6 +445,36 @@ async fn the_function_finds_a_file_never_forwarded_enqueues_it_and_then_finds_no
         ("PUBLIC_KEYS", format!("s3://{ARCHIVE}/keys/")),
         ("S3_FORCE_PATH_STYLE", "true".to_owned()),
     ]);
+    // While the forwarder has messages waiting, a file without a receipt may be one of them:
+    // it keeps awaiting, nothing is named or enqueued (healing adds nothing to a backlog).
+    let (dlq, _) = create_queue(&c.sqs, "notifications-dlq").await;
+    let mut env = env;
+    env.insert("DEAD_LETTER_QUEUE_URL", dlq.clone());
+    c.sqs
+        .send_message()
+        .queue_url(&dlq)
+        .message_body("a dead letter")
+        .send()
+        .await
+        .unwrap();
+    let busy = validate_on_moto(&c, &env).await;
+    assert!(busy.findings.is_empty(), "{:?}", busy.findings);
+    assert_eq!((busy.healed, busy.tally.awaiting_receipt), (0, 1));
+    assert!(
+        drain(&c.sqs, &notifications, 0).await.is_empty(),
+        "nothing enqueued"
+    );
+    drain(&c.sqs, &dlq, 1).await;
+    // The next run checks from the start again, with nothing waiting.
+    c.s3.delete_object()
+        .bucket(ARCHIVE)
+        .key(format!(
+            "cloudtrail/{}",
+            trailrelay::integrity::function::CHECKPOINT_KEY
+        ))
+        .send()
+        .await
+        .unwrap();
     let first = validate_on_moto(&c, &env).await;
     let found: Vec<(&str, &str)> = first
         .findings

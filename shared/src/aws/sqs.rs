@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::classify;
@@ -73,21 +74,32 @@ impl SqsQueue {
     /// Messages of `queue` received and not yet deleted nor visible again (in flight), as
     /// SQS approximates them (`ApproximateNumberOfMessagesNotVisible`).
     pub async fn in_flight(&self, queue: &QueueRef) -> Result<u64, PortError> {
-        use aws_sdk_sqs::types::QueueAttributeName;
+        self.count(
+            queue,
+            &[QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
+        )
+        .await
+    }
+
+    /// The sum of the approximate message counts `names` of `queue`.
+    async fn count(
+        &self,
+        queue: &QueueRef,
+        names: &[QueueAttributeName],
+    ) -> Result<u64, PortError> {
         let url = self.url(queue).await?;
         let attributes = self
             .client
             .get_queue_attributes()
             .queue_url(url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .set_attribute_names(Some(names.to_vec()))
             .send()
             .await
             .map_err(classify)?;
-        Ok(attributes
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
+        Ok(names
+            .iter()
+            .filter_map(|name| attributes.attributes()?.get(name)?.parse::<u64>().ok())
+            .sum())
     }
 }
 
@@ -108,6 +120,18 @@ pub fn parse_arn(arn: &str) -> Option<(&str, &str)> {
 }
 
 impl Queue for SqsQueue {
+    async fn pending(&self, queue: &QueueRef) -> Result<u64, PortError> {
+        self.count(
+            queue,
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            ],
+        )
+        .await
+    }
+
     async fn send(&self, message: &Outgoing) -> Result<(), PortError> {
         let url = self.url(&message.queue).await?;
         self.client

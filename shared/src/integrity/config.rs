@@ -54,6 +54,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "URL of the forwarder's notification queue, where log files without a receipt are enqueued again.",
     },
     Variable {
+        name: "DEAD_LETTER_QUEUE_URL",
+        default: None,
+        required: false,
+        meaning: "The forwarder's dead-letter queue: while it or the forwarder's queue holds messages, a log file without a receipt keeps awaiting instead of being named and enqueued again.",
+    },
+    Variable {
         name: "FORWARD_GRACE_SECONDS",
         default: Some("3600"),
         required: false,
@@ -110,6 +116,8 @@ pub struct ValidatorConfig {
     pub archive_prefix: String,
     /// `FORWARDER_QUEUE_URL`.
     pub forwarder_queue_url: String,
+    /// `DEAD_LETTER_QUEUE_URL`.
+    pub dead_letter_queue_url: Option<String>,
     /// `FORWARD_GRACE_SECONDS`.
     pub forward_grace_s: u64,
     /// `LATE_AFTER_SECONDS`.
@@ -151,6 +159,7 @@ impl ValidatorConfig {
             archive_kms_key_id: env.get("ARCHIVE_KMS_KEY_ID"),
             archive_prefix: env.get("ARCHIVE_PREFIX").unwrap_or_default(),
             forwarder_queue_url: env.required("FORWARDER_QUEUE_URL")?,
+            dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
             forward_grace_s: env.number("FORWARD_GRACE_SECONDS")?,
             late_after_s: env.positive("LATE_AFTER_SECONDS")?.get().into(),
             max_object_bytes: env.size("MAX_OBJECT_BYTES")?,

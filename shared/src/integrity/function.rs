@@ -184,6 +184,7 @@ where
             forward_grace_s: i64::try_from(config.forward_grace_s).unwrap_or(i64::MAX),
             late_after_s: i64::try_from(config.late_after_s).unwrap_or(i64::MAX),
             max_log_file_bytes: config.max_object_bytes,
+            forwarding_busy: self.forwarding_busy(),
         };
         let mut checker = Checker::new(evidence, options, now_s)
             .walked_from(Some(from_s))
@@ -209,6 +210,25 @@ where
         self.heal(&mut report);
         self.write_checkpoint(&checkpoint)?;
         Ok(report)
+    }
+
+    /// Whether the forwarder's queue or its dead-letter queue holds messages: a file without a
+    /// receipt may then be one of them (queued, continued, dead-lettered) and is not enqueued
+    /// again. A queue that cannot be asked counts as idle, as before this was asked.
+    fn forwarding_busy(&self) -> bool {
+        let config = self.config;
+        let queues = std::iter::once(&config.forwarder_queue_url)
+            .chain(config.dead_letter_queue_url.as_ref());
+        queues.into_iter().any(|url| {
+            let queue = QueueRef::Url(url.clone());
+            match self.ports.handle.block_on(self.ports.queue.pending(&queue)) {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(queue = %url, error = %e, "Could not count the queue's messages.");
+                    false
+                }
+            }
+        })
     }
 
     fn checkpoint_ref(&self) -> ObjectRef {

@@ -45,6 +45,10 @@ pub struct Options {
     /// Most decompressed bytes a listed log file is read to (the forwarder's
     /// `MAX_OBJECT_BYTES`): a larger one is named altered, without reading it all.
     pub max_log_file_bytes: u64,
+    /// The forwarder's queue (or its dead-letter queue) holds messages: a log file without a
+    /// receipt may be one of them, so it keeps awaiting rather than being named and enqueued
+    /// again (healing must not add to a backlog).
+    pub forwarding_busy: bool,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
             forward_grace_s: DEFAULT_FORWARD_GRACE_S,
             late_after_s: DEFAULT_LATE_AFTER_S,
             max_log_file_bytes: crate::decode::Limits::DEFAULT_MAX_OBJECT_BYTES,
+            forwarding_busy: false,
         }
     }
 }

@@ -163,9 +163,13 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         let receipt = match self.read_receipt(&file.key)? {
             Some(receipt) => receipt,
             None => {
-                if self.now_s < file.due_s {
+                if self.now_s < file.due_s || self.options.forwarding_busy {
                     self.tally.awaiting_receipt += 1;
-                    awaiting.push(file.clone());
+                    let due_s = file.due_s.max(self.now_s);
+                    awaiting.push(Awaiting {
+                        due_s,
+                        ..file.clone()
+                    });
                     return Ok(());
                 }
                 let heals = file.heals + 1;
