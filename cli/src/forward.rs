@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use trailrelay::aws::s3::{S3Archive, S3Source};
-use trailrelay::integrity::receipt::{ReceiptsIn, forwarded_before, receipts_prefix};
 use trailrelay::key::{ObjectKind, TrailKey};
 use trailrelay::local::{Listing, LocalArchive, LocalLogSink, list_objects};
+use trailrelay::pipeline::receipt::{ReceiptsIn, forwarded_before, receipts_prefix};
 use trailrelay::pipeline::{
     ObjectReport, Outcome, Pipeline, ProcessError, Settings, SkipReason, Totals,
 };

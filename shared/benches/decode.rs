@@ -18,9 +18,9 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use trailrelay::batch::LogBatch;
 use trailrelay::decode::{self, Limits};
-use trailrelay::integrity::receipt::{Receipt, ReceiptSink};
 use trailrelay::key::TrailKey;
 use trailrelay::normalize::{self, Origin, RecordParser};
+use trailrelay::pipeline::receipt::{Receipt, ReceiptSink};
 use trailrelay::pipeline::{Outcome, Pipeline, Settings};
 use trailrelay::ports::{
     ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened,

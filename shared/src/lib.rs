@@ -30,6 +30,9 @@ pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod decode;
+/// The demo's generated trail: for the `trailrelay demo` command and the tests, not for the
+/// functions (feature `demo`).
+#[cfg(any(test, feature = "demo"))]
 pub mod demo;
 pub mod forwarder;
 pub mod integrity;

@@ -25,6 +25,7 @@ use flate2::write::GzEncoder;
 mod logs;
 mod progress;
 pub mod quarantine;
+pub mod receipt;
 mod stages;
 mod totals;
 
@@ -36,7 +37,6 @@ pub use totals::{Counts, Totals};
 use crate::archive::archive_key;
 use crate::batch::{LogBatch, MAX_EVENT_AGE_MS, Window};
 use crate::decode::{self, DecodeError, Limits, RecordReader};
-use crate::integrity::receipt::{Receipt, ReceiptSink, filed_key};
 use crate::key::{self, ObjectKind, TrailKey};
 use crate::normalize::{self, Normalized, Origin, RecordParser};
 use crate::ports::{
@@ -45,6 +45,7 @@ use crate::ports::{
 };
 use crate::rules::{RuleSet, RuleStats};
 use crate::template::{NameKind, Template, TemplateError};
+use receipt::{Receipt, ReceiptSink, filed_key};
 
 /// Records read between two looks at the deadline.
 const DEADLINE_CHECK_RECORDS: u64 = 1024;

@@ -314,7 +314,7 @@ pub struct Outgoing {
     pub queue: QueueRef,
     /// The body.
     pub body: String,
-    /// Seconds before the message becomes visible, at most [`crate::forwarder::MAX_DELAY_SECONDS`].
+    /// Seconds before the message becomes visible, at most [`MAX_DELAY_SECONDS`].
     pub delay_seconds: u32,
     /// String message attributes, at most ten.
     pub attributes: Vec<(Cow<'static, str>, String)>,
@@ -362,6 +362,10 @@ pub trait Queue: Send + Sync {
     }
 }
 
+/// The longest delay SQS allows on a message
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>).
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
 /// Most messages one SendMessageBatch call carries
 /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>).
 pub const MAX_BATCH_MESSAGES: usize = 10;
@@ -398,4 +402,31 @@ pub trait Lister: Send + Sync {
         prefix: &str,
         delimited: bool,
     ) -> impl std::future::Future<Output = Result<Listing, PortError>> + Send;
+}
+
+/// At most `max` bytes of `reader`: small objects (digests, receipts, keys, the checkpoint).
+pub(crate) fn read_bounded(reader: impl Read, max: u64) -> Result<Vec<u8>, PortError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| PortError::new(ErrorClass::Retry, "io", e))?;
+    Ok(bytes)
+}
+
+/// Writes `value` as the JSON object `key` of `sink` (a receipt, the checkpoint); `what` names
+/// it in the causes of failures.
+pub(crate) fn put_json(
+    sink: &impl ArchiveSink,
+    key: &str,
+    value: &impl Serialize,
+    (what, writing): (&'static str, &'static str),
+) -> Result<(), PortError> {
+    let json =
+        serde_json::to_vec(value).map_err(|e| PortError::new(ErrorClass::Poison, what, e))?;
+    let mut upload = sink.begin(key)?;
+    upload
+        .write_all(&json)
+        .map_err(|e| PortError::new(ErrorClass::Retry, writing, e))?;
+    upload.commit()
 }

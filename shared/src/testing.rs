@@ -221,11 +221,11 @@ pub(crate) mod fakes {
     /// Keeps every receipt.
     #[derive(Debug, Default)]
     pub(crate) struct RecordingReceipts {
-        pub(crate) receipts: Mutex<Vec<crate::integrity::receipt::Receipt>>,
+        pub(crate) receipts: Mutex<Vec<crate::pipeline::receipt::Receipt>>,
     }
 
-    impl crate::integrity::receipt::ReceiptSink for RecordingReceipts {
-        fn put(&self, receipt: &crate::integrity::receipt::Receipt) -> Result<(), PortError> {
+    impl crate::pipeline::receipt::ReceiptSink for RecordingReceipts {
+        fn put(&self, receipt: &crate::pipeline::receipt::Receipt) -> Result<(), PortError> {
             self.receipts.lock().unwrap().push(receipt.clone());
             Ok(())
         }

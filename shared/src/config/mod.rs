@@ -477,13 +477,13 @@ impl Config {
             message_concurrency: message_concurrency as usize,
             dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
             continuation_delay_seconds: match env.number("CONTINUATION_DELAY_SECONDS")? {
-                n if n <= u64::from(crate::forwarder::MAX_DELAY_SECONDS) => n as u32,
+                n if n <= u64::from(crate::ports::MAX_DELAY_SECONDS) => n as u32,
                 _ => {
                     return Err(err(
                         "CONTINUATION_DELAY_SECONDS",
                         format!(
                             "must be between 0 and {} (the longest SQS delay)",
-                            crate::forwarder::MAX_DELAY_SECONDS
+                            crate::ports::MAX_DELAY_SECONDS
                         ),
                     ));
                 }

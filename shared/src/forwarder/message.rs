@@ -7,17 +7,14 @@ use super::{
     Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, message_id, panic_failure,
 };
 use crate::batch::LogBatch;
-use crate::integrity::receipt::{ReceiptsIn, receipts_prefix};
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
+use crate::pipeline::receipt::{ReceiptsIn, receipts_prefix};
 use crate::pipeline::{Outcome, Pipeline, Progress, Totals};
 use crate::ports::{
-    ArchiveSink, Clock, ErrorClass, LogSink, ObjectRef, ObjectSource, Opened, Outgoing, PortError,
-    PutReport, Queue, QueueRef, Store, Version, epoch_ms,
+    ArchiveSink, Clock, ErrorClass, LogSink, MAX_DELAY_SECONDS, ObjectRef, ObjectSource, Opened,
+    Outgoing, PortError, PutReport, Queue, QueueRef, Store, Version, epoch_ms,
 };
 
-/// The longest delay SQS allows on a message
-/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>).
-pub const MAX_DELAY_SECONDS: u32 = 900;
 /// The most bytes of an error description carried as a message attribute.
 pub const MAX_ERROR_ATTRIBUTE_BYTES: usize = 1024;
 

@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::pipeline::Totals;
 use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectSource, Queue};
 
-pub use message::{MAX_DELAY_SECONDS, MAX_ERROR_ATTRIBUTE_BYTES, continuation_delay};
+pub use message::{MAX_ERROR_ATTRIBUTE_BYTES, continuation_delay};
 
 /// The Lambda SQS event, its messages and the partial batch response: the ecosystem's own
 /// types, as the runtime's examples use them.

@@ -14,8 +14,9 @@ use tokio::runtime::Handle;
 use super::check::{Checker, Evidence};
 use super::config::ValidatorConfig;
 use super::keys::{KeyRing, KeyStore};
-use super::receipt::receipts_prefix;
-use super::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk, read_bounded};
+use super::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk};
+use crate::pipeline::receipt::receipts_prefix;
+use crate::ports::read_bounded;
 use crate::ports::{
     ArchiveSink, Clock, ErrorClass, ListedObject, Lister, ObjectRef, ObjectSource, Outgoing,
     PortError, Queue, QueueRef, Store, epoch_ms,
@@ -251,7 +252,7 @@ where
 
     fn write_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), PortError> {
         let key = &self.checkpoint_ref().key;
-        super::put_json(
+        crate::ports::put_json(
             self.ports.archive,
             key,
             checkpoint,

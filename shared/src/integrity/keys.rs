@@ -184,6 +184,7 @@ impl KeyStore for KeyRing {
 }
 
 /// Signs digests as CloudTrail does, for the demo's trail and the tests: never used to check.
+#[cfg(any(test, feature = "demo"))]
 pub(crate) mod signer {
     use ring::rand::SystemRandom;
     use ring::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};

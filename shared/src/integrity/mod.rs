@@ -5,14 +5,13 @@
 //! files it delivered with their SHA-256, signed with a key of its own and chained to the digest
 //! before it
 //! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-intro.html>).
-//! The forwarder leaves a [`receipt::Receipt`] per log file it forwarded wholly, with the hash of
+//! The forwarder leaves a [`crate::pipeline::receipt::Receipt`] per log file it forwarded wholly, with the hash of
 //! what it read. [`check::Checker`] checks a chain: each digest's signature ([`keys`]), each
 //! link, each log file against the bucket and against its receipt, and the chain's silence;
 //! [`check_walk`] runs it over every chain a walk of the trail's digest folders yields. Each
 //! problem is one [`Finding`] of one [`FindingKind`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +20,9 @@ pub mod config;
 pub mod digest;
 pub mod function;
 pub mod keys;
-pub mod receipt;
 
 use crate::key::TrailKey;
-use crate::ports::{ArchiveSink, ArchiveUpload, ErrorClass, ObjectSource, PortError};
+use crate::ports::{ObjectSource, PortError};
 use crate::replay::select::Selected;
 use check::{ChainState, Checker, MAX_KEPT_FINDINGS, MAX_STALLED_CHECKS, Stalled};
 use keys::KeyStore;
@@ -251,33 +249,6 @@ impl Checkpoint {
             .filter_map(|e| e.state.last.as_ref().map(|l| l.end_s));
         ends.chain(self.unfinished_from_s).min()
     }
-}
-
-/// At most `max` bytes of `reader`: small objects (digests, receipts, keys, the checkpoint).
-pub(crate) fn read_bounded(reader: impl Read, max: u64) -> Result<Vec<u8>, PortError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(max)
-        .read_to_end(&mut bytes)
-        .map_err(|e| PortError::new(ErrorClass::Retry, "io", e))?;
-    Ok(bytes)
-}
-
-/// Writes `value` as the JSON object `key` of `sink` (a receipt, the checkpoint); `what` names
-/// it in the causes of failures.
-pub(crate) fn put_json(
-    sink: &impl ArchiveSink,
-    key: &str,
-    value: &impl Serialize,
-    (what, writing): (&'static str, &'static str),
-) -> Result<(), PortError> {
-    let json =
-        serde_json::to_vec(value).map_err(|e| PortError::new(ErrorClass::Poison, what, e))?;
-    let mut upload = sink.begin(key)?;
-    upload
-        .write_all(&json)
-        .map_err(|e| PortError::new(ErrorClass::Retry, writing, e))?;
-    upload.commit()
 }
 
 /// The chain of a digest key and its id (folder and trail name), if the key is a digest's.

@@ -8,10 +8,10 @@ use flate2::write::GzEncoder;
 use super::check::{self, Checker, Evidence};
 use super::digest::DigestFile;
 use super::keys::{KeyRing, PublicKey};
-use super::receipt::{ReceiptsIn, receipt_key};
 use super::*;
 use crate::demo::{self, DemoSpec};
 use crate::local::{self, LocalArchive, LocalLister, LocalLogSink, LocalSource};
+use crate::pipeline::receipt::{ReceiptsIn, receipt_key};
 use crate::pipeline::{Pipeline, Settings};
 use crate::ports::Store;
 use crate::replay::select::{Request, Selection, Walk};
@@ -517,7 +517,7 @@ fn a_checkpoint_links_the_next_digest_to_the_last_one_checked() {
 
 #[test]
 fn a_receipt_is_filed_under_the_key_in_its_bucket() {
-    use super::receipt::filed_key;
+    use crate::pipeline::receipt::filed_key;
     use crate::ports::ObjectRef;
     let key = "AWSLogs/o-1/111122223333/CloudTrail/us-east-1/2026/11/01/f.json.gz";
     let in_bucket = ObjectRef::new(Store::S3("b".into()), format!("trail/{key}"));

@@ -26,6 +26,10 @@ use crate::key::{KeyDecodeError, form_decode};
 use crate::pipeline::Progress;
 use crate::ports::Version;
 
+/// The `userIdentity.principalId` of a replayed notification: S3 puts the requester there, a
+/// replay puts this, so the forwarder counts replays apart.
+pub const REPLAY_PRINCIPAL: &str = "trailrelay-replay";
+
 /// The text CloudTrail publishes to an SNS topic to check that it may.
 pub const CLOUDTRAIL_VALIDATION_MESSAGE: &str = "CloudTrail validation message.";
 
@@ -398,7 +402,7 @@ fn s3_event(value: Value) -> Result<Notification, NotificationError> {
             size: r.s3.object.size(),
             sequencer: r.s3.object.sequencer(),
             version: r.s3.object.version(),
-            replay: principal == Some(crate::replay::enqueue::REPLAY_PRINCIPAL),
+            replay: principal == Some(REPLAY_PRINCIPAL),
             ..Announced::new(r.s3.bucket.name, form_decode(&r.s3.object.key)?)
         });
     }

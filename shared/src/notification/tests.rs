@@ -350,7 +350,7 @@ fn a_replayed_notification_is_an_s3_notification_marked_as_a_replay() {
     );
     assert!(objects[0].replay);
     // The same notification from S3 is not a replay.
-    let from_s3 = body.replace(crate::replay::enqueue::REPLAY_PRINCIPAL, "AWS:AIDAEXAMPLE");
+    let from_s3 = body.replace(REPLAY_PRINCIPAL, "AWS:AIDAEXAMPLE");
     let Notification::Objects(objects) = parse(&from_s3).unwrap() else {
         panic!("{from_s3}")
     };

@@ -219,8 +219,8 @@ mod tests {
     use std::path::Path;
 
     use crate::demo::{self, DemoSpec};
-    use crate::integrity::receipt::ReceiptsIn;
     use crate::local::{self, LocalArchive, LocalLogSink, LocalSource};
+    use crate::pipeline::receipt::ReceiptsIn;
     use crate::pipeline::{Pipeline, Settings, Totals};
     use crate::rules::pattern::PatternOptions;
     use crate::rules::{CIS_PACK_JSON, RuleSet, RulesFile};

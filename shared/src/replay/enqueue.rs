@@ -8,16 +8,13 @@ use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::json;
 
 use crate::key::form_encode;
+use crate::notification::REPLAY_PRINCIPAL;
 use crate::ports::{ErrorClass, ListedObject, MAX_BATCH_MESSAGES, Outgoing, PortError, Queue};
 
 /// Most bytes one SendMessageBatch call carries, all bodies together: 256 KiB, the smallest
 /// maximum a queue may be configured with by default
 /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>).
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
-
-/// The `userIdentity.principalId` of a replayed notification: S3 puts the requester there, a
-/// replay puts this, so the forwarder counts replays apart.
-pub const REPLAY_PRINCIPAL: &str = "trailrelay-replay";
 
 /// Sends of one batch, the first included: entries refused for a transient reason are sent
 /// again, alone, after 0.2, 0.4, 0.8 and 1.6 s.

@@ -5,8 +5,9 @@ use super::{Awaiting, Checker, MAX_DIGEST_BYTES};
 use crate::decode::{self, Hashed};
 use crate::integrity::digest::{DigestFile, LogFileEntry, same_hash, same_hex};
 use crate::integrity::keys::KeyStore;
-use crate::integrity::receipt::{Receipt, receipt_key};
-use crate::integrity::{Chain, Finding, FindingKind, read_bounded};
+use crate::integrity::{Chain, Finding, FindingKind};
+use crate::pipeline::receipt::{Receipt, receipt_key};
+use crate::ports::read_bounded;
 use crate::ports::{ObjectRef, ObjectSource, PortError};
 
 /// A read that failed partway: transient, as every failure to read is.

@@ -82,7 +82,7 @@ pub fn forwarded_before<S: ObjectSource>(
     let Some(opened) = source.open_existing(&at)? else {
         return Ok(false);
     };
-    let bytes = super::read_bounded(opened.reader, MAX_RECEIPT_BYTES)?;
+    let bytes = crate::ports::read_bounded(opened.reader, MAX_RECEIPT_BYTES)?;
     let Ok(receipt) = serde_json::from_slice::<Receipt>(&bytes) else {
         return Ok(false);
     };
@@ -140,6 +140,6 @@ impl<A> std::fmt::Debug for ReceiptsIn<'_, A> {
 impl<A: ArchiveSink> ReceiptSink for ReceiptsIn<'_, A> {
     fn put(&self, receipt: &Receipt) -> Result<(), PortError> {
         let key = receipt_key(&self.prefix, &receipt.key);
-        super::put_json(self.sink, &key, receipt, ("receipt", "receipt-write"))
+        crate::ports::put_json(self.sink, &key, receipt, ("receipt", "receipt-write"))
     }
 }
