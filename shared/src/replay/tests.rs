@@ -360,3 +360,42 @@ async fn a_dry_run_counts_and_sends_nothing() {
     assert_eq!(regions.len(), 2);
     assert_eq!(summary.days.len(), 2);
 }
+
+/// A name CloudTrail does not write (a stamp of non-ASCII digits, a region folder that names no
+/// region) is passed over and named, never parsed into a panic nor taken.
+#[tokio::test]
+async fn names_a_trail_does_not_write_are_named_and_passed_over() {
+    let odd_stamp = log(A, "us-east-1", "2026/11/01", "202é101T0000Z");
+    let nowhere = log(A, "not-a-region", "2026/11/01", "20261101T1200Z");
+    let plain = log(A, "us-east-1", "2026/11/01", "20261101T1200Z");
+    let keys = Keys::new([odd_stamp.clone(), nowhere, plain.clone()]);
+    let mut walk = select::Walk::new(Selection::new(&request(serde_json::json!({}))).unwrap());
+    let mut taken = Vec::new();
+    while let Some(day) = walk.next_day(&keys).await.unwrap() {
+        taken.extend(day.into_iter().map(|s| s.object.key));
+    }
+    assert_eq!(taken, [plain]);
+    assert_eq!(
+        walk.skipped,
+        [format!("{ORG}{A}/CloudTrail/not-a-region/"), odd_stamp]
+    );
+    assert_eq!(walk.skipped_count, 2);
+    for region in [
+        "us-east-1",
+        "us-gov-west-1",
+        "eusc-de-east-1",
+        "ap-southeast-4",
+    ] {
+        assert!(select::is_region_name(region), "{region}");
+    }
+    for not_one in [
+        "not-a-region",
+        "us-east",
+        "useast1",
+        "us-east-one",
+        "US-EAST-1",
+        "x-y-1",
+    ] {
+        assert!(!select::is_region_name(not_one), "{not_one}");
+    }
+}
