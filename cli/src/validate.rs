@@ -13,7 +13,7 @@ use trailrelay::integrity::keys::KeyRing;
 use trailrelay::integrity::{Checkpoint, Finding, FindingKind, Options, Tally, check_walk};
 use trailrelay::key::folder;
 use trailrelay::local::LocalLister;
-use trailrelay::ports::{PortError, Store, epoch_ms};
+use trailrelay::ports::{Lister, PortError, Store, epoch_ms};
 use trailrelay::replay::select::{Selection, Walk};
 use trailrelay::replay::{Request, parse_time};
 
@@ -184,9 +184,24 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
     let progress = spinner(args.quiet);
     let (mut tally, mut found, mut failed_inputs) = (Tally::default(), 0, 0);
     let at = args.to.unwrap_or(now_s).min(now_s);
+    let local = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Stop::Failed(format!("starting a runtime: {e}")))?;
     for input in &args.inputs {
         let (trail, selection) = request_of(input, args)?;
+        let bucket = selection.bucket.clone();
+        let (aws, local) = (cx.aws.as_ref().zip(cx.lister.as_ref()), &local);
+        let list_keys = |prefix: &str| -> Result<Vec<String>, PortError> {
+            let listing = match (&trail, aws) {
+                (Store::S3(_), Some((aws, lister))) => {
+                    aws.block_on(lister.list(&bucket, prefix, false))
+                }
+                _ => local.block_on(LocalLister.list(&bucket, prefix, false)),
+            }?;
+            Ok(listing.objects.into_iter().map(|o| o.key).collect())
+        };
         let evidence = Evidence {
+            lister: Some(&list_keys),
             source: &cx.source,
             trail: trail.clone(),
             receipts: cx.receipts.clone(),

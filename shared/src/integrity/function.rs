@@ -172,7 +172,14 @@ where
         let selection = Selection::digests(&request)
             .map_err(|e| PortError::new(ErrorClass::Poison, "configuration", e))?;
         let mut walk = Walk::new(selection);
+        let bucket = config.trail_bucket.clone();
+        let (handle, lister) = (&self.ports.handle, self.ports.lister);
+        let list_keys = move |prefix: &str| -> Result<Vec<String>, PortError> {
+            let listing = handle.block_on(lister.list(&bucket, prefix, false))?;
+            Ok(listing.objects.into_iter().map(|o| o.key).collect())
+        };
         let evidence = Evidence {
+            lister: Some(&list_keys),
             source: self.ports.source,
             trail: Store::S3(config.trail_bucket.clone()),
             receipts: Some((

@@ -91,11 +91,14 @@ pub enum FindingKind {
     /// A digest or a listed log file that cannot be read (access denied, a KMS key the reader
     /// may not use, a read that kept failing): the proof cannot cover it.
     ObjectUnreadable,
+    /// A log file in a chain's folders that no digest of the chain lists, though the chain's
+    /// digests cover its time: CloudTrail did not deliver it, yet it would be forwarded.
+    LogFileUnlisted,
 }
 
 impl FindingKind {
     /// Every kind.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::DigestSignatureInvalid,
         Self::DigestSignatureMissing,
         Self::DigestAltered,
@@ -106,6 +109,7 @@ impl FindingKind {
         Self::LogFileAltered,
         Self::LogFileNotForwarded,
         Self::LogFileForwardedAltered,
+        Self::LogFileUnlisted,
         Self::PublicKeyUnknown,
         Self::ObjectUnreadable,
     ];
@@ -125,6 +129,7 @@ impl FindingKind {
             Self::DigestSignatureMissing => "digest-signature-missing",
             Self::DigestFromTheFuture => "digest-from-the-future",
             Self::ObjectUnreadable => "object-unreadable",
+            Self::LogFileUnlisted => "log-file-unlisted",
         }
     }
 

@@ -239,11 +239,21 @@ impl Trail {
     ) -> (Vec<Finding>, Tally, Result<bool, crate::ports::PortError>) {
         let bucket = self.bucket().to_string_lossy().into_owned();
         let receipts = Store::Local(self.dir.path().join("receipts"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let root = bucket.clone();
+        let list_keys = |prefix: &str| -> Result<Vec<String>, crate::ports::PortError> {
+            use crate::ports::Lister as _;
+            let listing = runtime.block_on(LocalLister.list(&root, prefix, false))?;
+            Ok(listing.objects.into_iter().map(|o| o.key).collect())
+        };
         let evidence = Evidence {
             source,
             trail: store,
             receipts: Some((receipts, String::new())),
             keys,
+            lister: Some(&list_keys),
         };
         let mut checker = Checker::new(evidence, options, now_s);
         let request = Request {

@@ -8,13 +8,15 @@
 //! files are not trusted, and a later run does not name it again. Memory holds two digests,
 //! whatever the chain's length.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::digest::{DigestFile, same_hash, same_hex};
 use super::keys::KeyStore;
 use super::{Chain, Finding, FindingKind, Options, Tally};
 use crate::decode;
-use crate::key::TrailKey;
+use crate::key::{KeyDate, ObjectKind, TrailKey};
 use crate::ports::{ErrorClass, ObjectRef, ObjectSource, PortError, Store};
 
 mod files;
@@ -86,7 +88,31 @@ pub struct ChainState {
     /// reason, and how many checks in a row did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled: Option<Stalled>,
+    /// Where the next check's look for unlisted log files starts, and the log files the
+    /// digests read so far list from there on (the rest of the chain's coverage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted: Option<Coverage>,
 }
+
+/// How far the look for unlisted log files went: files stamped from `from_s` on are judged by
+/// the next check, and `listed` are those of them a digest already read lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Seconds since the Unix epoch.
+    pub from_s: i64,
+    /// Keys listed by digests read so far, stamped at `from_s` or later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listed: Vec<String>,
+}
+
+/// How long after its stamp (the end of its 5-minute window) a log file may still be
+/// delivered, and so listed by a later digest: files are judged unlisted only once the chain's
+/// digests cover this long after their stamp.
+pub const LISTING_DELAY_S: i64 = 3600;
+
+/// Lists the keys under a prefix of the trail bucket (or its folder): what the look for
+/// unlisted log files reads.
+pub type ListKeys<'a> = &'a (dyn Fn(&str) -> Result<Vec<String>, PortError> + Sync);
 
 /// Where a chain stopped, for a read that failed, and how often.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +124,6 @@ pub struct Stalled {
 }
 
 /// Where the evidence is read.
-#[derive(Debug)]
 pub struct Evidence<'a, S, K> {
     /// Reads digests, log files and receipts.
     pub source: &'a S,
@@ -108,6 +133,31 @@ pub struct Evidence<'a, S, K> {
     pub receipts: Option<(Store, String)>,
     /// Public keys.
     pub keys: &'a K,
+    /// Lists the trail's log folders, to name the log files no digest lists; `None`: not
+    /// looked for.
+    pub lister: Option<ListKeys<'a>>,
+}
+
+impl<S, K> std::fmt::Debug for Evidence<'_, S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evidence")
+            .field("trail", &self.trail)
+            .field("receipts", &self.receipts)
+            .field("lists", &self.lister.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the digests of one chain checked so far cover.
+#[derive(Debug, Default)]
+struct Covered {
+    /// From the earliest start to the latest end, seconds since the Unix epoch.
+    window: Option<(i64, i64)>,
+    /// The log files they list.
+    listed: BTreeSet<String>,
+    /// A digest of the chain was found bad or missing: its window is not covered, and what
+    /// it listed is unknown, so no file is judged unlisted by this check.
+    broken: bool,
 }
 
 /// A digest as read: its bytes' hash and fields, and its signature when the store keeps it.
@@ -160,6 +210,9 @@ pub struct Checker<'a, S, K> {
     stalled_at: Option<String>,
     /// When a long read stops (a run's deadline): checked inside each log file's read too.
     deadline: Option<std::time::Instant>,
+    /// What the digests checked in the current chain cover: their windows and the log files
+    /// they list.
+    covered: Covered,
     /// What was checked and found.
     pub tally: Tally,
 }
@@ -175,6 +228,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             give_up_on: None,
             stalled_at: None,
             deadline: None,
+            covered: Covered::default(),
             tally: Tally::default(),
         }
     }
@@ -213,8 +267,12 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
     ) -> Result<(ChainState, bool), PortError> {
         self.tally.chains += 1;
         let ChainState {
-            mut last, awaiting, ..
+            mut last,
+            awaiting,
+            unlisted,
+            ..
         } = state;
+        self.covered = Covered::default();
         let mut still_awaiting = Vec::new();
         for file in awaiting {
             self.check_receipt(chain, &file, &mut still_awaiting, out)?;
@@ -226,6 +284,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
                 let state = ChainState {
                     last,
                     awaiting: still_awaiting,
+                    unlisted,
                     ..ChainState::default()
                 };
                 return Ok((state, false));
@@ -245,6 +304,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             let link = self.finish(chain, cur, None, &last, &mut still_awaiting, out)?;
             last = link.or(last);
         }
+        let unlisted = self.check_unlisted(chain, unlisted, out)?;
         if let Some(newest) = &last
             && self.now_s - newest.end_s > self.options.late_after_s
         {
@@ -265,9 +325,79 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         let state = ChainState {
             last,
             awaiting: still_awaiting,
+            unlisted,
             ..ChainState::default()
         };
         Ok((state, true))
+    }
+
+    /// Names the log files in the chain's folders that no digest lists, stamped where the
+    /// digests read cover them (from where the last look stopped, or the first digest's start,
+    /// to [`LISTING_DELAY_S`] before the newest digest's end); returns where the next look
+    /// starts.
+    fn check_unlisted(
+        &mut self,
+        chain: &Chain,
+        before: Option<Coverage>,
+        out: &mut dyn FnMut(Finding),
+    ) -> Result<Option<Coverage>, PortError> {
+        let (Some(list), Some((start_s, end_s))) = (self.evidence.lister, self.covered.window)
+        else {
+            return Ok(before);
+        };
+        if self.covered.broken {
+            // Judged again once the chain's digests stand: from where the last look stopped.
+            return Ok(before);
+        }
+        let covered = std::mem::take(&mut self.covered);
+        let (from_s, mut listed) = match before {
+            Some(c) => (c.from_s, c.listed.into_iter().collect()),
+            None => (start_s, BTreeSet::new()),
+        };
+        listed.extend(covered.listed);
+        let to_s = end_s - LISTING_DELAY_S;
+        if to_s <= from_s {
+            return Ok(Some(Coverage {
+                from_s,
+                listed: listed.into_iter().collect(),
+            }));
+        }
+        let marker = format!("CloudTrail-Digest/{}/", chain.region);
+        let Some(account_folder) = chain.folder.strip_suffix(&marker) else {
+            return Ok(None);
+        };
+        // A file stamped just after midnight sits in the day before's folder.
+        let mut day = KeyDate::of_epoch_s(from_s).plus_days(-1);
+        let last_day = KeyDate::of_epoch_s(to_s);
+        while day <= last_day {
+            let date = format!("{:04}/{:02}/{:02}", day.year, day.month, day.day);
+            for kind in [ObjectKind::Log, ObjectKind::NetworkActivity] {
+                let folder = kind.folder().unwrap_or_default();
+                let prefix = format!("{account_folder}{folder}/{}/{date}/", chain.region);
+                for key in list(&prefix)? {
+                    let parsed = TrailKey::parse(&key);
+                    let stamped = parsed.delivered_s().filter(|t| (from_s..to_s).contains(t));
+                    if parsed.kind != kind || stamped.is_none() || listed.contains(&key) {
+                        continue;
+                    }
+                    let detail = format!(
+                        "no digest of its chain lists it, and they cover its time (to {})",
+                        jiff::Timestamp::from_second(end_s)
+                            .map_or(end_s.to_string(), |t| t.to_string())
+                    );
+                    out(self.found(chain, FindingKind::LogFileUnlisted, key, None, detail));
+                }
+            }
+            day = day.plus_days(1);
+        }
+        let tail = listed
+            .into_iter()
+            .filter(|k| TrailKey::parse(k).delivered_s().is_none_or(|t| t >= to_s))
+            .collect();
+        Ok(Some(Coverage {
+            from_s: to_s,
+            listed: tail,
+        }))
     }
 
     /// Sets which object's transient read failure is named unreadable instead of stopping the
@@ -438,6 +568,20 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             }
         }
         self.check_backward_link(chain, &file, &cur.key, last, out);
+        // What it covers: from where its predecessor ended (an hour before its own end when
+        // that is not known) to its end, and the files it lists.
+        let start_s = last
+            .as_ref()
+            .map(|l| l.end_s)
+            .filter(|s| *s < file.end_s)
+            .unwrap_or(file.end_s - 3600);
+        self.covered.window = Some(match self.covered.window {
+            Some((s, e)) => (s.min(start_s), e.max(file.end_s)),
+            None => (start_s, file.end_s),
+        });
+        self.covered
+            .listed
+            .extend(file.body.log_files.iter().map(|f| f.s3_object.clone()));
         for entry in &file.body.log_files {
             self.check_log_file(chain, &cur.key, &file, entry, awaiting, out)?;
         }
@@ -556,6 +700,16 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         detail: String,
     ) -> Finding {
         *self.tally.findings.entry(kind).or_default() += 1;
+        let about_a_digest = !matches!(
+            kind,
+            FindingKind::LogFileMissing
+                | FindingKind::LogFileAltered
+                | FindingKind::LogFileNotForwarded
+                | FindingKind::LogFileForwardedAltered
+                | FindingKind::LogFileUnlisted
+                | FindingKind::DigestLate
+        ) && digest.is_none();
+        self.covered.broken |= about_a_digest;
         Finding {
             kind,
             key,

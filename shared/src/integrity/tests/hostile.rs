@@ -336,3 +336,54 @@ fn deleted_is_deleted_even_when_the_store_says_access_denied() {
     let (findings, _) = trail.validate_on_s3(&trail.on_s3(false), trail.end_s() + 60);
     assert_eq!(kinds(&findings), [(FindingKind::ObjectUnreadable, log)]);
 }
+
+/// A log file planted in a chain's folders is named once the chain's digests cover its time,
+/// in the check that first can (with what earlier checks' digests listed), and by every later
+/// one; a file within the delivery delay of the newest digest waits for the next check.
+#[test]
+fn a_log_file_no_digest_lists_is_named_once_the_digests_cover_its_time() {
+    let trail = Trail::new();
+    let template = trail.keys("CloudTrail")[0].clone();
+    let stamp = template.split('_').nth(3).unwrap().to_owned();
+    let plant = |at: &str| {
+        let key = template.replace(&stamp, at).replace(
+            template.rsplit('_').next().unwrap(),
+            "planted000000000.json.gz",
+        );
+        fs::copy(trail.bucket().join(&template), trail.bucket().join(&key)).unwrap();
+        key
+    };
+    // The digests end at 01:00, 02:00 and 03:00: files stamped before 02:00 are judged now.
+    let early = plant("20261101T0130Z");
+    let late = plant("20261101T0230Z");
+    let mut checkpoint = Checkpoint::default();
+    let keys = Trail::demo_keys();
+    let (findings, _) = trail.validate_from(&keys, trail.end_s() + 60, &mut checkpoint);
+    assert_eq!(
+        kinds(&findings),
+        [(FindingKind::LogFileUnlisted, early.clone())]
+    );
+    // The next hour's digest, listing nothing: the 02:30 file is now covered, and named.
+    let digests = trail.keys("CloudTrail-Digest");
+    let next = digest_key(&trail, "20261101T040000Z");
+    let end = jiff::Timestamp::from_second(trail.end_s() + 3600).unwrap();
+    trail.plant_digest(
+        &next,
+        &digests[2],
+        |b| {
+            b["digestEndTime"] = json!(end.to_string());
+            b["logFiles"] = json!([]);
+        },
+        true,
+    );
+    let (findings, _) = trail.validate_from(&keys, trail.end_s() + 3660, &mut checkpoint);
+    let mut found = kinds(&findings);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (FindingKind::LogFileUnlisted, early),
+            (FindingKind::LogFileUnlisted, late)
+        ]
+    );
+}
