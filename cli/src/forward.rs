@@ -114,6 +114,14 @@ pub(crate) fn forward(
     let started = Instant::now();
     let forwarded = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
         progress.inc(report.object.size.unwrap_or(report.counts.bytes_read));
+        if let Outcome::Skipped(SkipReason::BadStamp) = &report.outcome {
+            progress.suspend(|| {
+                eprintln!(
+                    "skipped: {} (its delivery stamp is not one CloudTrail writes)",
+                    report.object
+                )
+            });
+        }
         let Outcome::Failed(e) = &report.outcome else {
             return true;
         };

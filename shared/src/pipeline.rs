@@ -156,6 +156,9 @@ pub enum SkipReason {
     NotALogFile,
     /// Its receipt covers this very version: forwarded before (a re-run backfill).
     ForwardedBefore,
+    /// In the trail's layout, but its name's delivery stamp is none CloudTrail writes: not a
+    /// file CloudTrail delivered, and never parsed further.
+    BadStamp,
 }
 
 impl SkipReason {
@@ -165,6 +168,7 @@ impl SkipReason {
             Self::Digest => "digest",
             Self::NotALogFile => "not-a-log-file",
             Self::ForwardedBefore => "forwarded-before",
+            Self::BadStamp => "bad-stamp",
         }
     }
 }
@@ -541,6 +545,9 @@ fn skip_reason(trail_key: &TrailKey) -> Option<SkipReason> {
         ObjectKind::Other if !key::has_json_suffix(&trail_key.file_name) => {
             Some(SkipReason::NotALogFile)
         }
+        ObjectKind::Other => None,
+        // In the layout, but stamped as CloudTrail never stamps: named, and passed over.
+        _ if trail_key.delivered_s().is_none() => Some(SkipReason::BadStamp),
         _ => None,
     }
 }

@@ -237,3 +237,21 @@ fn the_last_second_of_year_9999_is_a_time_too_new_for_cloudwatch_logs() {
         [json!("9999-12-31T23:59:59Z"), json!("2026-11-01T00:00:00Z")]
     );
 }
+
+/// A file in the trail's layout whose delivery stamp CloudTrail would never write is named and
+/// passed over: nothing of it is read, logged or archived.
+#[test]
+fn a_file_with_a_stamp_cloudtrail_never_writes_is_passed_over() {
+    for stamp in ["202é101T0005Z", "20261101T0060Z", "2026110xT0005Z"] {
+        let key = KEY.replace("20261101T0005Z", stamp);
+        let world = World::new(&[(key.as_str(), document(&[record(0, "2026-11-01T00:00:00Z")]))]);
+        let report = world.forward(&key);
+        assert!(
+            matches!(report.outcome, Outcome::Skipped(SkipReason::BadStamp)),
+            "{stamp}: {:?}",
+            report.outcome
+        );
+        assert_eq!(report.counts.records, 0, "{stamp}");
+        assert!(world.logged().is_empty(), "{stamp}");
+    }
+}
