@@ -240,6 +240,8 @@ pub(crate) mod fakes {
         pub(crate) refuse_entries: Arc<Mutex<usize>>,
         /// Entries whose body holds any of these are refused, every time.
         pub(crate) refuse_matching: Arc<Mutex<Vec<String>>>,
+        /// Every call is refused as to a caller without `sqs:SendMessage`.
+        pub(crate) deny: bool,
         pub(crate) batches: Arc<Mutex<Vec<usize>>>,
     }
 
@@ -254,6 +256,10 @@ pub(crate) mod fakes {
 
         async fn send_batch(&self, messages: &[Outgoing]) -> Vec<Result<(), PortError>> {
             self.batches.lock().unwrap().push(messages.len());
+            if self.deny {
+                let denied = || PortError::new(ErrorClass::Poison, "access-denied", "AccessDenied");
+                return messages.iter().map(|_| Err(denied())).collect();
+            }
             let mut results = Vec::new();
             for m in messages {
                 let refused = {

@@ -273,9 +273,14 @@ impl<L: Lister, Q: Queue> Replay<'_, L, Q> {
         for (selected, result) in batch.objects.into_iter().zip(results) {
             match result {
                 Ok(()) => summary.add(&selected),
-                // A failure every message would meet (no such queue, credentials refused)
-                // stops the replay once, as a transient one does.
-                Err(e) if e.class == ErrorClass::Retry || e.is_run_wide() => {
+                // A failure every message would meet (no such queue, credentials refused, a
+                // queue the caller may not send to) stops the replay once, as a transient one
+                // does.
+                Err(e)
+                    if e.class == ErrorClass::Retry
+                        || e.is_run_wide()
+                        || e.cause == crate::ports::ACCESS_DENIED =>
+                {
                     summary.pending.push(selected.object.clone());
                     summary.stopped = Some(Stopped::Failed(e));
                 }

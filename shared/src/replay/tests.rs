@@ -399,3 +399,31 @@ async fn names_a_trail_does_not_write_are_named_and_passed_over() {
         assert!(!select::is_region_name(not_one), "{not_one}");
     }
 }
+
+/// A queue the caller may not send to refuses every message alike: the replay stops at the first
+/// refusal, named once, instead of naming every object.
+#[tokio::test(start_paused = true)]
+async fn a_queue_that_refuses_the_caller_stops_the_replay_once() {
+    let keys = many(35);
+    let clock = FixedClock(0);
+    let queue = RecordingQueue {
+        deny: true,
+        ..RecordingQueue::default()
+    };
+    let summary = replay(&keys, &queue, &clock)
+        .run(&request(serde_json::json!({})), None, &|_| {})
+        .await
+        .unwrap();
+    assert!(summary.refused.is_empty(), "{:?}", summary.refused);
+    assert!(
+        matches!(&summary.stopped, Some(Stopped::Failed(e)) if e.cause == "access-denied"),
+        "{:?}",
+        summary.stopped
+    );
+    assert_eq!(
+        *queue.batches.lock().unwrap(),
+        [10],
+        "one call, then nothing"
+    );
+    assert!(!summary.is_complete());
+}
