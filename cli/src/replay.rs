@@ -187,10 +187,17 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
         stopped.message = format!("stopped: {}", stopped.message);
         stopped.print(args.json);
         if let Some(last) = &summary.last_done {
-            eprintln!("  every object up to {last} was enqueued");
+            eprintln!(
+                "  listed up to {last}; of those, {} not enqueued",
+                count(summary.pending.len() as u64, "object")
+            );
         }
-        for o in &summary.pending {
+        const SHOWN: usize = 10;
+        for o in summary.pending.iter().take(SHOWN) {
             eprintln!("  not enqueued: {}", o.key);
+        }
+        if summary.pending.len() > SHOWN {
+            eprintln!("  ... and {} more", summary.pending.len() - SHOWN);
         }
     }
     let gb = t.bytes as f64 * GZIP_RATIO / 1e9;
