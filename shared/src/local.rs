@@ -3,23 +3,27 @@
 //!
 //! - [`list_objects`] lists the objects of input files and folders, in a stable order;
 //! - [`LocalSource`] opens them;
-//! - [`LocalLogSink`] appends each batch to `ROOT/<log group without leading '/'>/<stream>.ndjson`,
-//!   one `{"timestamp":<ms>,"message":"<record>"}` line per event, in batch order;
+//! - [`LocalLogSink`] (module `log_sink`) appends each batch to
+//!   `ROOT/<log group without leading '/'>/<stream>.ndjson`, one
+//!   `{"timestamp":<ms>,"message":"<record>"}` line per event, in batch order;
 //! - [`LocalArchive`] writes `ROOT/<archive key>`, through a temporary file renamed into place on
 //!   commit, so a failed object never leaves a partial archive object behind.
 
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::batch::LogBatch;
 use crate::ports::{
-    self, ArchiveSink, ArchiveUpload, ErrorClass, ListedObject, Lister, LogSink, ObjectRef,
-    ObjectSource, Opened, PortError, PutReport, Store, Version,
+    self, ArchiveSink, ArchiveUpload, ErrorClass, ListedObject, Lister, ObjectRef, ObjectSource,
+    Opened, PortError, Store, Version,
 };
+
+mod log_sink;
+
+pub use log_sink::LocalLogSink;
+#[cfg(test)]
+use log_sink::push_json_string;
 
 /// An input path that cannot be listed.
 #[derive(Debug, thiserror::Error)]
@@ -297,120 +301,6 @@ fn contained(key: &str) -> Result<&Path, PortError> {
 /// The cause of a key that cannot name an object of a local bucket.
 pub const BAD_KEY: &str = "bad-key";
 
-/// Writes log batches as NDJSON files, one per log stream.
-#[derive(Debug)]
-pub struct LocalLogSink {
-    root: PathBuf,
-    files: Mutex<HashMap<PathBuf, File>>,
-}
-
-impl LocalLogSink {
-    /// Log files go under `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            files: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The file that holds `group`/`stream`.
-    pub fn stream_path(&self, group: &str, stream: &str) -> PathBuf {
-        let mut path = self.root.clone();
-        for segment in group.split('/').filter(|s| !s.is_empty()) {
-            path.push(escape_segment(segment));
-        }
-        path.push(format!("{}.ndjson", escape_segment(stream)));
-        path
-    }
-}
-
-/// Makes a name usable as one path segment: `%` and `/` are percent-encoded, and `.`/`..`
-/// cannot climb out of the folder.
-fn escape_segment(name: &str) -> String {
-    let escaped = name.replace('%', "%25").replace('/', "%2F");
-    match Path::new(&escaped).components().next() {
-        Some(Component::CurDir | Component::ParentDir) => escaped.replace('.', "%2E"),
-        _ => escaped,
-    }
-}
-
-/// How [`push_json_string`] writes each byte: as it is, after a backslash, or otherwise.
-const PLAIN: u8 = 0;
-const BACKSLASHED: u8 = 1;
-const OTHER: u8 = 2;
-const ESCAPES: [u8; 256] = {
-    let mut table = [PLAIN; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = OTHER;
-        b += 1;
-    }
-    table[b'"' as usize] = BACKSLASHED;
-    table[b'\\' as usize] = BACKSLASHED;
-    table
-};
-
-/// Appends `text` as a JSON string, exactly as serde_json writes it. Messages are JSON records,
-/// a quote every few bytes: each byte is written without a branch (a backslash first, then the
-/// byte over it or after it); a control character, rare between a record's tokens, hands the
-/// whole string to serde_json.
-fn push_json_string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
-    let start = out.len();
-    out.resize(start + 2 * text.len() + 2, 0);
-    let room = &mut out[start..];
-    room[0] = b'"';
-    let mut at = 1;
-    for &b in text.as_bytes() {
-        let escape = ESCAPES[usize::from(b)];
-        if escape == OTHER {
-            out.truncate(start);
-            return serde_json::to_writer(out, text);
-        }
-        room[at] = b'\\';
-        room[at + usize::from(escape)] = b;
-        at += 1 + usize::from(escape);
-    }
-    room[at] = b'"';
-    out.truncate(start + at + 1);
-    Ok(())
-}
-
-impl LogSink for LocalLogSink {
-    fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
-        // Room for messages escaped at their longest, as `push_json_string` asks.
-        let mut text = Vec::with_capacity(2 * batch.batch_bytes() + batch.events.len() * 32);
-        let encode = |e| PortError::new(ErrorClass::Poison, "encode", e);
-        for event in &batch.events {
-            text.extend_from_slice(b"{\"timestamp\":");
-            serde_json::to_writer(&mut text, &event.timestamp_ms).map_err(encode)?;
-            text.extend_from_slice(b",\"message\":");
-            push_json_string(&mut text, &event.message).map_err(encode)?;
-            text.extend_from_slice(b"}\n");
-        }
-        let path = self.stream_path(&batch.group, &batch.stream);
-        let mut files = self
-            .files
-            .lock()
-            .map_err(|_| PortError::new(ErrorClass::Retry, "io", "log file table poisoned"))?;
-        let file = match files.get_mut(&path) {
-            Some(f) => f,
-            None => {
-                if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(io_error)?;
-                }
-                let f = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(io_error)?;
-                files.entry(path).or_insert(f)
-            }
-        };
-        file.write_all(&text).map_err(io_error)?;
-        Ok(PutReport::default())
-    }
-}
-
 /// Writes archive objects as files.
 #[derive(Debug)]
 pub struct LocalArchive {
@@ -500,7 +390,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::batch::LogEvent;
+    use crate::batch::{LogBatch, LogEvent};
+    use crate::ports::LogSink;
 
     proptest! {
         /// Messages are written exactly as serde_json writes strings: records, records with
