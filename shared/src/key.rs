@@ -546,10 +546,11 @@ mod tests {
         // The right length and `T`, `Z` in place, but a multi-byte character where digits go:
         // refused, never sliced inside a character.
         for stamp in [
+            // 16 and 14 bytes, `T` and `Z` in place: only the digits check refuses them.
             "202é101T000000Z",
-            "2026110éT0000Z",
-            "20261101T00é0Z",
-            "20261101T0000éZ",
+            "202é101T0005Z",
+            "20261101T0é5Z",
+            "20261101T00é00Z",
         ] {
             let digest = format!(
                 "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/\

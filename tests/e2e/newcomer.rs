@@ -194,7 +194,9 @@ fn a_flat_folder_takes_account_region_and_date_from_the_file_names() {
         "{}",
         text(&output)
     );
-    for (path, line) in archived_lines(&out.path().join("archive")) {
+    let lines = archived_lines(&out.path().join("archive"));
+    assert!(!lines.is_empty());
+    for (path, line) in lines {
         let key = path.to_string_lossy();
         let record = &line["record"];
         assert!(
@@ -207,6 +209,7 @@ fn a_flat_folder_takes_account_region_and_date_from_the_file_names() {
         );
     }
     let streams = files(&out.path().join("logs"), ".ndjson");
+    assert!(!streams.is_empty());
     assert!(
         streams.iter().all(|s| s
             .file_name()
@@ -279,6 +282,29 @@ fn test_metric_filter_warns_as_forward_does() {
     );
     let response: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(response["matches"][0]["eventNumber"], 0);
+    // The same words forward prints for the same pattern in a rules file.
+    let scratch = tempfile::tempdir().unwrap();
+    let rules = scratch.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"{"MetricFilters":[{"FilterName":"ids","FilterPattern":"request-id-1","MetricTransformations":[{"MetricName":"Ids","MetricNamespace":"T","MetricValue":"1"}]}]}"#,
+    )
+    .unwrap();
+    let input = scratch.path().join("none.json");
+    std::fs::write(&input, r#"{"Records":[]}"#).unwrap();
+    let forwarded = forward(
+        &input,
+        &scratch.path().join("out"),
+        &["--rules", rules.to_str().unwrap()],
+    );
+    let said = |o: &Output| -> Vec<String> {
+        stderr(o)
+            .lines()
+            .filter_map(|l| l.split_once("the unquoted term").map(|(_, w)| w.to_owned()))
+            .collect()
+    };
+    assert_eq!(said(&forwarded), said(&output), "{}", text(&forwarded));
+    assert_eq!(said(&output).len(), 1);
     // A request file named without file:// is read as inline JSON: the error says how.
     let dir = tempfile::tempdir().unwrap();
     let request = dir.path().join("req.json");
@@ -384,10 +410,11 @@ fn the_help_describes_every_command_once() {
         "redrive",
         "validate",
     ] {
-        assert!(
-            top.lines().any(|l| l.trim_start().starts_with(command)),
-            "{command}: {top}"
-        );
+        let described = top
+            .lines()
+            .filter(|l| l.trim_start().split_whitespace().next() == Some(command))
+            .count();
+        assert_eq!(described, 1, "{command}: {top}");
     }
     assert!(
         !top.contains("the forwarding pipeline on local folders"),
@@ -398,7 +425,7 @@ fn the_help_describes_every_command_once() {
     assert_eq!(replay.matches("[default: 0.5").count(), 1, "{replay}");
     let typo = run(&["forward", "x", "--output", "y"]);
     assert_eq!(typo.status.code(), Some(2));
-    assert!(stderr(&typo).contains("--out"), "{}", text(&typo));
+    assert!(stderr(&typo).contains("'--out'"), "{}", text(&typo));
 }
 
 /// The demo's trail holds network activity events under `CloudTrail-NetworkActivity/`, and

@@ -263,4 +263,33 @@ async fn replay_and_validate_print_one_json_summary() {
     assert_eq!(summary["objects"], 4, "{summary}");
     assert_eq!(summary["accounts"], 1);
     assert_eq!(summary["regions"], 2);
+    // validate --json on the same trail: findings (none) as NDJSON, then the summary.
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("demo.der");
+    std::fs::write(
+        &key,
+        trailrelay::demo::demo_public_key().unwrap().pkcs1_der(),
+    )
+    .unwrap();
+    let validate = cli_on(
+        &moto.endpoint,
+        &[
+            "validate",
+            "s3://org-trail/",
+            "--public-keys",
+            key.to_str().unwrap(),
+            "--json",
+            "--s3-force-path-style",
+            "-q",
+        ],
+    );
+    assert!(validate.status.success(), "{}", text(&validate));
+    let (findings, summary) = json_lines(&validate);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert!(
+        summary["tally"]["digests"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    assert_eq!(summary["findings"], 0);
+    assert_eq!(summary["forwarding_checked"], false);
 }

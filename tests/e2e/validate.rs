@@ -296,6 +296,21 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         &["--max-object-bytes", "1MiB"],
         &[("log-file-altered", log)],
     );
+    {
+        // Read only to the bound: the finding says so.
+        let path = t.path("bucket").join(log);
+        let kept = fs::read(&path).unwrap();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(&vec![b' '; 4 << 20]).unwrap();
+        fs::write(&path, gz.finish().unwrap()).unwrap();
+        let out = t.command(&["--max-object-bytes", "1MiB", "--json"]);
+        fs::write(&path, kept).unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("larger than 1048576 bytes"),
+            "{}",
+            text(&out)
+        );
+    }
     t.expect(
         "an unsigned digest from the future",
         |t| {
@@ -327,13 +342,23 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         fs::copy(&digest, &odd).unwrap();
         let region = dir.parent().unwrap().parent().unwrap().parent().unwrap();
         let nowhere = region.parent().unwrap().join("nowhere");
-        fs::create_dir_all(&nowhere).unwrap();
+        // A digest of that "region", named as CloudTrail would name it there: read, it would be
+        // a finding (it says it was written elsewhere).
+        let region_name = region.file_name().unwrap().to_str().unwrap();
+        let planted_dir = nowhere.join("2026/11/01");
+        fs::create_dir_all(&planted_dir).unwrap();
+        let name = digest.file_name().unwrap().to_str().unwrap().replacen(
+            &format!("_CloudTrail-Digest_{region_name}_"),
+            "_CloudTrail-Digest_nowhere_",
+            1,
+        );
+        fs::copy(&digest, planted_dir.join(name)).unwrap();
         let (code, findings) = t.validate(&[]);
         assert_eq!((code, findings), (Some(0), vec![]));
         let output = t.command(&[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains("skipped: ") && stderr.contains("é"),
+            stderr.contains("skipped: ") && stderr.contains("é") && stderr.contains("/nowhere/"),
             "{}",
             text(&output)
         );
