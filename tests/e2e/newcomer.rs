@@ -412,7 +412,7 @@ fn the_help_describes_every_command_once() {
     ] {
         let described = top
             .lines()
-            .filter(|l| l.trim_start().split_whitespace().next() == Some(command))
+            .filter(|l| l.split_whitespace().next() == Some(command))
             .count();
         assert_eq!(described, 1, "{command}: {top}");
     }
