@@ -13,7 +13,9 @@ use trailrelay::pipeline::receipt::{ReceiptsIn, forwarded_before, receipts_prefi
 use trailrelay::pipeline::{
     ObjectReport, Outcome, Pipeline, ProcessError, Settings, SkipReason, Totals,
 };
-use trailrelay::ports::{Clock, ErrorClass, ObjectRef, Store, SystemClock};
+use trailrelay::ports::{
+    ACCESS_DENIED, Clock, ErrorClass, NOT_FOUND, ObjectRef, Store, SystemClock,
+};
 
 use crate::PipelineOptions;
 use crate::Stop;
@@ -82,14 +84,11 @@ pub(crate) fn forward(
     let objects = match to.skip_forwarded {
         true => {
             let receipts_at = (&outputs.receipts_store, outputs.receipts_prefix.as_str());
-            let (objects, skipped) = not_forwarded_before(
-                listed,
-                &source,
-                receipts_at,
-                settings.limits.max_object_bytes,
-                jobs,
-                to.json,
-            );
+            let max_bytes = settings.limits.max_object_bytes;
+            let check = |(object, etag): &Listed| {
+                forwarded_before_or_named(&source, receipts_at, object, etag, max_bytes, to.json)
+            };
+            let (objects, skipped) = not_forwarded_before(listed, check, jobs);
             totals.add_skipped(SkipReason::ForwardedBefore, skipped);
             objects
         }
@@ -114,25 +113,7 @@ pub(crate) fn forward(
     let started = Instant::now();
     let forwarded = pipeline.forward_all(&objects, jobs, &|report: &ObjectReport| {
         progress.inc(report.object.size.unwrap_or(report.counts.bytes_read));
-        if let Outcome::Skipped(SkipReason::BadStamp) = &report.outcome {
-            progress.suspend(|| {
-                eprintln!(
-                    "skipped: {} (its delivery stamp is not one CloudTrail writes)",
-                    report.object
-                )
-            });
-        }
-        let Outcome::Failed(e) = &report.outcome else {
-            return true;
-        };
-        let failure = Failure {
-            what: report.object.to_string(),
-            cause: e.cause(),
-            class: Some(e.class().as_str()),
-            message: e.to_string(),
-        };
-        progress.suspend(|| failure.print(to.json));
-        !stops_the_run(e)
+        goes_on(report, to.json, &progress)
     });
     progress.finish_and_clear();
     totals.merge(&forwarded);
@@ -192,25 +173,14 @@ impl Clock for RunClock {
     }
 }
 
-/// The listed objects whose receipt does not cover them, checked on `jobs` threads, and how
-/// many were skipped. A receipt that cannot be read covers nothing: the file is forwarded.
+/// The listed objects `covered` does not say are forwarded already, asked on `jobs` threads,
+/// and how many it said were.
 fn not_forwarded_before(
     listed: Vec<Listed>,
-    source: &ports::AnySource,
-    receipts: (&Store, &str),
-    max_bytes: u64,
+    covered: impl Fn(&Listed) -> bool + Sync,
     jobs: usize,
-    json: bool,
 ) -> (Vec<ObjectRef>, u64) {
-    let check = |(object, etag): &Listed| {
-        if object.trail_key().kind == ObjectKind::Digest {
-            return false;
-        }
-        forwarded_before(source, receipts, object, etag.as_deref(), max_bytes).unwrap_or_else(|e| {
-            Failure::of(&format!("receipt of {object}"), &e).print(json);
-            false
-        })
-    };
+    let check = &covered;
     let chunk = listed.len().div_ceil(jobs.max(1)).max(1);
     let covered: Vec<bool> = std::thread::scope(|scope| {
         let parts: Vec<_> = listed
@@ -232,6 +202,52 @@ fn not_forwarded_before(
     (objects, skipped)
 }
 
+/// Names what an object's report needs named (a failure, a file passed over by name); whether
+/// the run goes on after it.
+fn goes_on(report: &ObjectReport, json: bool, progress: &ProgressBar) -> bool {
+    match &report.outcome {
+        Outcome::Skipped(SkipReason::BadStamp) => {
+            progress.suspend(|| {
+                eprintln!(
+                    "skipped: {} (its delivery stamp is not one CloudTrail writes)",
+                    report.object
+                )
+            });
+            true
+        }
+        Outcome::Failed(e) => {
+            let failure = Failure {
+                what: report.object.to_string(),
+                cause: e.cause(),
+                class: Some(e.class().as_str()),
+                message: e.to_string(),
+            };
+            progress.suspend(|| failure.print(json));
+            !stops_the_run(e)
+        }
+        _ => true,
+    }
+}
+
+/// Whether the receipt filed for `object` covers it; a receipt that cannot be read covers
+/// nothing (the file is forwarded), and is named.
+fn forwarded_before_or_named(
+    source: &ports::AnySource,
+    receipts: (&Store, &str),
+    object: &ObjectRef,
+    etag: &Option<String>,
+    max_bytes: u64,
+    json: bool,
+) -> bool {
+    if object.trail_key().kind == ObjectKind::Digest {
+        return false;
+    }
+    forwarded_before(source, receipts, object, etag.as_deref(), max_bytes).unwrap_or_else(|e| {
+        Failure::of(&format!("receipt of {object}"), &e).print(json);
+        false
+    })
+}
+
 /// Whether a failure is the run's rather than its file's: a bucket that does not exist,
 /// credentials refused, or an output (the archive, CloudWatch Logs) the caller may not write to
 /// or that does not exist. Every later file would fail alike, so the run stops.
@@ -239,7 +255,7 @@ fn stops_the_run(e: &ProcessError) -> bool {
     match e {
         ProcessError::Open(e) => e.is_run_wide(),
         ProcessError::Logs(e) | ProcessError::Archive(e) => {
-            e.is_run_wide() || matches!(e.cause, "access-denied" | "not-found")
+            e.is_run_wide() || e.cause == ACCESS_DENIED || e.cause == NOT_FOUND
         }
         ProcessError::Decode(_) | ProcessError::Deadline { .. } => false,
     }

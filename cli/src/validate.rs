@@ -14,7 +14,7 @@ use trailrelay::integrity::{Checkpoint, Finding, FindingKind, Options, Tally, ch
 use trailrelay::key::folder;
 use trailrelay::local::LocalLister;
 use trailrelay::ports::{Lister, PortError, Store, epoch_ms};
-use trailrelay::replay::select::{Selection, Walk};
+use trailrelay::replay::select::{Selected, Selection, Walk};
 use trailrelay::replay::{Request, parse_time};
 
 use crate::Stop;
@@ -189,17 +189,12 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
         .map_err(|e| Stop::Failed(format!("starting a runtime: {e}")))?;
     for input in &args.inputs {
         let (trail, selection) = request_of(input, args)?;
-        let bucket = selection.bucket.clone();
-        let (aws, local) = (cx.aws.as_ref().zip(cx.lister.as_ref()), &local);
-        let list_keys = |prefix: &str| -> Result<Vec<String>, PortError> {
-            let listing = match (&trail, aws) {
-                (Store::S3(_), Some((aws, lister))) => {
-                    aws.block_on(lister.list(&bucket, prefix, false))
-                }
-                _ => local.block_on(LocalLister.list(&bucket, prefix, false)),
-            }?;
-            Ok(listing.objects.into_iter().map(|o| o.key).collect())
+        let lister = match (&trail, cx.aws.as_ref().zip(cx.lister.as_ref())) {
+            (Store::S3(_), Some((aws, lister))) => TrailLister::S3(aws, lister),
+            _ => TrailLister::Local(&local),
         };
+        let bucket = selection.bucket.clone();
+        let list_keys = |prefix: &str| lister.keys(&bucket, prefix);
         let evidence = Evidence {
             lister: Some(&list_keys),
             source: &cx.source,
@@ -213,33 +208,10 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
             found += 1;
         };
         let walk = Walk::new(selection);
-        let walked = run_walk(
-            &mut checker,
-            walk,
-            &trail,
-            cx.aws.as_ref().zip(cx.lister.as_ref()),
-            &progress,
-            &mut out,
-        );
+        let walked = run_walk(&mut checker, walk, &lister, &progress, &mut out);
         let failure = match walked {
             Err(e) => Some(Failure::of(input, &e)),
-            Ok(()) if checker.tally.digests == 0 => {
-                let range = match (args.from, args.to) {
-                    (None, None) => String::new(),
-                    (from, to) => format!(
-                        " ending from {} to {}",
-                        from.map_or("the first".into(), rfc3339),
-                        to.map_or("now".into(), rfc3339)
-                    ),
-                };
-                Some(Failure::new(
-                    input,
-                    "no-digests",
-                    format!(
-                        "no digest files under {input}{range}: is this the trail bucket or a folder of it?"
-                    ),
-                ))
-            }
+            Ok(()) if checker.tally.digests == 0 => Some(no_digests(input, args)),
             Ok(()) => None,
         };
         if let Some(failure) = failure {
@@ -267,23 +239,61 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
     Ok(code)
 }
 
-/// Runs the check over every day folder of `walk`, listing with S3 or the local folder.
+/// The failure of an input under which no digest was found: never a clean pass.
+fn no_digests(input: &str, args: &ValidateArgs) -> Failure {
+    let range = match (args.from, args.to) {
+        (None, None) => String::new(),
+        (from, to) => format!(
+            " ending from {} to {}",
+            from.map_or("the first".into(), rfc3339),
+            to.map_or("now".into(), rfc3339)
+        ),
+    };
+    Failure::new(
+        input,
+        "no-digests",
+        format!(
+            "no digest files under {input}{range}: is this the trail bucket or a folder of it?"
+        ),
+    )
+}
+
+/// Lists a trail where it is: an S3 bucket on the SDK's runtime, a local folder on a runtime of
+/// the command's own.
+enum TrailLister<'a> {
+    S3(&'a Aws, &'a S3Lister),
+    Local(&'a tokio::runtime::Runtime),
+}
+
+impl TrailLister<'_> {
+    /// The next day folder of `walk` that holds digests.
+    fn next_day(&self, walk: &mut Walk) -> Result<Option<Vec<Selected>>, PortError> {
+        match self {
+            Self::S3(aws, lister) => aws.block_on(walk.next_day(*lister)),
+            Self::Local(runtime) => runtime.block_on(walk.next_day(&LocalLister)),
+        }
+    }
+
+    /// The keys under `prefix` of `bucket`.
+    fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let listing = match self {
+            Self::S3(aws, lister) => aws.block_on(lister.list(bucket, prefix, false)),
+            Self::Local(runtime) => runtime.block_on(LocalLister.list(bucket, prefix, false)),
+        }?;
+        Ok(listing.objects.into_iter().map(|o| o.key).collect())
+    }
+}
+
+/// Runs the check over every day folder of `walk`.
 fn run_walk(
     checker: &mut Checker<'_, AnySource, Keys>,
     mut walk: Walk,
-    trail: &Store,
-    aws: Option<(&Aws, &S3Lister)>,
+    lister: &TrailLister<'_>,
     progress: &ProgressBar,
     out: &mut dyn FnMut(Finding),
 ) -> Result<(), PortError> {
-    let local = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| PortError::new(trailrelay::ports::ErrorClass::Retry, "io", e))?;
     let mut next_day = || {
-        let day = match (trail, aws) {
-            (Store::S3(_), Some((aws, lister))) => aws.block_on(walk.next_day(lister)),
-            _ => local.block_on(walk.next_day(&LocalLister)),
-        }?;
+        let day = lister.next_day(&mut walk)?;
         if let Some(first) = day.as_ref().and_then(|d| d.first()) {
             progress.set_message(format!("{} {} {}", first.account, first.region, first.date));
             progress.inc(day.as_ref().map_or(0, |d| d.len() as u64));

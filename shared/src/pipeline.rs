@@ -259,11 +259,7 @@ where
         // An attempt that resumes keeps the clock its predecessor judged by; one with nothing to
         // resume reads the clock.
         let now_ms = self.now_ms();
-        let clock_ms = match clock_ms {
-            Some(ms) => Some(ms),
-            None if progress.is_empty() => Some(now_ms),
-            None => None,
-        };
+        let clock_ms = judging_clock(clock_ms, progress, now_ms);
         let mut run = Run {
             clock_ms,
             default_time_ms: clock_ms.unwrap_or(now_ms),
@@ -537,6 +533,17 @@ fn archive_line(
 
 fn archive_io(e: std::io::Error) -> ProcessError {
     ProcessError::Archive(PortError::new(ErrorClass::Retry, "archive-write", e))
+}
+
+/// The clock reading an attempt judges event times by: the one its predecessors judged by
+/// (`clock_ms`), else `now_ms` for a first attempt; `None` for one resumed after an attempt that
+/// judged none (every time is admitted, as it was).
+pub fn judging_clock(clock_ms: Option<i64>, progress: &Progress, now_ms: i64) -> Option<i64> {
+    match clock_ms {
+        Some(ms) => Some(ms),
+        None if progress.is_empty() => Some(now_ms),
+        None => None,
+    }
 }
 
 fn skip_reason(trail_key: &TrailKey) -> Option<SkipReason> {

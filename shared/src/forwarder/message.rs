@@ -9,7 +9,7 @@ use super::{
 use crate::batch::LogBatch;
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
 use crate::pipeline::receipt::{ReceiptsIn, receipts_prefix};
-use crate::pipeline::{Outcome, Pipeline, Progress, Totals};
+use crate::pipeline::{Outcome, Pipeline, Progress, Totals, judging_clock};
 use crate::ports::{
     ArchiveSink, Clock, ErrorClass, LogSink, MAX_DELAY_SECONDS, ObjectRef, ObjectSource, Opened,
     Outgoing, PortError, PutReport, Queue, QueueRef, Store, Version, epoch_ms,
@@ -106,16 +106,10 @@ where
             }
             let object = object_ref(announced);
             let name = object.to_string();
-            // The first attempt's clock reading, taken here so that a continuation written
-            // after a panic judges times as this attempt did.
-            let clock_ms = match announced.clock_ms {
-                Some(ms) => Some(ms),
-                None if announced.progress.is_empty() => {
-                    Some(epoch_ms(self.inner.ports.clock.now()))
-                }
-                // Resumed after an attempt that judged no time: every time is admitted.
-                None => None,
-            };
+            // Read here, not in the pipeline, so that a continuation written after a panic
+            // judges times as this attempt did.
+            let now_ms = epoch_ms(self.inner.ports.clock.now());
+            let clock_ms = judging_clock(announced.clock_ms, &announced.progress, now_ms);
             let seen = Arc::new(Mutex::new(Seen {
                 progress: announced.progress.clone(),
                 version: None,
@@ -147,17 +141,7 @@ where
                     // What the log streams accepted before the panic is known: the rest of the
                     // message goes on from there, never from its first record.
                     let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                    let here = ContinuedObject {
-                        version: seen
-                            .version
-                            .clone()
-                            .or(announced.version.clone())
-                            .unwrap_or_default(),
-                        progress: seen.progress.clone(),
-                        clock_ms,
-                        ..continued(announced)
-                    };
-                    let accepted_here = seen.progress.total() > announced.progress.total();
+                    let (here, accepted_here) = seen.continued(announced, clock_ms);
                     return Ending::Failed {
                         failure: panic_failure(Some(name)),
                         rest: rest(here, batches_accepted + u64::from(accepted_here)),
@@ -338,6 +322,24 @@ fn truncate(text: &str, max: usize) -> String {
 struct Seen {
     progress: Progress,
     version: Option<Version>,
+}
+
+impl Seen {
+    /// Where `announced` stands after an attempt that panicked: the version it opened and what
+    /// each stream accepted, judged by `clock_ms`; and whether it accepted anything.
+    fn continued(&self, announced: &Announced, clock_ms: Option<i64>) -> (ContinuedObject, bool) {
+        let here = ContinuedObject {
+            version: self
+                .version
+                .clone()
+                .or(announced.version.clone())
+                .unwrap_or_default(),
+            progress: self.progress.clone(),
+            clock_ms,
+            ..continued(announced)
+        };
+        (here, self.progress.total() > announced.progress.total())
+    }
 }
 
 /// A port that tells [`Seen`] what went through it.

@@ -16,10 +16,13 @@ use super::digest::{DigestFile, same_hash, same_hex};
 use super::keys::KeyStore;
 use super::{Chain, Finding, FindingKind, Options, Tally};
 use crate::decode;
-use crate::key::{KeyDate, ObjectKind, TrailKey};
+use crate::key::TrailKey;
 use crate::ports::{ErrorClass, ObjectRef, ObjectSource, PortError, Store};
 
 mod files;
+mod unlisted;
+
+pub use unlisted::{Coverage, LISTING_DELAY_S};
 
 pub use files::MAX_HEALS;
 
@@ -93,22 +96,6 @@ pub struct ChainState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlisted: Option<Coverage>,
 }
-
-/// How far the look for unlisted log files went: files stamped from `from_s` on are judged by
-/// the next check, and `listed` are those of them a digest already read lists.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Coverage {
-    /// Seconds since the Unix epoch.
-    pub from_s: i64,
-    /// Keys listed by digests read so far, stamped at `from_s` or later.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub listed: Vec<String>,
-}
-
-/// How long after its stamp (the end of its 5-minute window) a log file may still be
-/// delivered, and so listed by a later digest: files are judged unlisted only once the chain's
-/// digests cover this long after their stamp.
-pub const LISTING_DELAY_S: i64 = 3600;
 
 /// Lists the keys under a prefix of the trail bucket (or its folder): what the look for
 /// unlisted log files reads.
@@ -331,75 +318,6 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         Ok((state, true))
     }
 
-    /// Names the log files in the chain's folders that no digest lists, stamped where the
-    /// digests read cover them (from where the last look stopped, or the first digest's start,
-    /// to [`LISTING_DELAY_S`] before the newest digest's end); returns where the next look
-    /// starts.
-    fn check_unlisted(
-        &mut self,
-        chain: &Chain,
-        before: Option<Coverage>,
-        out: &mut dyn FnMut(Finding),
-    ) -> Result<Option<Coverage>, PortError> {
-        let (Some(list), Some((start_s, end_s))) = (self.evidence.lister, self.covered.window)
-        else {
-            return Ok(before);
-        };
-        if self.covered.broken {
-            // Judged again once the chain's digests stand: from where the last look stopped.
-            return Ok(before);
-        }
-        let covered = std::mem::take(&mut self.covered);
-        let (from_s, mut listed) = match before {
-            Some(c) => (c.from_s, c.listed.into_iter().collect()),
-            None => (start_s, BTreeSet::new()),
-        };
-        listed.extend(covered.listed);
-        let to_s = end_s - LISTING_DELAY_S;
-        if to_s <= from_s {
-            return Ok(Some(Coverage {
-                from_s,
-                listed: listed.into_iter().collect(),
-            }));
-        }
-        let marker = format!("CloudTrail-Digest/{}/", chain.region);
-        let Some(account_folder) = chain.folder.strip_suffix(&marker) else {
-            return Ok(None);
-        };
-        // A file stamped just after midnight sits in the day before's folder.
-        let mut day = KeyDate::of_epoch_s(from_s).plus_days(-1);
-        let last_day = KeyDate::of_epoch_s(to_s);
-        while day <= last_day {
-            let date = format!("{:04}/{:02}/{:02}", day.year, day.month, day.day);
-            for kind in [ObjectKind::Log, ObjectKind::NetworkActivity] {
-                let folder = kind.folder().unwrap_or_default();
-                let prefix = format!("{account_folder}{folder}/{}/{date}/", chain.region);
-                for key in list(&prefix)? {
-                    let parsed = TrailKey::parse(&key);
-                    let stamped = parsed.delivered_s().filter(|t| (from_s..to_s).contains(t));
-                    if parsed.kind != kind || stamped.is_none() || listed.contains(&key) {
-                        continue;
-                    }
-                    let detail = format!(
-                        "no digest of its chain lists it, and they cover its time (to {})",
-                        jiff::Timestamp::from_second(end_s)
-                            .map_or(end_s.to_string(), |t| t.to_string())
-                    );
-                    out(self.found(chain, FindingKind::LogFileUnlisted, key, None, detail));
-                }
-            }
-            day = day.plus_days(1);
-        }
-        let tail = listed
-            .into_iter()
-            .filter(|k| TrailKey::parse(k).delivered_s().is_none_or(|t| t >= to_s))
-            .collect();
-        Ok(Some(Coverage {
-            from_s: to_s,
-            listed: tail,
-        }))
-    }
-
     /// Sets which object's transient read failure is named unreadable instead of stopping the
     /// chain; returns where the last transient failure happened.
     pub(super) fn stalls(&mut self, give_up_on: Option<String>) -> Option<String> {
@@ -493,38 +411,18 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             altered: true,
         };
         let bad = |link: Link| named_by_successor.then_some(link);
-        let latest = stamp_s.into_iter().chain(end_s).max();
-        if let Some(latest) = latest.filter(|t| *t > self.now_s + self.options.late_after_s) {
-            let detail = format!(
-                "it ends at {}, {} s after the check",
-                jiff::Timestamp::from_second(latest).map_or(latest.to_string(), |t| t.to_string()),
-                latest - self.now_s
-            );
+        if let Some(detail) = self.ahead_of_the_check(stamp_s.into_iter().chain(end_s).max()) {
             let kind = FindingKind::DigestFromTheFuture;
             out(self.found(chain, kind, cur.key, None, detail));
             return Ok(None);
         }
-        if let Some(detail) = cur.unreadable.take() {
-            out(self.found(chain, FindingKind::ObjectUnreadable, cur.key, None, detail));
-            return Ok(bad(link));
-        }
-        let file = match cur.file {
+        let file = match self.on_its_own(&mut cur) {
             Ok(file) => file,
-            Err(detail) => {
-                out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
+            Err((kind, detail)) => {
+                out(self.found(chain, kind, cur.key, None, detail));
                 return Ok(bad(link));
             }
         };
-        if let Some(detail) = self.misplaced(&file, &cur.key) {
-            out(self.found(chain, FindingKind::DigestAltered, cur.key, None, detail));
-            return Ok(bad(link));
-        }
-        if self.keeps_signatures() && cur.signature.is_none() {
-            let detail = "no signature in its object metadata (x-amz-meta-signature): CloudTrail always stores one".to_owned();
-            let kind = FindingKind::DigestSignatureMissing;
-            out(self.found(chain, kind, cur.key, None, detail));
-            return Ok(bad(link));
-        }
         // The successor's record of this digest, if the successor's own signature stands.
         let record = match successor {
             Some(next) if next.links_to(&cur.key).is_some() => {
@@ -587,6 +485,36 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
         }
         link.altered = false;
         Ok(Some(link))
+    }
+
+    /// Why a digest ending at `latest` (its name's stamp or its end time, the later) lies beyond
+    /// the check by more than the late bound, if it does.
+    fn ahead_of_the_check(&self, latest: Option<i64>) -> Option<String> {
+        let latest = latest.filter(|t| *t > self.now_s + self.options.late_after_s)?;
+        Some(format!(
+            "it ends at {}, {} s after the check",
+            jiff::Timestamp::from_second(latest).map_or(latest.to_string(), |t| t.to_string()),
+            latest - self.now_s
+        ))
+    }
+
+    /// The digest's fields, if nothing about it alone is wrong: it could be read, it is a
+    /// digest, written where it says, and signed where the store keeps signatures; else the
+    /// finding.
+    fn on_its_own(&self, cur: &mut Loaded) -> Result<DigestFile, (FindingKind, String)> {
+        if let Some(detail) = cur.unreadable.take() {
+            return Err((FindingKind::ObjectUnreadable, detail));
+        }
+        let file = std::mem::replace(&mut cur.file, Err(String::new()))
+            .map_err(|detail| (FindingKind::DigestAltered, detail))?;
+        if let Some(detail) = self.misplaced(&file, &cur.key) {
+            return Err((FindingKind::DigestAltered, detail));
+        }
+        if self.keeps_signatures() && cur.signature.is_none() {
+            let detail = "no signature in its object metadata (x-amz-meta-signature): CloudTrail always stores one";
+            return Err((FindingKind::DigestSignatureMissing, detail.to_owned()));
+        }
+        Ok(file)
     }
 
     /// Whether the trail's store keeps a digest's signature with it (S3 object metadata):
