@@ -143,3 +143,70 @@ impl<A: ArchiveSink> ReceiptSink for ReceiptsIn<'_, A> {
         crate::ports::put_json(self.sink, &key, receipt, ("receipt", "receipt-write"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fakes::MemorySource;
+
+    const LOG: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/\
+                       111122223333_CloudTrail_us-east-1_20261101T0005Z_abcdEFGH12345678.json.gz";
+    const ETAG: &str = "\"9b2cf535f27731c974343645a3985328\"";
+
+    fn receipt() -> Receipt {
+        Receipt {
+            bucket: "org-trail".into(),
+            key: LOG.into(),
+            version: Version {
+                etag: Some(ETAG.into()),
+                version_id: None,
+            },
+            sha256: "00".repeat(32),
+            records: 1,
+            events_logged: 1,
+            events_archived: 1,
+            events_rejected: 0,
+            records_quarantined: 0,
+            forwarded_at: "2026-11-01T00:10:00Z".into(),
+        }
+    }
+
+    /// Whether the receipt stored as `bytes` says the listed version of the log file was
+    /// forwarded.
+    fn covers(bytes: Vec<u8>) -> bool {
+        let prefix = receipts_prefix("cloudtrail");
+        let source = MemorySource {
+            objects: [(receipt_key(&prefix, LOG), bytes)].into(),
+            ..MemorySource::default()
+        };
+        let receipts = Store::S3("archive".into());
+        let log = ObjectRef::new(Store::S3("org-trail".into()), LOG);
+        forwarded_before(&source, (&receipts, &prefix), &log, Some(ETAG), 1 << 20).unwrap()
+    }
+
+    /// A receipt is read to its bound and no further: one padded past it covers nothing (the
+    /// file is forwarded again), where the same receipt unpadded covers the file.
+    #[test]
+    fn a_receipt_larger_than_the_bound_covers_nothing() {
+        let json = serde_json::to_vec(&receipt()).unwrap();
+        assert!(covers(json.clone()));
+        let mut padded = vec![b' '; usize::try_from(MAX_RECEIPT_BYTES).unwrap()];
+        padded.extend(json);
+        assert!(!covers(padded));
+    }
+
+    /// A receipt of another bucket, another key or another version covers nothing.
+    #[test]
+    fn a_receipt_of_something_else_covers_nothing() {
+        let edits: [fn(&mut Receipt); 3] = [
+            |r| r.bucket = "other-trail".into(),
+            |r| r.key.push('x'),
+            |r| r.version.etag = Some("\"0\"".into()),
+        ];
+        for edit in edits {
+            let mut forged = receipt();
+            edit(&mut forged);
+            assert!(!covers(serde_json::to_vec(&forged).unwrap()), "{forged:?}");
+        }
+    }
+}

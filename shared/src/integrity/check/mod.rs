@@ -28,7 +28,7 @@ pub use files::MAX_HEALS;
 
 /// Most decompressed bytes read of one digest file (a digest of a busy hour lists a few
 /// thousand files, a few hundred kB): a bound against a file that is not a digest.
-const MAX_DIGEST_BYTES: u64 = 64 << 20;
+pub(super) const MAX_DIGEST_BYTES: u64 = 64 << 20;
 
 /// Most tamperings one chain keeps to name again: a bound on the checkpoint against a flood of
 /// planted files (the ones past it are still named by the check that finds them).

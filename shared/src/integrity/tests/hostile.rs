@@ -390,3 +390,16 @@ fn a_log_file_no_digest_lists_is_named_once_the_digests_cover_its_time() {
         ]
     );
 }
+
+/// A digest that decompresses past the bound (its JSON behind 65 MiB of blanks) is read only to
+/// the bound and named altered; read whole, it would parse and only its signature would fail.
+#[test]
+fn a_digest_larger_than_the_bound_is_altered_and_read_only_to_the_bound() {
+    let trail = Trail::new();
+    let newest = trail.keys("CloudTrail-Digest").last().unwrap().clone();
+    let padding = " ".repeat(usize::try_from(check::MAX_DIGEST_BYTES).unwrap() + (1 << 20));
+    trail.rewrite_gz(&newest, |t| format!("{padding}{t}"));
+    let (findings, _) = trail.validate(&Trail::demo_keys(), trail.end_s() + 60);
+    assert_eq!(kinds(&findings), [(FindingKind::DigestAltered, newest)]);
+    assert!(findings[0].detail.contains("EOF"), "{findings:?}");
+}
