@@ -20,7 +20,7 @@ use trailrelay::ports::{
 use crate::PipelineOptions;
 use crate::Stop;
 use crate::ports;
-use crate::report::Failure;
+use crate::report::{Failure, shown};
 
 /// Where a run's log events and archive objects go, and how S3 is reached.
 #[derive(Default)]
@@ -210,7 +210,7 @@ fn goes_on(report: &ObjectReport, json: bool, progress: &ProgressBar) -> bool {
             progress.suspend(|| {
                 eprintln!(
                     "skipped: {} (its delivery stamp is not one CloudTrail writes)",
-                    report.object
+                    shown(&report.object.to_string())
                 )
             });
             true

@@ -16,7 +16,7 @@ use trailrelay::replay::{Replay, Request, Stopped, Summary, enqueue, parse_time}
 
 use crate::Stop;
 use crate::ports::{self, Aws};
-use crate::report::{Failure, count, print_json_line, print_json_summary};
+use crate::report::{Failure, count, print_json_line, print_json_summary, shown};
 
 /// CloudWatch Logs standard ingestion in us-east-1, USD per GB
 /// (<https://aws.amazon.com/cloudwatch/pricing/>).
@@ -179,7 +179,8 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
     }
     for key in &summary.skipped {
         eprintln!(
-            "skipped: s3://{bucket}/{key} (not named as CloudTrail names its files and folders)"
+            "skipped: s3://{bucket}/{} (not named as CloudTrail names its files and folders)",
+            shown(key)
         );
     }
     if let Some(Stopped::Failed(e)) = &summary.stopped {
@@ -194,7 +195,7 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
         }
         const SHOWN: usize = 10;
         for o in summary.pending.iter().take(SHOWN) {
-            eprintln!("  not enqueued: {}", o.key);
+            eprintln!("  not enqueued: {}", shown(&o.key));
         }
         if summary.pending.len() > SHOWN {
             eprintln!("  ... and {} more", summary.pending.len() - SHOWN);
@@ -305,9 +306,14 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
             } else {
                 ""
             };
-            println!("{} cause={cause} object={object}{rest}", m.id);
+            println!(
+                "{} cause={} object={}{rest}",
+                shown(&m.id),
+                shown(cause),
+                shown(&object)
+            );
             if let Some(error) = m.attribute("trailrelay.error") {
-                println!("  error: {error}");
+                println!("  error: {}", shown(error));
             }
         }
     };

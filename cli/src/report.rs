@@ -1,7 +1,26 @@
 //! What every command prints the same way: counts in words, failures, and the `--json`
 //! summary line.
 
+use std::borrow::Cow;
+
 use trailrelay::ports::PortError;
+
+/// `text` as a terminal may show it: control characters (an escape sequence in an S3 key, a
+/// queue attribute, a finding's detail, all written by whoever can write the bucket or the
+/// queue) escaped as `\u{1b}`, everything else as it is.
+pub(crate) fn shown(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                c if c.is_control() => c.escape_default().to_string(),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
 
 /// `n` and `noun`, plural unless `n` is 1: `1 object`, `2 objects`, `3 batches`.
 pub(crate) fn count(n: u64, noun: &str) -> String {
@@ -57,9 +76,11 @@ impl Failure {
         match self.class {
             Some(class) => eprintln!(
                 "error: {}: {} [{}, {class}]",
-                self.what, self.message, self.cause
+                shown(&self.what),
+                shown(&self.message),
+                self.cause
             ),
-            None => eprintln!("error: {}", self.message),
+            None => eprintln!("error: {}", shown(&self.message)),
         }
         if json {
             print_json_line("error", self);
@@ -97,5 +118,14 @@ mod tests {
         assert_eq!(count(2, "policy"), "2 policies");
         assert_eq!(count(2, "key"), "2 keys");
         assert_eq!(count(2, "address"), "2 addresses");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert!(matches!(shown("AWSLogs/é 1.json.gz"), Cow::Borrowed(_)));
+        assert_eq!(
+            shown("a\u{1b}]0;owned\u{7}b\nc\u{9b}d"),
+            "a\\u{1b}]0;owned\\u{7}b\\nc\\u{9b}d"
+        );
     }
 }

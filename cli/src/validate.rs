@@ -20,7 +20,7 @@ use trailrelay::replay::{Request, parse_time};
 use crate::Stop;
 use crate::ports::{self, AnySource, Aws};
 use crate::replay::{rfc3339, spinner};
-use crate::report::{Failure, count, print_json_summary};
+use crate::report::{Failure, count, print_json_summary, shown};
 
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
@@ -310,7 +310,10 @@ fn run_walk(
     // Named, never read: keys and folders not named as a trail names them.
     for key in &walk.skipped {
         progress.suspend(|| {
-            eprintln!("skipped: {key} (not named as CloudTrail names its files and folders)")
+            eprintln!(
+                "skipped: {} (not named as CloudTrail names its files and folders)",
+                shown(key)
+            )
         });
     }
     let unnamed = walk.skipped_count - walk.skipped.len() as u64;
@@ -329,8 +332,8 @@ fn print_finding(finding: &Finding, json: bool) {
         println!(
             "{:<26} {}  ({})",
             finding.kind.as_str(),
-            finding.key,
-            finding.detail
+            shown(&finding.key),
+            shown(&finding.detail)
         );
     }
 }

@@ -326,7 +326,8 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         &[("digest-from-the-future", &future_key(&digests[2]))],
     );
     // A key not named as CloudTrail names its files, or a region folder that names no region:
-    // named on standard error and passed over, never read, never a crash.
+    // named on standard error and passed over, never read, never a crash; a terminal escape
+    // sequence in the name is shown escaped, never played.
     {
         let digest = t.path("bucket").join(&digests[0]);
         let dir = digest.parent().unwrap();
@@ -336,7 +337,7 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
                 .unwrap()
                 .to_str()
                 .unwrap()
-                .replace("T010000Z", "T01000\u{e9}Z"),
+                .replace("T010000Z", "T01000\u{e9}Z\u{1b}[2J"),
         );
         assert_ne!(odd, digest);
         fs::copy(&digest, &odd).unwrap();
@@ -359,6 +360,11 @@ fn forward_then_validate_finds_nothing_then_exactly_each_tampering() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("skipped: ") && stderr.contains("é") && stderr.contains("/nowhere/"),
+            "{}",
+            text(&output)
+        );
+        assert!(
+            stderr.contains("\\u{1b}[2J") && !stderr.contains('\u{1b}'),
             "{}",
             text(&output)
         );
