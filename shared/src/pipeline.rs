@@ -393,11 +393,16 @@ where
         run.counts.bytes_decoded = records.bytes_decoded();
         run.counts.bytes_read = records.stream().source_bytes();
         result?;
+        // No write starts after the deadline: what is left goes to the next attempt.
+        let records_read = run.counts.records;
         // The quarantine object first: an archive object in place means its quarantine is too.
+        self.check_deadline(records_read)?;
         let quarantined = quarantine.commit()?;
+        self.check_deadline(records_read)?;
         let upload = gzip.finish().map_err(archive_io)?;
         upload.commit().map_err(ProcessError::Archive)?;
         // Last: a receipt says the file reached every destination.
+        self.check_deadline(records_read)?;
         let receipt = self.receipt(object, run, &records.stream().sha256());
         self.receipts.put(&receipt).map_err(ProcessError::Archive)?;
         Ok((key.clone(), quarantined))

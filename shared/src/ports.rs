@@ -362,6 +362,20 @@ pub trait Queue: Send + Sync {
     }
 }
 
+/// The longest one call of a port takes, retries included: the AWS ports set it as the SDK's
+/// operation timeout
+/// (<https://docs.aws.amazon.com/sdk-for-rust/latest/dg/timeouts.html>).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The time an invocation keeps to hand its answer to the runtime once its last send is done.
+pub const ANSWER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The grace a forwarder invocation keeps before its deadline, derived from [`CALL_TIMEOUT`]:
+/// a call in flight when work stops ends within one, the continuation's send within another,
+/// then the answer goes out ([`ANSWER_TIME`]).
+pub const DEADLINE_GRACE: std::time::Duration =
+    std::time::Duration::from_secs(2 * CALL_TIMEOUT.as_secs() + ANSWER_TIME.as_secs());
+
 /// The longest delay SQS allows on a message
 /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>).
 pub const MAX_DELAY_SECONDS: u32 = 900;

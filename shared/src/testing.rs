@@ -158,13 +158,21 @@ pub(crate) mod fakes {
         pub(crate) fail_calls: Vec<u32>,
         /// Events with a timestamp below this are rejected one by one.
         pub(crate) reject_before_ms: Option<i64>,
+        /// Calls (numbered from 1) that take this long before they are accepted.
+        pub(crate) slow_calls: Vec<(u32, std::time::Duration)>,
     }
 
     impl LogSink for RecordingLogSink {
         fn put(&self, batch: &LogBatch) -> Result<PutReport, PortError> {
-            let mut calls = self.calls.lock().unwrap();
-            *calls += 1;
-            if self.fail_calls.contains(&calls) {
+            let call = {
+                let mut calls = self.calls.lock().unwrap();
+                *calls += 1;
+                *calls
+            };
+            if let Some((_, takes)) = self.slow_calls.iter().find(|(n, _)| *n == call) {
+                std::thread::sleep(*takes);
+            }
+            if self.fail_calls.contains(&call) {
                 return Err(PortError::new(ErrorClass::Retry, "throttled", "slow down"));
             }
             let rejected = self.reject_before_ms.map_or(0, |t| {

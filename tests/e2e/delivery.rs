@@ -253,23 +253,31 @@ async fn throttling_past_the_retries_mid_object_continues_and_sends_each_event_o
     assert!(calls >= 4, "{calls} PutLogEvents calls");
 }
 
+/// An invocation of 60 s (the template's shortest `Timeout`) with the derived grace, whose
+/// third PutLogEvents hangs past every margin (these test clients set no operation timeout, so
+/// nothing ends the call): when the continuation is due, 21 s before the deadline, it goes out
+/// with the batch accepted before the hang, and the message is done. Redelivered whole instead,
+/// it would send that batch twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_deadline_mid_object_continues_and_sends_each_event_once() {
+async fn a_call_hanging_past_the_deadline_still_leaves_its_continuation() {
     let s = stack(44).await;
     let faults = &s.faulty.faults;
-    // The first PutLogEvents is answered only after work must stop (16 s into an invocation of
-    // 20 s with 5 s of grace), and before the answer is due: the next batch finds the deadline.
-    let f = s.forwarder_with(&[("DEADLINE_GRACE_MS", "5000")]);
+    // The first call finds no stream (it is created, and the call made again); the second
+    // carries the first batch; the third hangs until after the deadline.
+    faults.pass_put_log_events.store(2, SeqCst);
+    let grace: &'static str = trailrelay::ports::DEADLINE_GRACE
+        .as_millis()
+        .to_string()
+        .leak();
+    let f = s.forwarder_with(&[("DEADLINE_GRACE_MS", grace)]);
     let started = Instant::now();
-    *faults.hold_put_log_events_until.lock().unwrap() = Some(started + Duration::from_secs(16));
+    let deadline = started + Duration::from_secs(60);
+    *faults.hang_put_log_events_until.lock().unwrap() = Some(deadline + Duration::from_secs(30));
     let (input, first, second) = interrupted_then_continued(
         &s,
         &f,
-        async |f, batch| {
-            let deadline = started + Duration::from_secs(20);
-            f.handle(batch, deadline).await.outcomes[0].1.clone()
-        },
-        async || *faults.hold_put_log_events_until.lock().unwrap() = None,
+        async |f, batch| f.handle(batch, deadline).await.outcomes[0].1.clone(),
+        async || *faults.hang_put_log_events_until.lock().unwrap() = None,
     )
     .await;
     assert!(

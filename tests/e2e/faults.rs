@@ -34,8 +34,10 @@ pub(crate) struct Faults {
     pub(crate) unavailable_put_log_events: AtomicU32,
     /// PutLogEvents calls let through before any PutLogEvents fault applies.
     pub(crate) pass_put_log_events: AtomicU32,
-    /// PutLogEvents calls are held until then, and answered after it.
-    pub(crate) hold_put_log_events_until: Mutex<Option<Instant>>,
+    /// PutLogEvents calls not let through hang until then (or until it is cleared), and are
+    /// then refused (`400 InvalidParameterException`, which no client retries) without ever
+    /// reaching the service: a call that outlives every timeout.
+    pub(crate) hang_put_log_events_until: Mutex<Option<Instant>>,
     /// PutLogEvents calls that reached the proxy.
     pub(crate) put_log_events_calls: AtomicU32,
     /// S3 requests (method and path) that came without `x-amz-expected-bucket-owner`.
@@ -107,6 +109,20 @@ pub(crate) async fn start(upstream: String, faults: Arc<Faults>) -> String {
     endpoint
 }
 
+/// Whether a hang is set; if so, waits until it ends or is cleared.
+async fn hangs(until: &Mutex<Option<Instant>>) -> bool {
+    let hang = || until.lock().ok().and_then(|u| *u);
+    if hang().is_none() {
+        return false;
+    }
+    while let Some(end) = hang()
+        && Instant::now() < end
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    true
+}
+
 async fn handle(
     mut req: Request<Incoming>,
     client: &Client<HttpConnector, Incoming>,
@@ -134,20 +150,19 @@ async fn handle(
     let put_log_events = target.ends_with(".PutLogEvents");
     if put_log_events {
         faults.put_log_events_calls.fetch_add(1, Ordering::SeqCst);
-        let until = faults
-            .hold_put_log_events_until
-            .lock()
-            .ok()
-            .and_then(|u| *u);
-        if let Some(until) = until {
-            tokio::time::sleep_until(until.into()).await;
-        }
     }
     let passes = put_log_events
         && faults
             .pass_put_log_events
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
+    if put_log_events && !passes && hangs(&faults.hang_put_log_events_until).await {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.1",
+            r#"{"__type":"InvalidParameterException","message":"the call hung and was dropped"}"#,
+        );
+    }
     if put_log_events && !passes && faults.take(&faults.throttle_put_log_events) {
         return answer(
             StatusCode::BAD_REQUEST,

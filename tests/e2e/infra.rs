@@ -169,6 +169,15 @@ fn the_configuration_accepts_what_the_template_sets() {
         // The defaults deploy the CIS pack and 10 instances' share of the PutLogEvents budget.
         assert_eq!(config.settings.rules.filters().len(), 29, "{id}");
         assert_eq!(config.logs_puts_per_second.get(), 250, "{id}");
+        // The derived grace, whole even at the shortest timeout the template allows: work
+        // keeps a quarter of 60 s.
+        assert_eq!(
+            u128::from(config.deadline_grace_ms),
+            trailrelay::ports::DEADLINE_GRACE.as_millis(),
+            "{id}"
+        );
+        let shortest = *allowed_values(&t, "Timeout").first().unwrap();
+        assert!(config.deadline_grace_ms * 4 <= shortest * 1000 * 3, "{id}");
     }
 }
 

@@ -26,7 +26,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Config;
 use crate::forwarder::{Forwarder, Ports};
-use crate::ports::{ErrorClass, PortError, SystemClock};
+use crate::ports::{CALL_TIMEOUT, ErrorClass, PortError, SystemClock};
 
 /// The forwarder's ports on AWS.
 pub type AwsPorts =
@@ -84,10 +84,9 @@ pub const SDK_MAX_ATTEMPTS: u32 = 5;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for one attempt's response (a 1 MB PutLogEvents, an 8 MiB part upload).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest a call may take, all attempts and backoff together: work still in flight when an
-/// invocation's grace begins ends within it (the forwarder's default grace leaves three
-/// quarters of 30 s for that).
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest a call may take, all attempts and backoff together: the ports' [`CALL_TIMEOUT`],
+/// from which the forwarder's grace before its deadline is derived.
+pub const OPERATION_TIMEOUT: Duration = CALL_TIMEOUT;
 /// Longest silence while reading a response, a streamed object included.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -152,9 +152,9 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "DEADLINE_GRACE_MS",
-        default: Some("30000"),
+        default: Some("41000"),
         required: false,
-        meaning: "Milliseconds before the Lambda deadline at which work stops: unfinished messages are continued or reported failed, and calls still in flight (each ends within 20 s) finish in the first three quarters of it. At most a quarter of the invocation's time.",
+        meaning: "Milliseconds before the Lambda deadline at which work stops. The default is derived from the 20 s every AWS call ends within: a call in flight, then the continuation's send, then 1 s to answer; a message still running when the send is due is continued from what its streams accepted. At most three quarters of the invocation's time.",
     },
     Variable {
         name: "S3_FORCE_PATH_STYLE",

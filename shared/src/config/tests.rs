@@ -45,7 +45,11 @@ fn minimal_environment_takes_the_documented_defaults() {
     assert_eq!(c.settings.archive_prefix, "cloudtrail");
     assert_eq!(c.settings.limits, Limits::default());
     assert_eq!(c.logs_puts_per_second.get(), 50);
-    assert_eq!(c.deadline_grace_ms, 30_000);
+    assert_eq!(
+        u128::from(c.deadline_grace_ms),
+        crate::ports::DEADLINE_GRACE.as_millis(),
+        "the default grace is the derived one"
+    );
     assert_eq!(c.settings.max_event_age_ms, MAX_EVENT_AGE_MS);
     let mut vars = MINIMAL.to_vec();
     vars.push(("LOG_GROUP_RETENTION_DAYS", "3"));

@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{
-    Failure, Forwarder, MessageOutcome, SqsMessage, deadline_failure, message_id, panic_failure,
+    Failure, Forwarder, MessageOutcome, Plan, SqsMessage, deadline_failure, message_id,
+    panic_failure,
 };
 use crate::batch::LogBatch;
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
@@ -58,11 +59,11 @@ where
     pub(super) async fn process(
         &self,
         message: &SqsMessage,
-        stop_at: Instant,
+        plan: Plan,
     ) -> (MessageOutcome, Totals) {
         let mut totals = Totals::default();
         let body = message.body.as_deref().unwrap_or_default();
-        let ending = self.work(body, stop_at, &mut totals).await;
+        let ending = self.work(body, plan, &mut totals).await;
         let outcome = match ending {
             Ending::Done => MessageOutcome::Done,
             Ending::Acknowledged(why) => MessageOutcome::Acknowledged(why),
@@ -71,7 +72,7 @@ where
         (outcome, totals)
     }
 
-    async fn work(&self, body: &str, stop_at: Instant, totals: &mut Totals) -> Ending {
+    async fn work(&self, body: &str, plan: Plan, totals: &mut Totals) -> Ending {
         let (attempt, objects) = match notification::parse(body) {
             Ok(Notification::Acknowledged(a)) => return Ending::Acknowledged(a.as_str()),
             Ok(Notification::Objects(objects)) => (0, objects),
@@ -98,7 +99,7 @@ where
                     }
                 })
             };
-            if Instant::now() >= stop_at {
+            if Instant::now() >= plan.stop_at {
                 return Ending::Failed {
                     failure: deadline_failure(),
                     rest: rest(continued(announced), batches_accepted),
@@ -116,7 +117,7 @@ where
             }));
             let (this, progress, watched) =
                 (self.clone(), announced.progress.clone(), seen.clone());
-            let report = tokio::task::spawn_blocking(move || {
+            let task = tokio::task::spawn_blocking(move || {
                 let inner = &this.inner;
                 let settings = &inner.config.settings;
                 let receipts = ReceiptsIn::new(
@@ -130,24 +131,33 @@ where
                     receipts: &receipts,
                     clock: &inner.ports.clock,
                     settings,
-                    deadline: Some(stop_at),
+                    deadline: Some(plan.stop_at),
                 }
                 .resume(&object, &progress, clock_ms)
-            })
-            .await;
-            let report = match report {
-                Ok(report) => report,
-                Err(e) if e.is_panic() => {
-                    // What the log streams accepted before the panic is known: the rest of the
-                    // message goes on from there, never from its first record.
-                    let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                    let (here, accepted_here) = seen.continued(announced, clock_ms);
-                    return Ending::Failed {
-                        failure: panic_failure(Some(name)),
-                        rest: rest(here, batches_accepted + u64::from(accepted_here)),
-                    };
+            });
+            // What the log streams accepted is known outside the pipeline's thread: the rest of
+            // the message goes on from there, never from its first record.
+            let from_seen = |failure: Failure| {
+                let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                let (here, accepted_here) = seen.continued(announced, clock_ms);
+                Ending::Failed {
+                    failure,
+                    rest: rest(here, batches_accepted + u64::from(accepted_here)),
                 }
-                Err(_) => return Ending::failed(deadline_failure()),
+            };
+            let report = match tokio::time::timeout_at(plan.settle_by.into(), task).await {
+                Ok(Ok(report)) => report,
+                Ok(Err(e)) if e.is_panic() => return from_seen(panic_failure(Some(name))),
+                Ok(Err(_)) => return Ending::failed(deadline_failure()),
+                // A call outlived its bound and the continuation is due: it goes now. A batch
+                // that call still gets accepted is sent again by it (a repeat, never a loss).
+                Err(_) => {
+                    tracing::warn!(object = %name, "A call was still running when the continuation was due; the object is continued from what its streams accepted.");
+                    return from_seen(Failure {
+                        object: Some(name),
+                        ..deadline_failure()
+                    });
+                }
             };
             totals.add(&report);
             if announced.replay && matches!(report.outcome, Outcome::Forwarded { .. }) {

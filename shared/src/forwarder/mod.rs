@@ -17,8 +17,9 @@
 //!   (ReportBatchItemFailures, <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>)
 //!   and comes back after its visibility timeout, until the queue's redrive policy moves it.
 //!
-//! Near the deadline, work still running stops, and unfinished messages are continued or
-//! reported failed rather than abandoned.
+//! Near the deadline ([`Plan`]), no call starts any more; a message whose object is still
+//! running when its continuation must be sent is continued from what its log streams accepted,
+//! and unfinished messages are continued or reported failed rather than abandoned.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,7 +29,10 @@ mod message;
 
 use crate::config::Config;
 use crate::pipeline::Totals;
-use crate::ports::{ArchiveSink, Clock, ErrorClass, LogSink, ObjectSource, Queue};
+use crate::ports::{
+    ANSWER_TIME, ArchiveSink, CALL_TIMEOUT, Clock, DEADLINE_GRACE, ErrorClass, LogSink,
+    ObjectSource, Queue,
+};
 
 pub use message::{MAX_ERROR_ATTRIBUTE_BYTES, continuation_delay};
 
@@ -243,16 +247,11 @@ where
 
     /// Handles one batch (an [`SqsEvent`]'s records) that must be answered by `deadline`.
     pub async fn handle(&self, messages: Vec<SqsMessage>, deadline: Instant) -> Invocation {
-        // The grace never takes more than a quarter of the time there is: with a short function
-        // timeout, a fixed grace would leave no time at all.
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let grace = Duration::from_millis(self.inner.config.deadline_grace_ms).min(remaining / 4);
-        // Work stops at `stop_at`; the answer goes out by `give_up`, whatever is still running.
-        let stop_at = deadline.checked_sub(grace).unwrap_or_else(Instant::now);
-        let give_up = deadline
-            .checked_sub(grace / 4)
-            .unwrap_or(stop_at)
-            .max(stop_at);
+        let grace = Duration::from_millis(self.inner.config.deadline_grace_ms);
+        let plan = Plan::new(deadline, Instant::now(), grace);
+        let Plan {
+            stop_at, give_up, ..
+        } = plan;
         let slots: Arc<Mutex<Vec<Option<Finished>>>> =
             Arc::new(Mutex::new(vec![None; messages.len()]));
         let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -276,7 +275,7 @@ where
                             Totals::default(),
                         )
                     } else {
-                        this.process(&message, stop_at).await
+                        this.process(&message, plan).await
                     };
                     if let Ok(mut s) = slots.lock() {
                         s[i] = Some(result);
@@ -321,6 +320,36 @@ where
                 .push((message_id(message).to_owned(), outcome));
         }
         invocation
+    }
+}
+
+/// When an invocation due at a deadline stops work, settles what still runs, and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// No call starts after it: messages not begun fail for retry, objects stop between
+    /// batches and before each write.
+    stop_at: Instant,
+    /// A message whose object is still running then (a call that outlived its bound) is
+    /// continued from what its log streams accepted so far.
+    settle_by: Instant,
+    /// The answer goes out, whatever still runs.
+    give_up: Instant,
+}
+
+impl Plan {
+    /// The plan for `grace` before `deadline`, split as [`DEADLINE_GRACE`] is (a call in
+    /// flight, the continuation's send, the answer). The grace takes at most three quarters of
+    /// the time there is, so that a short function timeout still leaves time to work.
+    fn new(deadline: Instant, now: Instant, grace: Duration) -> Self {
+        let grace = grace.min(deadline.saturating_duration_since(now) * 3 / 4);
+        let share =
+            |part: Duration| grace.mul_f64(part.as_secs_f64() / DEADLINE_GRACE.as_secs_f64());
+        let before = |time: Duration| deadline.checked_sub(time).unwrap_or(now);
+        Self {
+            stop_at: before(grace),
+            settle_by: before(share(CALL_TIMEOUT + ANSWER_TIME)),
+            give_up: before(share(ANSWER_TIME)),
+        }
     }
 }
 
@@ -373,3 +402,37 @@ fn panic_failure(object: Option<String>) -> Failure {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn the_derived_grace_covers_a_call_in_flight_then_the_send_then_the_answer() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(60);
+        let plan = Plan::new(deadline, now, DEADLINE_GRACE);
+        assert_eq!(deadline - plan.stop_at, Duration::from_secs(41));
+        assert_eq!(deadline - plan.settle_by, Duration::from_secs(21));
+        assert_eq!(deadline - plan.give_up, Duration::from_secs(1));
+        // A call begun just before work stops ends before the continuation is due.
+        assert!(plan.stop_at + CALL_TIMEOUT <= plan.settle_by);
+        assert!(plan.settle_by + CALL_TIMEOUT <= plan.give_up);
+    }
+
+    #[test]
+    fn a_short_invocation_keeps_a_quarter_of_its_time_for_work() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(8);
+        let plan = Plan::new(deadline, now, DEADLINE_GRACE);
+        assert_eq!(plan.stop_at - now, Duration::from_secs(2));
+        assert!(plan.stop_at < plan.settle_by && plan.settle_by < plan.give_up);
+        assert!(plan.give_up < deadline);
+        // A deadline already past: everything is now.
+        let past = Plan::new(now, now, DEADLINE_GRACE);
+        assert_eq!(
+            (past.stop_at, past.settle_by, past.give_up),
+            (now, now, now)
+        );
+    }
+}

@@ -276,7 +276,7 @@ async fn at_the_deadline_messages_are_reported_failed_not_abandoned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grace_longer_than_the_invocation_still_leaves_time_to_work() {
-    // 30 s of grace, 8 s to live: the grace shrinks to a quarter of the time left.
+    // 30 s of grace, 8 s to live: the grace shrinks to three quarters of the time left.
     let w = world(RecordingLogSink::default(), "30000");
     let batch = vec![message("a", s3_body("trail-bucket", GOOD))];
     let inv = w
@@ -413,6 +413,43 @@ async fn a_deadline_mid_batch_fails_what_is_unfinished_for_retry() {
         archived(&w.archive),
         1,
         "only the finished object's archive object"
+    );
+}
+
+/// A call that outlives its bound (the second of three batches hangs past the deadline) does
+/// not cost the message its continuation: when the continuation is due it goes out with what
+/// the streams accepted, and the message is done, not redelivered whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_still_running_when_the_continuation_is_due_is_continued_from_what_was_accepted() {
+    let logs = RecordingLogSink {
+        slow_calls: vec![(2, Duration::from_secs(6))],
+        ..RecordingLogSink::default()
+    };
+    let w = world(logs, "1000");
+    let batch = vec![queued("m", s3_body("trail-bucket", SPREAD))];
+    // 4 s to live, 1 s of grace: the continuation is due about half a second before the end.
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(4))
+        .await;
+    let MessageOutcome::Continued(failure) = &inv.outcomes[0].1 else {
+        panic!("{:?}", inv.outcomes)
+    };
+    assert_eq!(failure.cause, "deadline");
+    assert_eq!(
+        failure.object.as_deref(),
+        Some(format!("s3://trail-bucket/{SPREAD}").as_str())
+    );
+    assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+    let sent = sent(&w);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].queue, QueueRef::Arn(QUEUE_ARN.into()));
+    let continuation: Continuation = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(continuation.objects.len(), 1);
+    assert_eq!(
+        continuation.objects[0].progress.total(),
+        1,
+        "the first batch's one event, accepted before the hang"
     );
 }
 
