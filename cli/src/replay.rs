@@ -10,8 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use trailrelay::aws::s3::S3Lister;
 use trailrelay::aws::sqs::SqsQueue;
-use trailrelay::ports::{QueueRef, SystemClock};
-use trailrelay::replay::redrive::{self, Received};
+use trailrelay::ports::{Outgoing, Queue, QueueRef, SystemClock};
+use trailrelay::replay::function::redrive_request;
+use trailrelay::replay::redrive::{self, Received, RedriveRun, Trust};
 use trailrelay::replay::{Replay, Request, Stopped, Summary, enqueue, parse_time};
 
 use crate::Stop;
@@ -87,8 +88,13 @@ pub(crate) struct RedriveArgs {
     #[arg(long, value_name = "URL")]
     from_queue: String,
     /// The queue to move the messages to (the stack output QueueUrl).
-    #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+    #[arg(long, value_name = "URL", required_unless_present_any = ["dry_run", "via"])]
     to_queue: Option<String>,
+    /// Ask the stack's replay function to redrive, through its request queue (the stack
+    /// output ReplayQueueUrl): the stack's queue takes messages only from the stack's roles,
+    /// and its forwarder takes continuations from no one else.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["to_queue", "dry_run"])]
+    via: Option<String>,
     /// Messages moved per second, at most.
     #[arg(long, value_name = "N", default_value = "100")]
     rate: NonZeroU32,
@@ -275,6 +281,9 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
 pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     let aws = Aws::connect(false)?;
     let queue = SqsQueue::new(aws.sqs.clone());
+    if let Some(via) = &args.via {
+        return redrive_via(&aws, &queue, args, via);
+    }
     let from = QueueRef::Url(args.from_queue.clone());
     let to = QueueRef::Url(args.to_queue.clone().unwrap_or_default());
     let limiter = enqueue::limiter(args.rate);
@@ -317,15 +326,13 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
             }
         }
     };
-    let done = aws.block_on(redrive::redrive(
-        &queue,
-        &queue,
-        &from,
-        &to,
-        Some(&limiter),
-        args.dry_run,
-        &show,
-    ));
+    let run = RedriveRun {
+        limiter: Some(&limiter),
+        dry: args.dry_run,
+        trust: Trust::default(),
+        stop_at: None,
+    };
+    let done = aws.block_on(redrive::redrive(&queue, &queue, (&from, &to), run, &show));
     let done = match done {
         Ok(done) => done,
         Err(e) => {
@@ -335,6 +342,18 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     };
     for (id, e) in &done.failed {
         Failure::of(&format!("message {id}"), e).print(args.json);
+    }
+    if done.failed.iter().any(|(_, e)| e.cause == "access-denied") && !args.json {
+        eprintln!(
+            "hint: the stack's queue takes messages only from the stack's roles: redrive with --via REPLAY_QUEUE_URL (the stack output ReplayQueueUrl)"
+        );
+    }
+    for (id, why) in &done.held {
+        if args.json {
+            print_json_line("held", &json!({"id": id, "reason": why}));
+        } else {
+            println!("kept {}: {}", shown(id), shown(why));
+        }
     }
     let in_flight = match in_flight {
         Ok(n) => Some(n),
@@ -386,4 +405,32 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Puts a redrive request on the replay function's request queue.
+fn redrive_via(
+    aws: &Aws,
+    queue: &SqsQueue,
+    args: &RedriveArgs,
+    via: &str,
+) -> Result<ExitCode, Stop> {
+    let request = Outgoing {
+        queue: QueueRef::Url(via.to_owned()),
+        body: redrive_request(&args.from_queue),
+        delay_seconds: 0,
+        attributes: Vec::new(),
+    };
+    if let Err(e) = aws.block_on(queue.send(&request)) {
+        Failure::of(via, &e).print(args.json);
+        return Ok(ExitCode::FAILURE);
+    }
+    if args.json {
+        print_json_summary(&json!({"requested": true, "from_queue": args.from_queue, "via": via}));
+    } else {
+        println!(
+            "Asked the replay function to redrive {} (request sent to {via}); its log names each message it moves or keeps",
+            args.from_queue
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

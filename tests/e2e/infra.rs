@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use trailrelay::config::{Config, VARIABLES, Variable};
 use trailrelay::replay::config::{ReplayConfig, VARIABLES as REPLAY_VARIABLES};
 
@@ -651,4 +651,110 @@ fn the_stack_keeps_the_proof_out_of_the_forwarders_reach() {
         assert_eq!(validator[name], forwarder[name], "{name}");
         assert!(!validator[name].is_null(), "{name}");
     }
+}
+
+/// Only the stack continues work: the notification queue denies SendMessage to every principal
+/// but the notification services it allows and the roles that send there; the forwarder and
+/// the replay function take continuations from those roles only; the replay function may
+/// redrive the forwarder's dead letters.
+#[test]
+fn only_the_stacks_roles_and_the_notification_services_send_to_the_queue() {
+    let t = template();
+    let resources = t["Resources"].as_object().unwrap();
+    let policy = t["Resources"]["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    let deny = policy
+        .iter()
+        .find(|s| s["Sid"] == "OnlyNotificationsAndTheStack")
+        .expect("the denial");
+    assert_eq!(
+        (
+            &deny["Effect"],
+            &deny["Principal"],
+            &deny["Action"],
+            &deny["Resource"]
+        ),
+        (
+            &json!("Deny"),
+            &json!("*"),
+            &json!("sqs:SendMessage"),
+            &json!("Queue.Arn")
+        )
+    );
+    let excepted = |operator: &str, key: &str| -> BTreeSet<String> {
+        deny["Condition"][operator][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Every role granted SendMessage on the queue, and no other.
+    let senders: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::Role")
+        .filter(|(_, r)| {
+            r["Properties"]["Policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| {
+                    p["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|s| {
+                            s["Effect"] == "Allow"
+                                && s["Action"].to_string().contains("\"sqs:SendMessage\"")
+                                && (s["Resource"] == "Queue.Arn"
+                                    || s["Resource"]
+                                        .as_array()
+                                        .is_some_and(|r| r.contains(&json!("Queue.Arn"))))
+                        })
+                })
+        })
+        .map(|(id, _)| format!("{id}.Arn"))
+        .collect();
+    assert_eq!(senders.len(), 3, "{senders:?}");
+    assert_eq!(excepted("ArnNotEquals", "aws:PrincipalArn"), senders);
+    // Every service the policy allows, and no other.
+    let services: BTreeSet<String> = policy
+        .iter()
+        .filter_map(|s| s.as_array().map(|branches| &branches[1]))
+        .filter_map(|s| s["Principal"]["Service"].as_str())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(services.len(), 3, "{policy:?}");
+    assert_eq!(
+        excepted("StringNotEquals", "aws:PrincipalServiceName"),
+        services
+    );
+    // Continuations from the forwarder's and the replay function's roles only.
+    let env = |id: &str| t["Resources"][id]["Properties"]["Environment"]["Variables"].clone();
+    let roles = json!([",", ["ForwarderRole.RoleId", "ReplayRole.RoleId"]]);
+    assert_eq!(env("Forwarder")["CONTINUATION_SENDERS"], roles);
+    assert_eq!(env("Replay")["CONTINUATION_SENDERS"], roles);
+    // The replay function redrives the forwarder's dead-letter queue, and may.
+    assert_eq!(
+        env("Replay")["DEAD_LETTER_QUEUE_URL"],
+        env("Forwarder")["DEAD_LETTER_QUEUE_URL"]
+    );
+    let replay =
+        t["Resources"]["ReplayRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    let redrive = replay
+        .iter()
+        .find(|s| s["Sid"] == "RedriveDeadLetters")
+        .unwrap();
+    assert_eq!(
+        redrive["Action"],
+        json!([
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility"
+        ])
+    );
+    assert_eq!(redrive["Resource"], "DeadLetterQueue.Arn");
 }

@@ -11,9 +11,10 @@ use trailrelay::aws::s3::S3Lister;
 use trailrelay::aws::sqs::SqsQueue;
 use trailrelay::demo::{self, DemoSpec};
 use trailrelay::key::TrailKey;
-use trailrelay::ports::SystemClock;
+use trailrelay::ports::{QueueRef, SystemClock};
 use trailrelay::replay::config::ReplayConfig;
-use trailrelay::replay::function::{ReplayFunction, RequestOutcome};
+use trailrelay::replay::function::{ReplayFunction, RequestOutcome, redrive_request};
+use trailrelay::replay::redrive::Inbox;
 
 use crate::moto::Moto;
 use crate::stack::*;
@@ -294,5 +295,138 @@ async fn redrive_moves_each_dead_letter_once_and_a_continuation_in_its_place() {
     assert!(
         drain(&c.sqs, &dlq, 0).await.is_empty(),
         "the dead-letter queue is empty"
+    );
+}
+
+/// Against the stack, dead letters go back through the replay function (`redrive --via`): it
+/// moves a plain one whoever sent it, a continuation only when one of `CONTINUATION_SENDERS`
+/// dead-lettered it, and never a forged continuation's dead letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_function_redrives_continuations_only_from_the_stacks_roles() {
+    let moto = Moto::start();
+    let c = clients(&moto.endpoint).await;
+    let (queue, _) = create_queue(&c.sqs, "notifications").await;
+    let (dlq, _) = create_queue(&c.sqs, "notifications-dlq").await;
+    let (requests, requests_arn) = create_queue(&c.sqs, "replay").await;
+    let attr = string_attribute;
+    let continuation = r#"{"trailrelay":"continuation","format":1,"attempt":1,"objects":[{"bucket":"org-trail","key":"k"}]}"#;
+    let plain = s3_event("AWSLogs/plain.json.gz");
+    let send = |body: &str, attributes: Vec<(&str, &str)>| {
+        let mut m = c.sqs.send_message().queue_url(&dlq).message_body(body);
+        for (n, v) in attributes {
+            m = m.message_attributes(n, attr(v));
+        }
+        m.send()
+    };
+    send(&plain, vec![("trailrelay.cause", "service-error")])
+        .await
+        .unwrap();
+    send(
+        &s3_event("AWSLogs/carried.json.gz"),
+        vec![
+            ("trailrelay.cause", "object-changed"),
+            ("trailrelay.continuation", continuation),
+        ],
+    )
+    .await
+    .unwrap();
+    send(
+        continuation,
+        vec![("trailrelay.cause", "forged-continuation")],
+    )
+    .await
+    .unwrap();
+    // Who sent them, as SQS tells it.
+    let inbox = SqsQueue::new(c.sqs.clone());
+    let dead = QueueRef::Url(dlq.clone());
+    let probe = inbox.receive(&dead, 0).await.unwrap();
+    let sender: &'static str = probe[0].sender.clone().expect("a SenderId").leak();
+    let function = |senders: &'static str| ReplayFunction {
+        lister: S3Lister::new(c.s3.clone(), None),
+        queue: SqsQueue::new(c.sqs.clone()),
+        clock: SystemClock,
+        config: ReplayConfig::from_lookup(|n| {
+            let value = match n {
+                "ALLOWED_BUCKETS" => TRAIL.to_owned(),
+                "FORWARDER_QUEUE_URL" => queue.clone(),
+                "REPLAY_QUEUE_URL" => requests.clone(),
+                "DEAD_LETTER_QUEUE_URL" => dlq.clone(),
+                "CONTINUATION_SENDERS" => senders.to_owned(),
+                _ => return None,
+            };
+            Some(value)
+        })
+        .unwrap(),
+        region: "us-east-1".into(),
+    };
+    let redriven =
+        |inv: trailrelay::replay::function::Invocation| match inv.outcomes.into_iter().next() {
+            Some((
+                _,
+                RequestOutcome::Redriven {
+                    done,
+                    continued: false,
+                },
+            )) => done,
+            other => panic!("{other:?}"),
+        };
+    let later = || Instant::now() + Duration::from_secs(120);
+    // The stack's roles did not send these: only the plain one moves.
+    let request = redrive_request(&dlq);
+    let first = function("AROAOTHERROLE0000001")
+        .handle(sqs_event(&requests_arn, "r1", &request), later())
+        .await;
+    let done = redriven(first);
+    assert_eq!(
+        (done.moved, done.continued, done.held.len()),
+        (1, 0, 2),
+        "{done:?}"
+    );
+    let moved = drain(&c.sqs, &queue, 1).await;
+    assert_eq!(moved[0].body(), Some(plain.as_str()));
+    // `trailrelay redrive --via` asks the function; its role sent them: the continuation goes
+    // in its message's place, the forged one stays.
+    let asked = cli_on(
+        &moto.endpoint,
+        &["redrive", "--from-queue", &dlq, "--via", &requests],
+    );
+    assert!(
+        asked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    let asked = drain(&c.sqs, &requests, 1).await;
+    assert_eq!(asked[0].body(), Some(request.as_str()));
+    let second = function(sender)
+        .handle(sqs_event(&requests_arn, "r2", &request), later())
+        .await;
+    let done = redriven(second);
+    assert_eq!(
+        (done.moved, done.continued, done.held.len()),
+        (1, 1, 1),
+        "{done:?}"
+    );
+    assert!(done.held[0].1.contains("forged"), "{done:?}");
+    let moved = drain(&c.sqs, &queue, 1).await;
+    assert_eq!(moved[0].body(), Some(continuation));
+    let left = drain(&c.sqs, &dlq, 1).await;
+    assert_eq!(
+        attribute(&left[0], "trailrelay.cause"),
+        Some("forged-continuation")
+    );
+    // A request for any other queue is refused by name.
+    let other = function(sender)
+        .handle(
+            sqs_event(&requests_arn, "r3", &redrive_request(&queue)),
+            later(),
+        )
+        .await;
+    let Some((_, RequestOutcome::Failed { cause, message, .. })) = other.outcomes.first() else {
+        panic!("{:?}", other.outcomes)
+    };
+    assert_eq!(*cause, "bad-request");
+    assert!(
+        message.contains("is not the dead-letter queue"),
+        "{message}"
     );
 }

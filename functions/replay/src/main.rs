@@ -48,6 +48,15 @@ async fn handle(function: &Function, event: LambdaEvent<Value>) -> Result<Value,
             tracing::error!(message_id = %id, object = %key, cause = e.cause, error = %e, "The queue refused an object; it was not enqueued.");
         }
         match outcome {
+            RequestOutcome::Redriven { done, continued } => {
+                for (message, why) in &done.held {
+                    tracing::warn!(message_id = %id, dead_letter = %message, reason = %why, "Dead letter kept in its queue.");
+                }
+                tracing::info!(
+                    message_id = %id, moved = done.moved, as_continuation = done.continued,
+                    kept = done.held.len(), continued, "Redrive {}.", outcome.as_str()
+                );
+            }
             RequestOutcome::Failed {
                 class,
                 cause,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 use super::classify;
 use crate::ports::{ErrorClass, MAX_BATCH_MESSAGES, Outgoing, PortError, Queue, QueueRef};
@@ -254,6 +254,7 @@ impl Inbox for SqsQueue {
             .queue_url(url)
             .max_number_of_messages(MAX_BATCH_MESSAGES as i32)
             .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::SenderId)
             .visibility_timeout(i32::try_from(visibility_s).unwrap_or(i32::MAX))
             .wait_time_seconds(1)
             .send()
@@ -272,6 +273,10 @@ impl Inbox for SqsQueue {
                     .flatten()
                     .filter_map(|(n, v)| Some((n.clone(), v.string_value()?.to_owned())))
                     .collect(),
+                sender: m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SenderId))
+                    .cloned(),
             })
             .collect())
     }

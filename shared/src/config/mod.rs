@@ -175,6 +175,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "URL of the dead-letter queue: a poison message is sent there at once, its body unchanged and its cause in message attributes, and never retried. Unset, poison is reported failed and reaches the queue's DLQ after maxReceiveCount receives.",
     },
     Variable {
+        name: "CONTINUATION_SENDERS",
+        default: None,
+        required: false,
+        meaning: "Comma-separated unique ids of the roles whose messages may carry a continuation (the template sets the forwarder's and the replay function's RoleId): a continuation any other sender put on the queue is poison, `forged-continuation`, and none of its skip counts is applied. Unset, every sender may (local runs).",
+    },
+    Variable {
         name: "CONTINUATION_DELAY_SECONDS",
         default: Some("30"),
         required: false,
@@ -315,6 +321,35 @@ impl<'a> Env<'a> {
         Self::err(name, message)
     }
 
+    /// An optional, comma-separated list of IAM unique ids (a role's `RoleId`).
+    pub(crate) fn unique_ids(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(text) = self.get(name) else {
+            return Ok(None);
+        };
+        let ids: Vec<String> = text
+            .split(',')
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .collect();
+        // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
+        let unique_id = |id: &String| {
+            (16..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        match ids.iter().find(|id| !unique_id(id)) {
+            Some(bad) => Err(Self::err(
+                name,
+                format!("{bad:?} is not an IAM unique id (a role's RoleId, such as AROA...)"),
+            )),
+            None => Ok(Some(ids)),
+        }
+    }
+
     /// A required, comma-separated list of bucket names.
     pub(crate) fn buckets(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
         let buckets: Vec<String> = self
@@ -362,6 +397,8 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// `DEAD_LETTER_QUEUE_URL`.
     pub dead_letter_queue_url: Option<String>,
+    /// `CONTINUATION_SENDERS`.
+    pub continuation_senders: Option<Vec<String>>,
     /// `CONTINUATION_DELAY_SECONDS`.
     pub continuation_delay_seconds: u32,
     /// Everything the pipeline needs: limits, log names, archive prefix, rules.
@@ -476,6 +513,7 @@ impl Config {
             deadline_grace_ms: env.number("DEADLINE_GRACE_MS")?,
             message_concurrency: message_concurrency as usize,
             dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
+            continuation_senders: env.unique_ids("CONTINUATION_SENDERS")?,
             continuation_delay_seconds: match env.number("CONTINUATION_DELAY_SECONDS")? {
                 n if n <= u64::from(crate::ports::MAX_DELAY_SECONDS) => n as u32,
                 _ => {

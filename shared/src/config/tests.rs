@@ -51,6 +51,16 @@ fn minimal_environment_takes_the_documented_defaults() {
         "the default grace is the derived one"
     );
     assert_eq!(c.settings.max_event_age_ms, MAX_EVENT_AGE_MS);
+    assert_eq!(c.continuation_senders, None, "unset: every sender");
+    let mut vars = MINIMAL.to_vec();
+    vars.push((
+        "CONTINUATION_SENDERS",
+        " AROAFORWARDERROLE01 , AROAREPLAYROLE00001,",
+    ));
+    assert_eq!(
+        config(&vars).unwrap().continuation_senders.unwrap(),
+        ["AROAFORWARDERROLE01", "AROAREPLAYROLE00001"]
+    );
     let mut vars = MINIMAL.to_vec();
     vars.push(("LOG_GROUP_RETENTION_DAYS", "3"));
     assert_eq!(config(&vars).unwrap().settings.max_event_age_ms, 3 * DAY_MS);
@@ -75,6 +85,7 @@ fn minimal_environment_takes_the_documented_defaults() {
                         | "ARCHIVE_KMS_KEY_ID"
                         | "RULES"
                         | "DEAD_LETTER_QUEUE_URL"
+                        | "CONTINUATION_SENDERS"
                         | "ROUTE_LOG_GROUP_PREFIX"
                         | "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
                         | "LOG_GROUP_RETENTION_DAYS"
@@ -116,6 +127,11 @@ fn every_bad_value_names_its_variable() {
         ("DEADLINE_GRACE_MS", "-5", "is not a whole number"),
         ("MESSAGE_CONCURRENCY", "65", "between 1 and 64"),
         ("CONTINUATION_DELAY_SECONDS", "901", "between 0 and 900"),
+        (
+            "CONTINUATION_SENDERS",
+            "AROAFORWARDERROLE01,arn:aws:iam::111122223333:role/x",
+            "is not an IAM unique id",
+        ),
         ("LOG_GROUP_RETENTION_DAYS", "0", "at least 1 day"),
         (
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",

@@ -16,6 +16,10 @@ use crate::ports::{
     Outgoing, PortError, PutReport, Queue, QueueRef, Store, Version, epoch_ms,
 };
 
+/// The attribute of a Lambda SQS record naming who sent the message
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>).
+pub const SENDER_ID: &str = "SenderId";
+
 /// The most bytes of an error description carried as a message attribute.
 pub const MAX_ERROR_ATTRIBUTE_BYTES: usize = 1024;
 
@@ -63,7 +67,8 @@ where
     ) -> (MessageOutcome, Totals) {
         let mut totals = Totals::default();
         let body = message.body.as_deref().unwrap_or_default();
-        let ending = self.work(body, plan, &mut totals).await;
+        let sender = message.attributes.get(SENDER_ID).map(String::as_str);
+        let ending = self.work(body, sender, plan, &mut totals).await;
         let outcome = match ending {
             Ending::Done => MessageOutcome::Done,
             Ending::Acknowledged(why) => MessageOutcome::Acknowledged(why),
@@ -72,7 +77,14 @@ where
         (outcome, totals)
     }
 
-    async fn work(&self, body: &str, plan: Plan, totals: &mut Totals) -> Ending {
+    async fn work(
+        &self,
+        body: &str,
+        sender: Option<&str>,
+        plan: Plan,
+        totals: &mut Totals,
+    ) -> Ending {
+        let senders = self.inner.config.continuation_senders.as_deref();
         let (attempt, objects) = match notification::parse(body) {
             Ok(Notification::Acknowledged(a)) => return Ending::Acknowledged(a.as_str()),
             Ok(Notification::Objects(objects)) => (0, objects),
@@ -80,7 +92,10 @@ where
                 attempt,
                 objects,
                 routing,
-            }) => (attempt, self.under_current_routing(objects, routing)),
+            }) => match notification::check_sender(sender, senders) {
+                Ok(()) => (attempt, self.under_current_routing(objects, routing)),
+                Err(e) => return Ending::failed(poison(e.cause(), None, e.to_string())),
+            },
             Err(e) => return Ending::failed(poison(e.cause(), None, e.to_string())),
         };
         if let Err(e) = notification::check_allowed(&objects, &self.inner.config.allowed_buckets) {

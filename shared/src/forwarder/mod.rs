@@ -34,7 +34,7 @@ use crate::ports::{
     ObjectSource, Queue,
 };
 
-pub use message::{MAX_ERROR_ATTRIBUTE_BYTES, continuation_delay};
+pub use message::{MAX_ERROR_ATTRIBUTE_BYTES, SENDER_ID, continuation_delay};
 
 /// The Lambda SQS event, its messages and the partial batch response: the ecosystem's own
 /// types, as the runtime's examples use them.

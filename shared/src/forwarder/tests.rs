@@ -794,3 +794,68 @@ async fn a_continuation_resumed_under_other_routing_sends_its_streams_again() {
         assert_ne!(routing(changed), plain, "{changed:?}");
     }
 }
+
+/// A continuation counts only from the roles allowed to continue work: from anyone else it is
+/// dead-lettered as forged and none of its skip counts hides an event; from an allowed role's
+/// session it resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuation_from_another_sender_is_dead_lettered_as_forged() {
+    const FORWARDER_ROLE: &str = "AROAFORWARDERROLE01";
+    let run = |sender: Option<&'static str>| async move {
+        let w = world_with(
+            RecordingLogSink::default(),
+            &[
+                (
+                    "CONTINUATION_SENDERS",
+                    "AROAREPLAYROLE00001,AROAFORWARDERROLE01",
+                ),
+                ("DEAD_LETTER_QUEUE_URL", DLQ_URL),
+            ],
+        );
+        // Skips every event of SPREAD's stream: forged, it would hide all three.
+        let body = json!({"trailrelay": "continuation", "format": 1, "attempt": 1,
+            "routing": w.forwarder.config().routing,
+            "objects": [{"bucket": "trail-bucket", "key": SPREAD, "clock_ms": NOW_S as i64 * 1000,
+                         "progress": [{"group": "/trailrelay/cloudtrail",
+                                       "stream": "o-exampleorg1_111122223333_CloudTrail_us-east-1",
+                                       "accepted": 3}]}]})
+        .to_string();
+        let mut message = queued("c", body);
+        if let Some(sender) = sender {
+            message.attributes.insert(SENDER_ID.into(), sender.into());
+        }
+        let inv = w
+            .forwarder
+            .handle(vec![message], Instant::now() + Duration::from_secs(60))
+            .await;
+        (
+            inv.outcomes[0].1.clone(),
+            *w.logs.calls.lock().unwrap(),
+            sent(&w),
+        )
+    };
+    for forged in [
+        None,
+        Some("AIDAOPERATORUSER0001"),
+        Some("AROAOTHERROLE000001:x"),
+    ] {
+        let (outcome, log_calls, sent) = run(forged).await;
+        let MessageOutcome::DeadLettered(failure) = outcome else {
+            panic!("{forged:?}: {outcome:?}")
+        };
+        assert_eq!(failure.cause, "forged-continuation", "{forged:?}");
+        assert_eq!(log_calls, 0, "{forged:?}: nothing read, nothing skipped");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            attribute(&sent[0], "trailrelay.cause"),
+            Some("forged-continuation")
+        );
+        assert_eq!(attribute(&sent[0], "trailrelay.continuation"), None);
+    }
+    let (outcome, _, sent) = run(Some(Box::leak(
+        format!("{FORWARDER_ROLE}:trailrelay-forwarder").into_boxed_str(),
+    )))
+    .await;
+    assert_eq!(outcome, MessageOutcome::Done);
+    assert!(sent.is_empty(), "{sent:?}");
+}

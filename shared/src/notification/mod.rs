@@ -200,6 +200,14 @@ pub enum NotificationError {
         /// The key.
         key: String,
     },
+    /// A continuation that none of the stack's roles sent: its skip counts would hide events.
+    #[error(
+        "a continuation sent by {sender:?}, which is none of the roles allowed to continue work; none of its skip counts is applied"
+    )]
+    ForgedContinuation {
+        /// The message's `SenderId`, empty when it had none.
+        sender: String,
+    },
 }
 
 impl NotificationError {
@@ -212,6 +220,7 @@ impl NotificationError {
             Self::Key(_) => "bad-key",
             Self::SubscriptionConfirmation(_) => "sns-subscription-confirmation",
             Self::BucketNotAllowed { .. } => "bucket-not-allowed",
+            Self::ForgedContinuation { .. } => "forged-continuation",
         }
     }
 }
@@ -509,6 +518,26 @@ pub fn check_allowed(objects: &[Announced], allowed: &[String]) -> Result<(), No
         }),
         None => Ok(()),
     }
+}
+
+/// Whether a message sent by `sender` (its `SenderId` attribute: a role's unique id, then
+/// `:` and the session name, for a role's session) may carry a continuation: `allowed` (role
+/// unique ids) unset allows every sender, else its role must be one of them.
+pub fn check_sender(
+    sender: Option<&str>,
+    allowed: Option<&[String]>,
+) -> Result<(), NotificationError> {
+    let Some(allowed) = allowed else {
+        return Ok(());
+    };
+    let sender = sender.unwrap_or_default();
+    let role = sender.split(':').next().unwrap_or_default();
+    if !role.is_empty() && allowed.iter().any(|id| id == role) {
+        return Ok(());
+    }
+    Err(NotificationError::ForgedContinuation {
+        sender: sender.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -410,3 +410,32 @@ fn the_announced_version_is_pinned() {
         assert_eq!(version(s3(object.clone())), None, "{object}");
     }
 }
+
+#[test]
+fn only_the_allowed_roles_may_send_a_continuation() {
+    let allowed = vec![
+        "AROAFORWARDERROLE01".to_owned(),
+        "AROAREPLAYROLE00001".to_owned(),
+    ];
+    let check = |sender| check_sender(sender, Some(allowed.as_slice()));
+    // A role's session: the role's unique id, then the session name.
+    assert!(check(Some("AROAFORWARDERROLE01:trailrelay-forwarder")).is_ok());
+    assert!(check(Some("AROAREPLAYROLE00001")).is_ok());
+    for forged in [
+        Some("AIDAOPERATORUSER0001"),
+        Some("AROAFORWARDERROLE01X:session"),
+        Some(":AROAFORWARDERROLE01"),
+        Some(""),
+        None,
+    ] {
+        let e = check(forged).unwrap_err();
+        assert_eq!(e.cause(), "forged-continuation", "{forged:?}");
+        assert!(
+            e.to_string()
+                .contains(&format!("{:?}", forged.unwrap_or_default())),
+            "{e}"
+        );
+    }
+    // Unset: every sender may (a local run, with no stack to name).
+    assert!(check_sender(None, None).is_ok());
+}

@@ -32,6 +32,18 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "URL of the replay request queue, where a request stopped by the deadline enqueues its continuation.",
     },
     Variable {
+        name: "DEAD_LETTER_QUEUE_URL",
+        default: None,
+        required: false,
+        meaning: "URL of the forwarder's dead-letter queue, which a redrive request (`trailrelay redrive --via`) moves back to FORWARDER_QUEUE_URL. Unset, redrive requests are refused.",
+    },
+    Variable {
+        name: "CONTINUATION_SENDERS",
+        default: None,
+        required: false,
+        meaning: "Comma-separated unique ids of the roles allowed to continue work, as the forwarder's: a dead letter that carries a continuation is redriven only when one of them sent it. Unset, every sender's.",
+    },
+    Variable {
         name: "REPLAY_MESSAGES_PER_SECOND",
         default: Some("100"),
         required: false,
@@ -62,6 +74,10 @@ pub struct ReplayConfig {
     pub forwarder_queue_url: String,
     /// `REPLAY_QUEUE_URL`.
     pub replay_queue_url: String,
+    /// `DEAD_LETTER_QUEUE_URL`.
+    pub dead_letter_queue_url: Option<String>,
+    /// `CONTINUATION_SENDERS`.
+    pub continuation_senders: Option<Vec<String>>,
     /// `REPLAY_MESSAGES_PER_SECOND`.
     pub messages_per_second: NonZeroU32,
     /// `REPLAY_DEADLINE_GRACE_MS`.
@@ -84,6 +100,8 @@ impl ReplayConfig {
             expected_bucket_owner: env.account("EXPECTED_BUCKET_OWNER")?,
             forwarder_queue_url: env.required("FORWARDER_QUEUE_URL")?,
             replay_queue_url: env.required("REPLAY_QUEUE_URL")?,
+            dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
+            continuation_senders: env.unique_ids("CONTINUATION_SENDERS")?,
             messages_per_second: env.positive("REPLAY_MESSAGES_PER_SECOND")?,
             deadline_grace_ms: env.number("REPLAY_DEADLINE_GRACE_MS")?,
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
@@ -132,6 +150,7 @@ mod tests {
             ("REPLAY_MESSAGES_PER_SECOND", "0"),
             ("EXPECTED_BUCKET_OWNER", "12345"),
             ("FORWARDER_QUEUE_URL", " "),
+            ("CONTINUATION_SENDERS", "AROAFORWARDERROLE01:session"),
         ] {
             let mut map: HashMap<&str, &str> = MINIMAL.iter().copied().collect();
             map.insert(name, value);

@@ -2,6 +2,10 @@
 //! request invoked directly), each replayed until done or until the deadline, then continued
 //! on the request queue.
 //!
+//! A request `{"redrive": {"from_queue": URL}}` moves the forwarder's dead letters back to its
+//! queue instead ([`super::redrive`]): as one of the stack's roles, the function may send the
+//! continuations they carry, which the forwarder takes from no one else.
+//!
 //! How a request ends:
 //! - done: every object of its range enqueued (objects the queue refused for good are named);
 //! - continued: stopped by the deadline, or by a failure that may pass, after some progress:
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::config::ReplayConfig;
+use super::redrive::{self, Inbox, RedriveRun, Redriven, Trust};
 use super::{Replay, Request, Summary};
 use crate::forwarder::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use crate::ports::{Clock, ErrorClass, Lister, Outgoing, Queue, QueueRef};
@@ -27,6 +32,14 @@ pub enum RequestOutcome {
     Done(Summary),
     /// Stopped; the continuation is on the request queue.
     Continued(Summary),
+    /// A redrive: what it moved and kept; `continued` when the deadline stopped it and its
+    /// request is on the request queue again.
+    Redriven {
+        /// What it did.
+        done: Redriven,
+        /// Whether it goes on in a later invocation.
+        continued: bool,
+    },
     /// Failed: retried by the queue.
     Failed {
         /// Retry or poison.
@@ -44,8 +57,14 @@ impl RequestOutcome {
     /// `done`, `continued` or `failed`.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Self::Done(_) => "done",
-            Self::Continued(_) => "continued",
+            Self::Done(_)
+            | Self::Redriven {
+                continued: false, ..
+            } => "done",
+            Self::Continued(_)
+            | Self::Redriven {
+                continued: true, ..
+            } => "continued",
             Self::Failed { .. } => "failed",
         }
     }
@@ -55,6 +74,7 @@ impl RequestOutcome {
         match self {
             Self::Done(s) | Self::Continued(s) => Some(s),
             Self::Failed { summary, .. } => summary.as_ref(),
+            Self::Redriven { .. } => None,
         }
     }
 }
@@ -138,7 +158,35 @@ pub struct ReplayFunction<L, Q, C> {
     pub region: String,
 }
 
-impl<L: Lister, Q: Queue, C: Clock> ReplayFunction<L, Q, C> {
+/// A request to redrive the forwarder's dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedriveRequest {
+    /// The dead-letter queue's URL: the one this function is configured with.
+    pub from_queue: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedriveEnvelope {
+    redrive: RedriveRequest,
+}
+
+/// The body of a request to redrive `from_queue` (the forwarder's dead-letter queue).
+pub fn redrive_request(from_queue: &str) -> String {
+    serde_json::json!({"redrive": {"from_queue": from_queue}}).to_string()
+}
+
+fn poison(cause: &'static str, message: String) -> RequestOutcome {
+    RequestOutcome::Failed {
+        class: ErrorClass::Poison,
+        cause,
+        message,
+        summary: None,
+    }
+}
+
+impl<L: Lister, Q: Queue + Inbox, C: Clock> ReplayFunction<L, Q, C> {
     /// Handles one invocation's payload (an SQS event of requests, or one request) with
     /// `deadline` the invocation's end.
     pub async fn handle(&self, payload: Value, deadline: Instant) -> Invocation {
@@ -175,12 +223,9 @@ impl<L: Lister, Q: Queue, C: Clock> ReplayFunction<L, Q, C> {
     }
 
     async fn request(&self, body: &str, stop_at: Instant) -> RequestOutcome {
-        let poison = |cause, message: String| RequestOutcome::Failed {
-            class: ErrorClass::Poison,
-            cause,
-            message,
-            summary: None,
-        };
+        if let Ok(RedriveEnvelope { redrive }) = serde_json::from_str(body) {
+            return self.redrive(&redrive, stop_at).await;
+        }
         let request: Request = match serde_json::from_str(body) {
             Ok(r) => r,
             Err(e) => return poison("bad-request", format!("not a replay request: {e}")),
@@ -240,6 +285,88 @@ impl<L: Lister, Q: Queue, C: Clock> ReplayFunction<L, Q, C> {
                 cause: e.cause,
                 message: format!("the continuation could not be enqueued: {e}"),
                 summary: Some(summary),
+            },
+        }
+    }
+
+    /// Moves the dead letters of `request.from_queue` (which must be `DEAD_LETTER_QUEUE_URL`)
+    /// to the forwarder's queue, trusting continuations from `CONTINUATION_SENDERS` only;
+    /// stopped by the deadline, it puts its request on the request queue again.
+    async fn redrive(&self, request: &RedriveRequest, stop_at: Instant) -> RequestOutcome {
+        let config = &self.config;
+        let Some(dlq) = &config.dead_letter_queue_url else {
+            return poison(
+                "bad-request",
+                "DEAD_LETTER_QUEUE_URL is not set: this function redrives no queue".into(),
+            );
+        };
+        if request.from_queue != *dlq {
+            return poison(
+                "bad-request",
+                format!(
+                    "{:?} is not the dead-letter queue this function redrives ({dlq})",
+                    request.from_queue
+                ),
+            );
+        }
+        let limiter = super::enqueue::limiter(config.messages_per_second);
+        let run = RedriveRun {
+            limiter: Some(&limiter),
+            dry: false,
+            trust: Trust {
+                senders: config.continuation_senders.as_deref(),
+            },
+            stop_at: Some(stop_at),
+        };
+        let queues = (
+            &QueueRef::Url(dlq.clone()),
+            &QueueRef::Url(config.forwarder_queue_url.clone()),
+        );
+        let done = match redrive::redrive(&self.queue, &self.queue, queues, run, &|_| {}).await {
+            Ok(done) => done,
+            Err(e) => {
+                return RequestOutcome::Failed {
+                    class: e.class,
+                    cause: e.cause,
+                    message: format!("redrive of {dlq}: {e}"),
+                    summary: None,
+                };
+            }
+        };
+        if let Some((id, e)) = done.failed.first() {
+            return RequestOutcome::Failed {
+                class: e.class,
+                cause: e.cause,
+                message: format!(
+                    "redrive of {dlq}: {} moved, {} not moved (message {id}: {e})",
+                    done.moved,
+                    done.failed.len()
+                ),
+                summary: None,
+            };
+        }
+        if !done.stopped {
+            return RequestOutcome::Redriven {
+                done,
+                continued: false,
+            };
+        }
+        let again = Outgoing {
+            queue: QueueRef::Url(config.replay_queue_url.clone()),
+            body: redrive_request(dlq),
+            delay_seconds: 0,
+            attributes: Vec::new(),
+        };
+        match self.queue.send(&again).await {
+            Ok(()) => RequestOutcome::Redriven {
+                done,
+                continued: true,
+            },
+            Err(e) => RequestOutcome::Failed {
+                class: e.class,
+                cause: e.cause,
+                message: format!("the redrive could not be continued: {e}"),
+                summary: None,
             },
         }
     }

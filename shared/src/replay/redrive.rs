@@ -6,11 +6,16 @@
 //! dead-lettered after part of its work was accepted carries what was left to do
 //! (`trailrelay.continuation`): that continuation is sent in its place, so nothing is
 //! forwarded twice.
+//!
+//! A forwarder deployed with `CONTINUATION_SENDERS` honours a continuation only from the
+//! stack's roles, so only a redrive by one of them ([`Trust::senders`] set: the replay
+//! function) sends dead-lettered continuations; it sends one only when the dead letter itself
+//! came from such a role. A dead letter of a forged continuation is never moved.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::notification::Notification;
+use crate::notification::{self, Notification};
 use crate::ports::{ErrorClass, Outgoing, PortError, Queue, QueueRef};
 
 /// The attribute holding the rest of a dead-lettered message's work.
@@ -33,6 +38,8 @@ pub struct Received {
     pub body: String,
     /// String message attributes.
     pub attributes: Vec<(String, String)>,
+    /// Who sent it (the `SenderId` system attribute), when known.
+    pub sender: Option<String>,
 }
 
 impl Received {
@@ -111,6 +118,35 @@ pub trait Inbox: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(), PortError>> + Send;
 }
 
+/// Whose dead letters a redrive trusts with a continuation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Trust<'a> {
+    /// The roles allowed to continue work (`CONTINUATION_SENDERS`): a dead letter that carries
+    /// a continuation (as its `trailrelay.continuation` or as its body) moves only when one of
+    /// them sent it. `None` trusts every sender (a redrive that sends as itself).
+    pub senders: Option<&'a [String]>,
+}
+
+impl Received {
+    /// Why the message stays where it is, if it does.
+    pub fn held(&self, trust: Trust<'_>) -> Option<String> {
+        if self.attribute("trailrelay.cause") == Some("forged-continuation") {
+            return Some(
+                "a forged continuation: it has nothing to forward; read it, then delete it".into(),
+            );
+        }
+        let continues = self.attribute(CONTINUATION_ATTRIBUTE).is_some()
+            || matches!(
+                notification::parse(&self.body),
+                Ok(Notification::Continuation { .. })
+            );
+        match notification::check_sender(self.sender.as_deref(), trust.senders) {
+            Err(e) if continues => Some(format!("it carries a continuation, and {e}")),
+            _ => None,
+        }
+    }
+}
+
 /// What a redrive did.
 #[derive(Debug, Default)]
 pub struct Redriven {
@@ -120,47 +156,74 @@ pub struct Redriven {
     pub continued: u64,
     /// Messages that could not be moved, by id, with the cause: still in the dead-letter queue.
     pub failed: Vec<(String, PortError)>,
+    /// Messages left in place on purpose ([`Received::held`]), by id, with the reason.
+    pub held: Vec<(String, String)>,
+    /// Whether the deadline stopped it before the queue was empty.
+    pub stopped: bool,
+}
+
+/// How a redrive runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RedriveRun<'a> {
+    /// Moves at most this many messages a second.
+    pub limiter: Option<&'a governor::DefaultDirectRateLimiter>,
+    /// Lists only.
+    pub dry: bool,
+    /// Whose continuations it sends.
+    pub trust: Trust<'a>,
+    /// No receive begins after it.
+    pub stop_at: Option<std::time::Instant>,
 }
 
 /// Moves every message of `from` to `to` (lists them only, when `dry`), showing each to
-/// `each` before it moves; stops when a receive comes back empty or brings only messages seen.
+/// `each` before it moves, leaving those [`Received::held`] says to leave; stops when a
+/// receive comes back empty or brings only messages seen, or at `stop_at`.
 pub async fn redrive<I: Inbox, Q: Queue>(
     inbox: &I,
     queue: &Q,
-    from: &QueueRef,
-    to: &QueueRef,
-    limiter: Option<&governor::DefaultDirectRateLimiter>,
-    dry: bool,
+    (from, to): (&QueueRef, &QueueRef),
+    run: RedriveRun<'_>,
     each: &(dyn Fn(&Received) + Sync),
 ) -> Result<Redriven, PortError> {
     let mut done = Redriven::default();
     let mut seen = BTreeSet::new();
-    // A dry run hides what it lists only while it lists: each is visible again at the end.
-    let mut listed: Vec<String> = Vec::new();
+    // What is listed or held is hidden only while the redrive runs: visible again at the end.
+    let mut shown_again: Vec<String> = Vec::new();
     loop {
-        let received = inbox.receive(from, VISIBILITY_SECONDS).await?;
+        let past = run.stop_at.is_some_and(|t| std::time::Instant::now() >= t);
+        let received = if past {
+            Vec::new()
+        } else {
+            inbox.receive(from, VISIBILITY_SECONDS).await?
+        };
         let fresh: Vec<Received> = received
             .into_iter()
             .filter(|m| seen.insert(m.id.clone()))
             .collect();
         if fresh.is_empty() {
-            for receipt in &listed {
+            for receipt in &shown_again {
                 inbox.release(from, receipt).await?;
             }
+            done.stopped = past;
             return Ok(done);
-        }
-        if dry {
-            listed.extend(fresh.iter().map(|m| m.receipt.clone()));
         }
         for m in &fresh {
             each(m);
         }
-        if dry {
+        if run.dry {
+            shown_again.extend(fresh.iter().map(|m| m.receipt.clone()));
             done.moved += fresh.len() as u64;
             continue;
         }
+        let (held, fresh): (Vec<Received>, Vec<Received>) =
+            fresh.into_iter().partition(|m| m.held(run.trust).is_some());
+        for m in held {
+            done.held
+                .extend(m.held(run.trust).map(|why| (m.id.clone(), why)));
+            shown_again.push(m.receipt);
+        }
         let messages: Vec<Outgoing> = fresh.iter().map(|m| m.redriven(to)).collect();
-        let results = super::enqueue::send(queue, limiter, &messages).await;
+        let results = super::enqueue::send(queue, run.limiter, &messages).await;
         for (m, result) in fresh.iter().zip(results) {
             let deleted = match result {
                 Ok(()) => inbox.delete(from, &m.receipt).await,
@@ -183,5 +246,69 @@ pub async fn redrive<I: Inbox, Q: Queue>(
         {
             return Ok(done);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTINUATION: &str = r#"{"trailrelay":"continuation","format":1,"attempt":1,"objects":[{"bucket":"org-trail","key":"k"}]}"#;
+
+    fn dead_letter(body: &str, attributes: &[(&str, &str)], sender: Option<&str>) -> Received {
+        Received {
+            id: "m".into(),
+            receipt: "r".into(),
+            body: body.into(),
+            attributes: attributes
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            sender: sender.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn continuations_move_only_from_the_roles_allowed_to_continue_work() {
+        let roles = vec!["AROAFORWARDERROLE01".to_owned()];
+        let stack = Trust {
+            senders: Some(&roles),
+        };
+        let forwarder = Some("AROAFORWARDERROLE01:trailrelay-forwarder");
+        let other = Some("AIDAOPERATORUSER0001");
+        let carried = [
+            ("trailrelay.cause", "object-changed"),
+            (CONTINUATION_ATTRIBUTE, CONTINUATION),
+        ];
+        // Written by the forwarder: moved, as its continuation or as its body.
+        assert_eq!(dead_letter("{}", &carried, forwarder).held(stack), None);
+        assert_eq!(dead_letter(CONTINUATION, &[], forwarder).held(stack), None);
+        // The same from anyone else: kept, and why.
+        for m in [
+            dead_letter("{}", &carried, other),
+            dead_letter(CONTINUATION, &[], other),
+            dead_letter(CONTINUATION, &[], None),
+        ] {
+            let why = m.held(stack).expect("kept");
+            assert!(why.contains("carries a continuation"), "{why}");
+        }
+        // A plain notification moves whoever sent it: it carries no authority.
+        assert_eq!(
+            dead_letter("{\"Records\":[]}", &[], other).held(stack),
+            None
+        );
+        // A forged continuation's dead letter never moves, whoever redrives it.
+        let forged = dead_letter(
+            CONTINUATION,
+            &[("trailrelay.cause", "forged-continuation")],
+            forwarder,
+        );
+        assert!(forged.held(stack).unwrap().contains("forged"));
+        assert!(forged.held(Trust::default()).is_some());
+        // Trusting every sender (a redrive from a machine), continuations move.
+        assert_eq!(
+            dead_letter("{}", &carried, other).held(Trust::default()),
+            None
+        );
     }
 }
