@@ -202,6 +202,13 @@ impl ArchiveSink for AnyArchive {
             Self::S3(a) => a.begin(key).map(|u| AnyUpload::S3(Box::new(u))),
         }
     }
+
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<bool, PortError> {
+        match self {
+            Self::Local(a) => a.create(key, bytes),
+            Self::S3(a) => a.create(key, bytes),
+        }
+    }
 }
 
 impl Write for AnyUpload {

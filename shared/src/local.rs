@@ -346,6 +346,27 @@ impl ArchiveSink for LocalArchive {
             target,
         })
     }
+
+    /// Written aside, then linked into place: a link never replaces a file, and no reader
+    /// sees part of one.
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<bool, PortError> {
+        let mut upload = self.begin(key)?;
+        upload.write_all(bytes).map_err(io_error)?;
+        let file = upload.file.take().map(BufWriter::into_inner);
+        let linked = match file {
+            Some(Ok(file)) => file
+                .sync_data()
+                .and_then(|()| fs::hard_link(&upload.partial, &upload.target)),
+            Some(Err(e)) => Err(e.into_error()),
+            None => Err(io::Error::other("upload already committed")),
+        };
+        let _ = fs::remove_file(&upload.partial);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_error(e)),
+        }
+    }
 }
 
 impl Write for LocalUpload {

@@ -283,6 +283,10 @@ pub trait ArchiveSink: Sync {
 
     /// Starts the object at `key`.
     fn begin(&self, key: &str) -> Result<Self::Upload, PortError>;
+
+    /// Writes `bytes` at `key` only if no object is there: `Ok(false)` when one is, which is
+    /// then left as it was. Atomic: of two writers, one creates and the other is told.
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<bool, PortError>;
 }
 
 /// The time, injected so that pure logic never reads a clock.

@@ -224,6 +224,15 @@ pub(crate) mod fakes {
                 committed: Arc::clone(&self.committed),
             })
         }
+
+        fn create(&self, key: &str, bytes: &[u8]) -> Result<bool, PortError> {
+            let mut committed = self.committed.lock().unwrap();
+            if committed.contains_key(key) {
+                return Ok(false);
+            }
+            committed.insert(key.into(), bytes.to_vec());
+            Ok(true)
+        }
     }
 
     /// Keeps every receipt.

@@ -576,3 +576,40 @@ async fn a_routed_group_the_forwarder_creates_gets_the_stacks_retention() {
         .collect();
     assert_eq!(retention, [(Some("/trailrelay/routes/all"), Some(30))]);
 }
+
+/// S3's conditional write as the receipts use it: the first write of a key creates it, a second
+/// is told the key exists and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_create_never_replaces_an_object() {
+    let Faulty { _moto, direct, .. } = faulty(37).await;
+    let archive = trailrelay::aws::s3::S3Archive::new(
+        direct.s3.clone(),
+        tokio::runtime::Handle::current(),
+        ARCHIVE.into(),
+        None,
+    );
+    let created = tokio::task::spawn_blocking(move || {
+        use trailrelay::ports::ArchiveSink;
+        (
+            archive.create("first/k", b"one").unwrap(),
+            archive.create("first/k", b"two").unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(created, (true, false));
+    let stored = direct
+        .s3
+        .get_object()
+        .bucket(ARCHIVE)
+        .key("first/k")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&stored[..], b"one");
+}

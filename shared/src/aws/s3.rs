@@ -231,6 +231,30 @@ pub struct S3Upload {
 impl ArchiveSink for S3Archive {
     type Upload = S3Upload;
 
+    /// PutObject with `If-None-Match: *`: S3 answers 412 when the key exists
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>).
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<bool, PortError> {
+        let (sse, kms) = encryption(self.kms_key_id.as_ref());
+        let sent = self.handle.block_on(
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type("application/json")
+                .if_none_match("*")
+                .set_server_side_encryption(sse)
+                .set_ssekms_key_id(kms)
+                .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+                .body(ByteStream::from(bytes.to_vec()))
+                .send(),
+        );
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     fn begin(&self, key: &str) -> Result<S3Upload, PortError> {
         Ok(S3Upload {
             archive: self.clone(),
@@ -243,12 +267,17 @@ impl ArchiveSink for S3Archive {
     }
 }
 
+/// The encryption headers of an archive write: SSE-KMS with `kms_key_id`, if given.
+fn encryption(kms_key_id: Option<&String>) -> (Option<ServerSideEncryption>, Option<String>) {
+    match kms_key_id {
+        Some(key) => (Some(ServerSideEncryption::AwsKms), Some(key.clone())),
+        None => (None, None),
+    }
+}
+
 impl S3Upload {
     fn encryption(&self) -> (Option<ServerSideEncryption>, Option<String>) {
-        match &self.archive.kms_key_id {
-            Some(key) => (Some(ServerSideEncryption::AwsKms), Some(key.clone())),
-            None => (None, None),
-        }
+        encryption(self.archive.kms_key_id.as_ref())
     }
 
     /// Uploads the buffer as the next part, starting the multipart upload if needed.

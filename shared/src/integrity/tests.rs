@@ -625,8 +625,51 @@ fn a_log_file_altered_before_it_was_forwarded_says_both() {
     let trail = Trail::new();
     let log = trail.keys("CloudTrail")[2].clone();
     trail.rewrite_gz(&log, |t| t.replacen("\"eventName\"", "\"eventName\" ", 1));
-    // Forwarded again as it now is: its receipt holds the altered hash.
-    let object = crate::ports::ObjectRef::new(Store::Local(trail.bucket()), log.clone());
+    // Forwarded again as it now is: its receipt, beside the first, holds the altered hash.
+    forward_as_it_is(&trail, &log);
+    let receipts = trail.dir.path().join("receipts");
+    assert!(
+        receipts.join(receipt_key("", &log)).exists(),
+        "the first stays"
+    );
+    assert_eq!(
+        trail.findings_after(trail.end_s() + 60),
+        [
+            (FindingKind::LogFileAltered, log.clone()),
+            (FindingKind::LogFileForwardedAltered, log)
+        ]
+    );
+}
+
+/// Altered bytes forwarded first, the listed bytes after them: the first receipt names the
+/// altered forwarding, the second (beside it, never over it) the genuine one; both are said.
+#[test]
+fn a_log_file_forwarded_altered_then_as_listed_keeps_both_receipts() {
+    let trail = Trail::new();
+    let log = trail.keys("CloudTrail")[2].clone();
+    let receipts = trail.dir.path().join("receipts");
+    fs::remove_file(receipts.join(receipt_key("", &log))).unwrap();
+    let genuine = fs::read(trail.bucket().join(&log)).unwrap();
+    trail.rewrite_gz(&log, |t| t.replacen("\"eventName\"", "\"eventName\" ", 1));
+    forward_as_it_is(&trail, &log);
+    fs::write(trail.bucket().join(&log), genuine).unwrap();
+    forward_as_it_is(&trail, &log);
+    let (findings, tally) = trail.validate(&Trail::demo_keys(), trail.end_s() + 60);
+    let named: Vec<_> = findings.iter().map(|f| (f.kind, f.key.clone())).collect();
+    assert_eq!(named, [(FindingKind::LogFileForwardedAltered, log)]);
+    assert!(
+        findings[0]
+            .detail
+            .contains("the listed bytes were forwarded too"),
+        "{}",
+        findings[0].detail
+    );
+    assert_eq!(tally.log_files_forwarded, tally.log_files_verified);
+}
+
+/// Forwards `log` of the trail as the bucket holds it now, receipts into `receipts/`.
+fn forward_as_it_is(trail: &Trail, log: &str) {
+    let object = crate::ports::ObjectRef::new(Store::Local(trail.bucket()), log.to_owned());
     let receipts = LocalArchive::new(trail.dir.path().join("receipts"));
     let receipts = ReceiptsIn::new(&receipts, "");
     let report = Pipeline {
@@ -643,13 +686,6 @@ fn a_log_file_altered_before_it_was_forwarded_says_both() {
         report.outcome,
         crate::pipeline::Outcome::Forwarded { .. }
     ));
-    assert_eq!(
-        trail.findings_after(trail.end_s() + 60),
-        [
-            (FindingKind::LogFileAltered, log.clone()),
-            (FindingKind::LogFileForwardedAltered, log)
-        ]
-    );
 }
 
 /// Moves a trail file out of the bucket, until [`unpark`].

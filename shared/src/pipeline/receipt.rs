@@ -4,6 +4,11 @@
 //! A receipt is a small JSON object at `PREFIX/_receipts/KEY.receipt.json` in the archive
 //! bucket (`KEY` the log file's key): a name Athena's archive table never reads (its partitions
 //! are `org=` folders) and that validation finds from the key a digest lists, without a listing.
+//!
+//! The first receipt of a key is never replaced: one for other bytes under the same key (a
+//! replaced log file, forwarded again) goes beside it, at `KEY.SHA256.receipt.json` (the hex
+//! SHA-256 of the bytes it covers), where validation finds it from the hash a digest lists or
+//! the hash of the file it reads.
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +71,19 @@ pub fn receipt_key(prefix: &str, key: &str) -> String {
     format!("{prefix}{key}{RECEIPT_SUFFIX}")
 }
 
+/// The key of a later receipt of log file `key`, one for the bytes of hex SHA-256 `sha256`,
+/// beside the first ([`receipt_key`]); `None` when `sha256` is no SHA-256 (a hash a hostile
+/// digest lists names no file).
+pub fn receipt_key_beside(prefix: &str, key: &str, sha256: &str) -> Option<String> {
+    let is_sha256 = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+    is_sha256.then(|| {
+        format!(
+            "{prefix}{key}.{}{RECEIPT_SUFFIX}",
+            sha256.to_ascii_lowercase()
+        )
+    })
+}
+
 /// Whether the receipt filed for `object` in `receipts` (a store and its receipts prefix)
 /// covers the very bytes about to be forwarded: the same ETag when the listing gave one (S3),
 /// else the same SHA-256 of the decompressed bytes (a local file, read and hashed here, up to
@@ -108,7 +126,7 @@ const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
 
 /// Where the pipeline leaves receipts.
 pub trait ReceiptSink: Sync + std::fmt::Debug {
-    /// Writes `receipt`, replacing an earlier one of the same file.
+    /// Writes `receipt`: the file's first, or beside the first (which it never replaces).
     fn put(&self, receipt: &Receipt) -> Result<(), PortError>;
 }
 
@@ -139,8 +157,20 @@ impl<A> std::fmt::Debug for ReceiptsIn<'_, A> {
 
 impl<A: ArchiveSink> ReceiptSink for ReceiptsIn<'_, A> {
     fn put(&self, receipt: &Receipt) -> Result<(), PortError> {
-        let key = receipt_key(&self.prefix, &receipt.key);
-        crate::ports::put_json(self.sink, &key, receipt, ("receipt", "receipt-write"))
+        let json = serde_json::to_vec(receipt)
+            .map_err(|e| PortError::new(ErrorClass::Poison, "receipt", e))?;
+        if self
+            .sink
+            .create(&receipt_key(&self.prefix, &receipt.key), &json)?
+        {
+            return Ok(());
+        }
+        // The file has a receipt already; this one goes beside it, named by what it covers.
+        let beside =
+            receipt_key_beside(&self.prefix, &receipt.key, &receipt.sha256).ok_or_else(|| {
+                PortError::new(ErrorClass::Poison, "receipt", "no SHA-256 to name it by")
+            })?;
+        crate::ports::put_json(self.sink, &beside, receipt, ("receipt", "receipt-write"))
     }
 }
 
@@ -207,6 +237,37 @@ mod tests {
             let mut forged = receipt();
             edit(&mut forged);
             assert!(!covers(serde_json::to_vec(&forged).unwrap()), "{forged:?}");
+        }
+    }
+
+    /// The first receipt of a key stays; a receipt of other bytes goes beside it, named by
+    /// their hash; one of the same bytes again goes beside it too, replacing only its own.
+    #[test]
+    fn a_receipt_of_other_bytes_goes_beside_the_first() {
+        let archive = crate::testing::fakes::MemoryArchive::default();
+        let receipts = ReceiptsIn::new(&archive, receipts_prefix("cloudtrail"));
+        let first = receipt();
+        let mut other = receipt();
+        other.sha256 = "AB".repeat(32);
+        other.version.etag = Some("\"1\"".into());
+        receipts.put(&first).unwrap();
+        receipts.put(&other).unwrap();
+        receipts.put(&first).unwrap();
+        let stored = archive.committed.lock().unwrap().clone();
+        let read = |key: &str| serde_json::from_slice::<Receipt>(&stored[key]).unwrap();
+        let plain = format!("cloudtrail/_receipts/{LOG}.receipt.json");
+        let beside = |sha: &str| format!("cloudtrail/_receipts/{LOG}.{sha}.receipt.json");
+        assert_eq!(stored.len(), 3, "{:?}", stored.keys());
+        assert_eq!(read(&plain), first, "the first is never replaced");
+        assert_eq!(read(&beside(&"ab".repeat(32))), other);
+        assert_eq!(read(&beside(&"00".repeat(32))), first);
+        assert_eq!(
+            receipt_key_beside("p/", LOG, &"AB".repeat(32)),
+            Some(format!("p/{LOG}.{}.receipt.json", "ab".repeat(32)))
+        );
+        // A hash no digest could honestly list names nothing.
+        for bad in ["../../x", &"g".repeat(64), &"a".repeat(63), ""] {
+            assert_eq!(receipt_key_beside("p/", LOG, bad), None, "{bad}");
         }
     }
 }

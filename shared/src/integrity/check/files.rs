@@ -1,12 +1,14 @@
 //! The log files a digest lists: present in the trail bucket with the listed hash, and
-//! forwarded (a receipt of the same hash) once their grace period is over.
+//! forwarded (a receipt of the same hash) once their grace period is over. A key's first
+//! receipt is at its plain name; receipts of other bytes of it are beside, named by their hash,
+//! so the listed hash and the hash of the file read find every receipt that matters.
 
 use super::{Awaiting, Checker, MAX_DIGEST_BYTES};
 use crate::decode::{self, Hashed};
 use crate::integrity::digest::{DigestFile, LogFileEntry, same_hash, same_hex};
 use crate::integrity::keys::KeyStore;
 use crate::integrity::{Chain, Finding, FindingKind};
-use crate::pipeline::receipt::{Receipt, receipt_key};
+use crate::pipeline::receipt::{Receipt, receipt_key, receipt_key_beside};
 use crate::ports::read_bounded;
 use crate::ports::{ObjectRef, ObjectSource, PortError};
 
@@ -14,6 +16,9 @@ use crate::ports::{ObjectRef, ObjectSource, PortError};
 pub(super) fn read_failed(e: std::io::Error) -> PortError {
     PortError::new(crate::ports::ErrorClass::Retry, "read", e)
 }
+
+/// A receipt read: the receipt, or why what was read is not one.
+type ReadReceipt = Result<Receipt, String>;
 
 /// Times a log file found not forwarded is enqueued again (and awaited) before the check stops
 /// following it; each time is a finding.
@@ -57,6 +62,10 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         };
         let max = self.options.max_log_file_bytes;
         let hashed = decode::sha256_bounded(opened.reader, max, &mut || !self.past_deadline());
+        let read_sha256 = match &hashed {
+            Ok(Hashed::Sha256(sha256)) => Some(hex::encode(sha256)),
+            _ => None,
+        };
         let detail = match hashed {
             // A failure to read is not tampering: the chain stops, to be checked again (named
             // unreadable once it kept failing).
@@ -91,7 +100,7 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             ));
             // Forwarded after it was altered: its receipt says so too. No receipt is no
             // finding here, and the file is not enqueued again (what it holds is not the log).
-            return self.check_altered_receipt(chain, digest_key, entry, out);
+            return self.check_altered_receipt(chain, digest_key, entry, read_sha256, out);
         }
         self.tally.log_files_verified += 1;
         let file = Awaiting {
@@ -111,13 +120,34 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         chain: &Chain,
         digest_key: &str,
         entry: &LogFileEntry,
+        read_sha256: Option<String>,
         out: &mut dyn FnMut(Finding),
     ) -> Result<(), PortError> {
-        let Some(receipt) = self.read_receipt(&entry.s3_object)? else {
+        let key = &entry.s3_object;
+        let Some(receipt) = self.read_receipt(key)? else {
             return Ok(());
         };
         let detail = match receipt {
-            Ok(r) if same_hex(&r.sha256, &entry.hash_value) => return Ok(()),
+            // The listed bytes were forwarded first; the bytes read now may have been too.
+            Ok(r) if same_hex(&r.sha256, &entry.hash_value) => {
+                let beside = match &read_sha256 {
+                    Some(sha256) => self.read_receipt_beside(key, sha256)?,
+                    None => None,
+                };
+                match beside {
+                    Some((at, Ok(r)))
+                        if read_sha256
+                            .as_deref()
+                            .is_some_and(|h| same_hex(&r.sha256, h)) =>
+                    {
+                        format!(
+                            "forwarded again with SHA-256 {} where the digest lists {} (receipt {at})",
+                            r.sha256, entry.hash_value
+                        )
+                    }
+                    _ => return Ok(()),
+                }
+            }
             Ok(r) => format!(
                 "forwarded with SHA-256 {} where the digest lists {}",
                 r.sha256, entry.hash_value
@@ -130,13 +160,36 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         Ok(())
     }
 
-    /// The receipt of log file `key`: `None` when there is none (or receipts are not checked),
-    /// else the receipt or why it is not one.
-    fn read_receipt(&self, key: &str) -> Result<Option<Result<Receipt, String>>, PortError> {
-        let Some((store, prefix)) = &self.evidence.receipts else {
+    /// The first receipt of log file `key`: `None` when there is none (or receipts are not
+    /// checked), else the receipt or why it is not one.
+    fn read_receipt(&self, key: &str) -> Result<Option<ReadReceipt>, PortError> {
+        let Some((_, prefix)) = &self.evidence.receipts else {
             return Ok(None);
         };
-        let object = ObjectRef::new(store.clone(), receipt_key(prefix, key));
+        self.read_receipt_at(&receipt_key(prefix, key))
+    }
+
+    /// The receipt of log file `key` for the bytes of hex SHA-256 `sha256`, beside the first:
+    /// its key, and the receipt or why it is not one.
+    fn read_receipt_beside(
+        &self,
+        key: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, ReadReceipt)>, PortError> {
+        let Some((_, prefix)) = &self.evidence.receipts else {
+            return Ok(None);
+        };
+        let Some(at) = receipt_key_beside(prefix, key, sha256) else {
+            return Ok(None);
+        };
+        Ok(self.read_receipt_at(&at)?.map(|receipt| (at, receipt)))
+    }
+
+    fn read_receipt_at(&self, at: &str) -> Result<Option<ReadReceipt>, PortError> {
+        let Some((store, _)) = &self.evidence.receipts else {
+            return Ok(None);
+        };
+        let object = ObjectRef::new(store.clone(), at.to_owned());
         let Some(opened) = self.evidence.source.open_existing(&object)? else {
             return Ok(None);
         };
@@ -195,7 +248,7 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                 return Ok(());
             }
         };
-        let detail = match receipt {
+        let mut detail = match receipt {
             Ok(r) if same_hex(&r.sha256, &file.sha256) => {
                 self.tally.log_files_forwarded += 1;
                 return Ok(());
@@ -206,6 +259,15 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             ),
             Err(e) => format!("its receipt {} is not a receipt: {e}", object.key),
         };
+        // Other bytes were forwarded first; the listed ones may have been since.
+        if let Some((at, Ok(r))) = self.read_receipt_beside(&file.key, &file.sha256)?
+            && same_hex(&r.sha256, &file.sha256)
+        {
+            self.tally.log_files_forwarded += 1;
+            detail.push_str(&format!(
+                "; the listed bytes were forwarded too (receipt {at})"
+            ));
+        }
         let kind = FindingKind::LogFileForwardedAltered;
         out(self.found(chain, kind, file.key.clone(), digest, detail));
         Ok(())
