@@ -12,7 +12,7 @@ use trailrelay::aws::s3::S3Lister;
 use trailrelay::aws::sqs::SqsQueue;
 use trailrelay::ports::{Outgoing, Queue, QueueRef, SystemClock};
 use trailrelay::replay::function::redrive_request;
-use trailrelay::replay::redrive::{self, Received, RedriveRun, Trust};
+use trailrelay::replay::redrive::{self, Received, RedriveRun, Redriven, Trust};
 use trailrelay::replay::{Replay, Request, Stopped, Summary, enqueue, parse_time};
 
 use crate::Stop;
@@ -177,6 +177,26 @@ pub(crate) fn replay(args: &ReplayArgs) -> Result<ExitCode, Stop> {
     })
 }
 
+/// Why a replay stopped, how far it listed, and what it did not enqueue.
+fn print_stopped(summary: &Summary, e: &trailrelay::ports::PortError, json: bool) {
+    const SHOWN: usize = 10;
+    let mut stopped = Failure::of("the replay", e);
+    stopped.message = format!("stopped: {}", stopped.message);
+    stopped.print(json);
+    if let Some(last) = &summary.last_done {
+        eprintln!(
+            "  listed up to {last}; of those, {} not enqueued",
+            count(summary.pending.len() as u64, "object")
+        );
+    }
+    for o in summary.pending.iter().take(SHOWN) {
+        eprintln!("  not enqueued: {}", shown(&o.key));
+    }
+    if summary.pending.len() > SHOWN {
+        eprintln!("  ... and {} more", summary.pending.len() - SHOWN);
+    }
+}
+
 fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Duration) {
     let t = summary.total();
     let (accounts, regions) = summary.accounts_and_regions();
@@ -190,22 +210,7 @@ fn print_replay(summary: &Summary, args: &ReplayArgs, bucket: &str, elapsed: Dur
         );
     }
     if let Some(Stopped::Failed(e)) = &summary.stopped {
-        let mut stopped = Failure::of("the replay", e);
-        stopped.message = format!("stopped: {}", stopped.message);
-        stopped.print(args.json);
-        if let Some(last) = &summary.last_done {
-            eprintln!(
-                "  listed up to {last}; of those, {} not enqueued",
-                count(summary.pending.len() as u64, "object")
-            );
-        }
-        const SHOWN: usize = 10;
-        for o in summary.pending.iter().take(SHOWN) {
-            eprintln!("  not enqueued: {}", shown(&o.key));
-        }
-        if summary.pending.len() > SHOWN {
-            eprintln!("  ... and {} more", summary.pending.len() - SHOWN);
-        }
+        print_stopped(summary, e, args.json);
     }
     let gb = t.bytes as f64 * GZIP_RATIO / 1e9;
     if args.json {
@@ -289,43 +294,7 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     let limiter = enqueue::limiter(args.rate);
     // Counted before this run hides anything: messages other receivers hold.
     let in_flight = aws.block_on(queue.in_flight(&from));
-    let show = |m: &Received| {
-        let as_continuation = m.attribute(redrive::CONTINUATION_ATTRIBUTE).is_some();
-        let objects = m.objects();
-        if args.json {
-            print_json_line(
-                "message",
-                &json!({
-                    "id": m.id,
-                    "cause": m.attribute("trailrelay.cause"),
-                    "objects": objects,
-                    "error": m.attribute("trailrelay.error"),
-                    "as_continuation": as_continuation,
-                }),
-            );
-        } else if !args.quiet {
-            let object = match objects.as_slice() {
-                [] => "-".to_owned(),
-                [one] => one.clone(),
-                [first, rest @ ..] => format!("{first} and {} more", rest.len()),
-            };
-            let cause = m.attribute("trailrelay.cause").unwrap_or("-");
-            let rest = if as_continuation {
-                " (sent as its continuation)"
-            } else {
-                ""
-            };
-            println!(
-                "{} cause={} object={}{rest}",
-                shown(&m.id),
-                shown(cause),
-                shown(&object)
-            );
-            if let Some(error) = m.attribute("trailrelay.error") {
-                println!("  error: {}", shown(error));
-            }
-        }
-    };
+    let show = |m: &Received| show_dead_letter(args, m);
     let run = RedriveRun {
         limiter: Some(&limiter),
         dry: args.dry_run,
@@ -340,6 +309,69 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    let in_flight = match in_flight {
+        Ok(n) => Some(n),
+        Err(e) => {
+            Failure::of(
+                &format!("{} (counting messages in flight)", args.from_queue),
+                &e,
+            )
+            .print(args.json);
+            None
+        }
+    };
+    print_redriven(args, &done, in_flight);
+    Ok(if done.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One dead letter as it is listed or moved: its cause, objects, error.
+fn show_dead_letter(args: &RedriveArgs, m: &Received) {
+    let as_continuation = m.attribute(redrive::CONTINUATION_ATTRIBUTE).is_some();
+    let objects = m.objects();
+    if args.json {
+        print_json_line(
+            "message",
+            &json!({
+                "id": m.id,
+                "cause": m.attribute("trailrelay.cause"),
+                "objects": objects,
+                "error": m.attribute("trailrelay.error"),
+                "as_continuation": as_continuation,
+            }),
+        );
+        return;
+    }
+    if args.quiet {
+        return;
+    }
+    let object = match objects.as_slice() {
+        [] => "-".to_owned(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+    };
+    let cause = m.attribute("trailrelay.cause").unwrap_or("-");
+    let rest = if as_continuation {
+        " (sent as its continuation)"
+    } else {
+        ""
+    };
+    println!(
+        "{} cause={} object={}{rest}",
+        shown(&m.id),
+        shown(cause),
+        shown(&object)
+    );
+    if let Some(error) = m.attribute("trailrelay.error") {
+        println!("  error: {}", shown(error));
+    }
+}
+
+/// What a redrive did: the messages not moved, each with why, then the summary.
+fn print_redriven(args: &RedriveArgs, done: &Redriven, in_flight: Option<u64>) {
     for (id, e) in &done.failed {
         Failure::of(&format!("message {id}"), e).print(args.json);
     }
@@ -355,56 +387,45 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
             println!("kept {}: {}", shown(id), shown(why));
         }
     }
-    let in_flight = match in_flight {
-        Ok(n) => Some(n),
-        Err(e) => {
-            Failure::of(
-                &format!("{} (counting messages in flight)", args.from_queue),
-                &e,
-            )
-            .print(args.json);
-            None
-        }
-    };
     if args.json {
         print_json_summary(&json!({
             "dry_run": args.dry_run,
             "messages": done.moved,
             "as_continuation": done.continued,
             "failed": done.failed.len(),
+            "kept": done.held.len(),
             "in_flight": in_flight,
             "from_queue": args.from_queue,
             "to_queue": args.to_queue,
         }));
-    } else {
-        let flight = match in_flight {
-            Some(0) | None => String::new(),
-            Some(n) => format!(
-                "; {} in flight (received by another reader, not listed)",
-                count(n, "more message")
-            ),
-        };
-        if args.dry_run {
-            println!(
-                "{} in {} (nothing moved){flight}",
-                count(done.moved, "message"),
-                args.from_queue
-            );
-        } else {
-            println!(
-                "Moved {} ({} as their continuation) to {}; {} failed{flight}",
-                count(done.moved, "message"),
-                done.continued,
-                args.to_queue.as_deref().unwrap_or_default(),
-                done.failed.len()
-            );
-        }
+        return;
     }
-    Ok(if done.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let flight = match in_flight {
+        Some(0) | None => String::new(),
+        Some(n) => format!(
+            "; {} in flight (received by another reader, not listed)",
+            count(n, "more message")
+        ),
+    };
+    if args.dry_run {
+        println!(
+            "{} in {} (nothing moved){flight}",
+            count(done.moved, "message"),
+            args.from_queue
+        );
+        return;
+    }
+    let kept = match done.held.len() {
+        0 => String::new(),
+        n => format!("; {n} kept"),
+    };
+    println!(
+        "Moved {} ({} as their continuation) to {}; {} failed{kept}{flight}",
+        count(done.moved, "message"),
+        done.continued,
+        args.to_queue.as_deref().unwrap_or_default(),
+        done.failed.len()
+    );
 }
 
 /// Puts a redrive request on the replay function's request queue.

@@ -8,6 +8,7 @@ mod delivery;
 mod events;
 mod faults;
 mod forward;
+mod grants;
 mod hostile;
 mod infra;
 mod moto;

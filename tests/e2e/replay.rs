@@ -298,6 +298,53 @@ async fn redrive_moves_each_dead_letter_once_and_a_continuation_in_its_place() {
     );
 }
 
+const CONTINUATION: &str = r#"{"trailrelay":"continuation","format":1,"attempt":1,"objects":[{"bucket":"org-trail","key":"k"}]}"#;
+
+/// Puts on `dlq` a plain dead letter, one carrying a continuation, and a forged continuation's;
+/// returns the plain one's body and the continuation.
+async fn dead_letters_of_every_kind(c: &Clients, dlq: &str) -> (String, &'static str) {
+    let plain = s3_event("AWSLogs/plain.json.gz");
+    let carried = s3_event("AWSLogs/carried.json.gz");
+    let letters = [
+        (plain.as_str(), vec![("trailrelay.cause", "service-error")]),
+        (
+            carried.as_str(),
+            vec![
+                ("trailrelay.cause", "object-changed"),
+                ("trailrelay.continuation", CONTINUATION),
+            ],
+        ),
+        (
+            CONTINUATION,
+            vec![("trailrelay.cause", "forged-continuation")],
+        ),
+    ];
+    for (body, attributes) in letters {
+        let mut m = c.sqs.send_message().queue_url(dlq).message_body(body);
+        for (n, v) in attributes {
+            m = m.message_attributes(n, string_attribute(v));
+        }
+        m.send().await.unwrap();
+    }
+    (plain, CONTINUATION)
+}
+
+/// The replay function's configuration for redrives of `dlq` into `queue`, trusting `senders`.
+fn redrive_config(queue: &str, requests: &str, dlq: &str, senders: &str) -> ReplayConfig {
+    ReplayConfig::from_lookup(|n| {
+        let value = match n {
+            "ALLOWED_BUCKETS" => TRAIL,
+            "FORWARDER_QUEUE_URL" => queue,
+            "REPLAY_QUEUE_URL" => requests,
+            "DEAD_LETTER_QUEUE_URL" => dlq,
+            "CONTINUATION_SENDERS" => senders,
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .unwrap()
+}
+
 /// Against the stack, dead letters go back through the replay function (`redrive --via`): it
 /// moves a plain one whoever sent it, a continuation only when one of `CONTINUATION_SENDERS`
 /// dead-lettered it, and never a forged continuation's dead letter.
@@ -308,55 +355,16 @@ async fn the_replay_function_redrives_continuations_only_from_the_stacks_roles()
     let (queue, _) = create_queue(&c.sqs, "notifications").await;
     let (dlq, _) = create_queue(&c.sqs, "notifications-dlq").await;
     let (requests, requests_arn) = create_queue(&c.sqs, "replay").await;
-    let attr = string_attribute;
-    let continuation = r#"{"trailrelay":"continuation","format":1,"attempt":1,"objects":[{"bucket":"org-trail","key":"k"}]}"#;
-    let plain = s3_event("AWSLogs/plain.json.gz");
-    let send = |body: &str, attributes: Vec<(&str, &str)>| {
-        let mut m = c.sqs.send_message().queue_url(&dlq).message_body(body);
-        for (n, v) in attributes {
-            m = m.message_attributes(n, attr(v));
-        }
-        m.send()
-    };
-    send(&plain, vec![("trailrelay.cause", "service-error")])
-        .await
-        .unwrap();
-    send(
-        &s3_event("AWSLogs/carried.json.gz"),
-        vec![
-            ("trailrelay.cause", "object-changed"),
-            ("trailrelay.continuation", continuation),
-        ],
-    )
-    .await
-    .unwrap();
-    send(
-        continuation,
-        vec![("trailrelay.cause", "forged-continuation")],
-    )
-    .await
-    .unwrap();
+    let (plain, continuation) = dead_letters_of_every_kind(&c, &dlq).await;
     // Who sent them, as SQS tells it.
     let inbox = SqsQueue::new(c.sqs.clone());
-    let dead = QueueRef::Url(dlq.clone());
-    let probe = inbox.receive(&dead, 0).await.unwrap();
+    let probe = inbox.receive(&QueueRef::Url(dlq.clone()), 0).await.unwrap();
     let sender: &'static str = probe[0].sender.clone().expect("a SenderId").leak();
     let function = |senders: &'static str| ReplayFunction {
         lister: S3Lister::new(c.s3.clone(), None),
         queue: SqsQueue::new(c.sqs.clone()),
         clock: SystemClock,
-        config: ReplayConfig::from_lookup(|n| {
-            let value = match n {
-                "ALLOWED_BUCKETS" => TRAIL.to_owned(),
-                "FORWARDER_QUEUE_URL" => queue.clone(),
-                "REPLAY_QUEUE_URL" => requests.clone(),
-                "DEAD_LETTER_QUEUE_URL" => dlq.clone(),
-                "CONTINUATION_SENDERS" => senders.to_owned(),
-                _ => return None,
-            };
-            Some(value)
-        })
-        .unwrap(),
+        config: redrive_config(&queue, &requests, &dlq, senders),
         region: "us-east-1".into(),
     };
     let redriven =

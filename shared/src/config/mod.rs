@@ -10,7 +10,8 @@ use std::num::NonZeroU32;
 use crate::batch::MAX_EVENT_AGE_MS;
 use crate::decode::Limits;
 use crate::key::is_account_id;
-use crate::pipeline::{DEFAULT_LOG_GROUP, DEFAULT_LOG_STREAM, Settings};
+use crate::pipeline::Settings;
+use crate::rules::file::RouteSpec;
 use crate::rules::pattern::PatternOptions;
 use crate::rules::{RuleSet, RulesFile};
 use crate::template::{NameKind, Template};
@@ -64,147 +65,8 @@ pub struct Variable {
     pub meaning: &'static str,
 }
 
-/// Every variable the forwarder reads.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "ALLOWED_BUCKETS",
-        default: None,
-        required: true,
-        meaning: "Comma-separated trail buckets whose objects may be forwarded; notifications for any other bucket are refused as poison.",
-    },
-    Variable {
-        name: "EXPECTED_BUCKET_OWNER",
-        default: None,
-        required: false,
-        meaning: "Account id sent as ExpectedBucketOwner on every GetObject: reads fail unless the trail bucket belongs to it.",
-    },
-    Variable {
-        name: "ARCHIVE_BUCKET",
-        default: None,
-        required: true,
-        meaning: "Bucket of the archive.",
-    },
-    Variable {
-        name: "ARCHIVE_BUCKET_OWNER",
-        default: None,
-        required: false,
-        meaning: "Account id sent as ExpectedBucketOwner on every archive write: writes fail unless the archive bucket belongs to it.",
-    },
-    Variable {
-        name: "ARCHIVE_PREFIX",
-        default: Some("cloudtrail"),
-        required: false,
-        meaning: "Key prefix of archive objects.",
-    },
-    Variable {
-        name: "ARCHIVE_KMS_KEY_ID",
-        default: None,
-        required: false,
-        meaning: "KMS key for SSE-KMS on archive objects; unset, the bucket's default encryption applies.",
-    },
-    Variable {
-        name: "LOG_GROUP",
-        default: Some(DEFAULT_LOG_GROUP),
-        required: false,
-        meaning: "Log group template ({org_id} {account_id} {region} {category}).",
-    },
-    Variable {
-        name: "LOG_STREAM",
-        default: Some(DEFAULT_LOG_STREAM),
-        required: false,
-        meaning: "Log stream template ({org_id} {account_id} {region} {category}).",
-    },
-    Variable {
-        name: "RULES",
-        default: None,
-        required: false,
-        meaning: "Metric filters and routes: `cis` for the built-in CIS / Security Hub pack, a path to a JSON or YAML rules file, or inline JSON.",
-    },
-    Variable {
-        name: "LOG_GROUP_RETENTION_DAYS",
-        default: None,
-        required: false,
-        meaning: "Retention of the destination log groups in days: events older than it (or than 14 days, whichever is shorter) are kept out of PutLogEvents, which would refuse them, and kept in the archive.",
-    },
-    Variable {
-        name: "LOGS_PUTS_PER_SECOND",
-        default: Some("50"),
-        required: false,
-        meaning: "PutLogEvents calls per second for one function instance.",
-    },
-    Variable {
-        name: "ACCOUNT_EVENTS_PER_SECOND",
-        default: Some("20000"),
-        required: false,
-        meaning: "Log events per second from one source account, per function instance.",
-    },
-    Variable {
-        name: "MAX_OBJECT_BYTES",
-        default: Some("4GiB"),
-        required: false,
-        meaning: "Largest decompressed object; larger ones are poison (gzip bombs).",
-    },
-    Variable {
-        name: "MAX_RECORD_BYTES",
-        default: Some("2MiB"),
-        required: false,
-        meaning: "Largest single record; bounds memory.",
-    },
-    Variable {
-        name: "DEADLINE_GRACE_MS",
-        default: Some("41000"),
-        required: false,
-        meaning: "Milliseconds before the Lambda deadline at which work stops. The default is derived from the 20 s every AWS call ends within: a call in flight, then the continuation's send, then 1 s to answer; a message still running when the send is due is continued from what its streams accepted. At most three quarters of the invocation's time.",
-    },
-    Variable {
-        name: "S3_FORCE_PATH_STYLE",
-        default: Some("false"),
-        required: false,
-        meaning: "Address S3 by path rather than by virtual host, for endpoints that need it (local emulators).",
-    },
-    Variable {
-        name: "MESSAGE_CONCURRENCY",
-        default: Some("4"),
-        required: false,
-        meaning: "Messages of one batch processed at once; each holds its object's buffers, which must fit in the function's memory together.",
-    },
-    Variable {
-        name: "DEAD_LETTER_QUEUE_URL",
-        default: None,
-        required: false,
-        meaning: "URL of the dead-letter queue: a poison message is sent there at once, its body unchanged and its cause in message attributes, and never retried. Unset, poison is reported failed and reaches the queue's DLQ after maxReceiveCount receives.",
-    },
-    Variable {
-        name: "CONTINUATION_SENDERS",
-        default: None,
-        required: false,
-        meaning: "Comma-separated unique ids of the roles whose messages may carry a continuation (the template sets the forwarder's and the replay function's RoleId): a continuation any other sender put on the queue is poison, `forged-continuation`, and none of its skip counts is applied. Unset, every sender may (local runs).",
-    },
-    Variable {
-        name: "CONTINUATION_DELAY_SECONDS",
-        default: Some("30"),
-        required: false,
-        meaning: "Delay of the first continuation of an interrupted message (0 to 900); each later one waits twice as long, up to 900 s.",
-    },
-    Variable {
-        name: "ROUTE_LOG_GROUP_PREFIX",
-        default: None,
-        required: false,
-        meaning: "Log group name prefix the function may write to besides LOG_GROUP (the template grants the role exactly these groups): at least a named folder such as `/trailrelay/routes/`, never `/` nor under `/aws/`. A route whose LogGroup does not start with it is refused at cold start. Unset, routes may not name a LogGroup.",
-    },
-    Variable {
-        name: "LOG_GROUP_KMS_KEY_ID",
-        default: None,
-        required: false,
-        meaning: "KMS key ARN for the log groups the function creates (a route's group that does not exist yet), as the destination group's; unset, CloudWatch Logs' own encryption. They get LOG_GROUP_RETENTION_DAYS too.",
-    },
-    Variable {
-        name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        default: None,
-        required: false,
-        meaning: "Set by Lambda: the function's memory in MB. MESSAGE_CONCURRENCY objects' buffers must fit in it, or the configuration is refused.",
-    },
-];
+mod variables;
+pub use variables::VARIABLES;
 
 /// A day in milliseconds.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -425,15 +287,7 @@ impl Config {
             .map_err(|e| err("LOG_GROUP", e.to_string()))?;
         let log_stream = Template::parse(&env.required("LOG_STREAM")?, NameKind::Stream)
             .map_err(|e| err("LOG_STREAM", e.to_string()))?;
-        let (rules, routes) = match env.get("RULES") {
-            None => (RuleSet::default(), Vec::new()),
-            Some(source) => {
-                let file = RulesFile::load(&source).map_err(|e| err("RULES", e.to_string()))?;
-                let rules = RuleSet::compile(&file, PatternOptions::default())
-                    .map_err(|e| err("RULES", e.to_string()))?;
-                (rules, file.routes)
-            }
-        };
+        let (rules, routes) = rules_of(&env)?;
         let max_record_bytes = usize::try_from(size("MAX_RECORD_BYTES")?)
             .map_err(|_| err("MAX_RECORD_BYTES", "too large".into()))?;
         let message_concurrency = env.number("MESSAGE_CONCURRENCY")?;
@@ -447,40 +301,8 @@ impl Config {
             max_object_bytes: size("MAX_OBJECT_BYTES")?,
             max_record_bytes,
         };
-        if let Some(memory) = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
-            let mb: u64 = memory.trim().parse().map_err(|_| {
-                err(
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                    format!("{memory:?} is not a whole number of MB"),
-                )
-            })?;
-            let need = BASE_MEMORY_BYTES + message_concurrency * object_memory_bytes(&limits);
-            if need > mb << 20 {
-                return Err(err(
-                    "MESSAGE_CONCURRENCY",
-                    format!(
-                        "{message_concurrency} objects at once with MAX_RECORD_BYTES {max_record_bytes} need up to {} MB, more than the function's {mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower MESSAGE_CONCURRENCY or give the function more memory",
-                        need.div_ceil(1 << 20)
-                    ),
-                ));
-            }
-        }
-        let max_event_age_ms = match env.get("LOG_GROUP_RETENTION_DAYS") {
-            None => MAX_EVENT_AGE_MS,
-            Some(_) => match env.number("LOG_GROUP_RETENTION_DAYS")? {
-                0 => {
-                    return Err(err(
-                        "LOG_GROUP_RETENTION_DAYS",
-                        "must be at least 1 day".into(),
-                    ));
-                }
-                days => i64::try_from(days)
-                    .ok()
-                    .and_then(|d| d.checked_mul(DAY_MS))
-                    .unwrap_or(i64::MAX)
-                    .min(MAX_EVENT_AGE_MS),
-            },
-        };
+        check_memory(&env, message_concurrency, &limits)?;
+        let max_event_age_ms = max_event_age_ms(&env)?;
         let route_log_group_prefix = env.get("ROUTE_LOG_GROUP_PREFIX");
         if let Some(prefix) = &route_log_group_prefix {
             check_route_prefix(prefix).map_err(|m| err("ROUTE_LOG_GROUP_PREFIX", m))?;
@@ -514,18 +336,7 @@ impl Config {
             message_concurrency: message_concurrency as usize,
             dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
             continuation_senders: env.unique_ids("CONTINUATION_SENDERS")?,
-            continuation_delay_seconds: match env.number("CONTINUATION_DELAY_SECONDS")? {
-                n if n <= u64::from(crate::ports::MAX_DELAY_SECONDS) => n as u32,
-                _ => {
-                    return Err(err(
-                        "CONTINUATION_DELAY_SECONDS",
-                        format!(
-                            "must be between 0 and {} (the longest SQS delay)",
-                            crate::ports::MAX_DELAY_SECONDS
-                        ),
-                    ));
-                }
-            },
+            continuation_delay_seconds: continuation_delay_seconds(&env)?,
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
             settings: Settings {
                 limits,
@@ -539,6 +350,77 @@ impl Config {
                 stage_threads: false,
             },
         })
+    }
+}
+
+/// `RULES`: the compiled rules and the routes as the file gives them.
+fn rules_of(env: &Env<'_>) -> Result<(RuleSet, Vec<RouteSpec>), ConfigError> {
+    let Some(source) = env.get("RULES") else {
+        return Ok((RuleSet::default(), Vec::new()));
+    };
+    let file = RulesFile::load(&source).map_err(|e| env.error("RULES", e.to_string()))?;
+    let rules = RuleSet::compile(&file, PatternOptions::default())
+        .map_err(|e| env.error("RULES", e.to_string()))?;
+    Ok((rules, file.routes))
+}
+
+/// Refuses a `MESSAGE_CONCURRENCY` whose objects' buffers do not fit in the function's memory
+/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, when Lambda sets it).
+fn check_memory(
+    env: &Env<'_>,
+    message_concurrency: u64,
+    limits: &Limits,
+) -> Result<(), ConfigError> {
+    let Some(memory) = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") else {
+        return Ok(());
+    };
+    let mb: u64 = memory.trim().parse().map_err(|_| {
+        env.error(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            format!("{memory:?} is not a whole number of MB"),
+        )
+    })?;
+    let need = BASE_MEMORY_BYTES + message_concurrency * object_memory_bytes(limits);
+    if need <= mb << 20 {
+        return Ok(());
+    }
+    Err(env.error(
+        "MESSAGE_CONCURRENCY",
+        format!(
+            "{message_concurrency} objects at once with MAX_RECORD_BYTES {} need up to {} MB, more than the function's {mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): lower MESSAGE_CONCURRENCY or give the function more memory",
+            limits.max_record_bytes,
+            need.div_ceil(1 << 20)
+        ),
+    ))
+}
+
+/// The oldest event sent to CloudWatch Logs: 14 days, or the log group's retention if shorter
+/// (`LOG_GROUP_RETENTION_DAYS`).
+fn max_event_age_ms(env: &Env<'_>) -> Result<i64, ConfigError> {
+    if env.get("LOG_GROUP_RETENTION_DAYS").is_none() {
+        return Ok(MAX_EVENT_AGE_MS);
+    }
+    match env.number("LOG_GROUP_RETENTION_DAYS")? {
+        0 => Err(env.error("LOG_GROUP_RETENTION_DAYS", "must be at least 1 day")),
+        days => Ok(i64::try_from(days)
+            .ok()
+            .and_then(|d| d.checked_mul(DAY_MS))
+            .unwrap_or(i64::MAX)
+            .min(MAX_EVENT_AGE_MS)),
+    }
+}
+
+/// `CONTINUATION_DELAY_SECONDS`, at most the longest SQS delay.
+fn continuation_delay_seconds(env: &Env<'_>) -> Result<u32, ConfigError> {
+    match env.number("CONTINUATION_DELAY_SECONDS")? {
+        n if n <= u64::from(crate::ports::MAX_DELAY_SECONDS) => Ok(n as u32),
+        _ => Err(env.error(
+            "CONTINUATION_DELAY_SECONDS",
+            format!(
+                "must be between 0 and {} (the longest SQS delay)",
+                crate::ports::MAX_DELAY_SECONDS
+            ),
+        )),
     }
 }
 

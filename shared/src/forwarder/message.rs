@@ -10,7 +10,7 @@ use super::{
 use crate::batch::LogBatch;
 use crate::notification::{self, Announced, Continuation, ContinuedObject, Notification};
 use crate::pipeline::receipt::{ReceiptsIn, receipts_prefix};
-use crate::pipeline::{Outcome, Pipeline, Progress, Totals, judging_clock};
+use crate::pipeline::{ObjectReport, Outcome, Pipeline, Progress, Totals, judging_clock};
 use crate::ports::{
     ArchiveSink, Clock, ErrorClass, LogSink, MAX_DELAY_SECONDS, ObjectRef, ObjectSource, Opened,
     Outgoing, PortError, PutReport, Queue, QueueRef, Store, Version, epoch_ms,
@@ -28,6 +28,19 @@ pub const MAX_ERROR_ATTRIBUTE_BYTES: usize = 1024;
 pub fn continuation_delay(first: u32, attempt: u32) -> u32 {
     let doublings = attempt.saturating_sub(1).min(31);
     first.saturating_mul(1 << doublings).min(MAX_DELAY_SECONDS)
+}
+
+/// An object's attempt that ended without a report: why, and, when what its streams accepted
+/// is known, where it stands and whether it accepted anything.
+struct Interrupted {
+    failure: Failure,
+    at: Option<(ContinuedObject, bool)>,
+}
+
+/// A message with no object to forward: acknowledged by design, or refused as poison.
+enum Refused {
+    Acknowledged(&'static str),
+    Failed(Failure),
 }
 
 /// How a message's work ended, before its failure is put anywhere.
@@ -84,23 +97,11 @@ where
         plan: Plan,
         totals: &mut Totals,
     ) -> Ending {
-        let senders = self.inner.config.continuation_senders.as_deref();
-        let (attempt, objects) = match notification::parse(body) {
-            Ok(Notification::Acknowledged(a)) => return Ending::Acknowledged(a.as_str()),
-            Ok(Notification::Objects(objects)) => (0, objects),
-            Ok(Notification::Continuation {
-                attempt,
-                objects,
-                routing,
-            }) => match notification::check_sender(sender, senders) {
-                Ok(()) => (attempt, self.under_current_routing(objects, routing)),
-                Err(e) => return Ending::failed(poison(e.cause(), None, e.to_string())),
-            },
-            Err(e) => return Ending::failed(poison(e.cause(), None, e.to_string())),
+        let (attempt, objects) = match self.objects_of(body, sender) {
+            Ok(announced) => announced,
+            Err(Refused::Acknowledged(why)) => return Ending::Acknowledged(why),
+            Err(Refused::Failed(failure)) => return Ending::failed(failure),
         };
-        if let Err(e) = notification::check_allowed(&objects, &self.inner.config.allowed_buckets) {
-            return Ending::failed(poison(e.cause(), None, e.to_string()));
-        }
         let mut batches_accepted = 0;
         for (i, announced) in objects.iter().enumerate() {
             // The rest of the message, from this object on, should it not complete.
@@ -120,58 +121,15 @@ where
                     rest: rest(continued(announced), batches_accepted),
                 };
             }
-            let object = object_ref(announced);
-            let name = object.to_string();
-            // Read here, not in the pipeline, so that a continuation written after a panic
-            // judges times as this attempt did.
-            let now_ms = epoch_ms(self.inner.ports.clock.now());
-            let clock_ms = judging_clock(announced.clock_ms, &announced.progress, now_ms);
-            let seen = Arc::new(Mutex::new(Seen {
-                progress: announced.progress.clone(),
-                version: None,
-            }));
-            let (this, progress, watched) =
-                (self.clone(), announced.progress.clone(), seen.clone());
-            let task = tokio::task::spawn_blocking(move || {
-                let inner = &this.inner;
-                let settings = &inner.config.settings;
-                let receipts = ReceiptsIn::new(
-                    &inner.ports.archive,
-                    receipts_prefix(&settings.archive_prefix),
-                );
-                Pipeline {
-                    source: &Watched(&inner.ports.source, &watched),
-                    logs: &Watched(&inner.ports.logs, &watched),
-                    archive: &inner.ports.archive,
-                    receipts: &receipts,
-                    clock: &inner.ports.clock,
-                    settings,
-                    deadline: Some(plan.stop_at),
-                }
-                .resume(&object, &progress, clock_ms)
-            });
-            // What the log streams accepted is known outside the pipeline's thread: the rest of
-            // the message goes on from there, never from its first record.
-            let from_seen = |failure: Failure| {
-                let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                let (here, accepted_here) = seen.continued(announced, clock_ms);
-                Ending::Failed {
-                    failure,
-                    rest: rest(here, batches_accepted + u64::from(accepted_here)),
-                }
-            };
-            let report = match tokio::time::timeout_at(plan.settle_by.into(), task).await {
-                Ok(Ok(report)) => report,
-                Ok(Err(e)) if e.is_panic() => return from_seen(panic_failure(Some(name))),
-                Ok(Err(_)) => return Ending::failed(deadline_failure()),
-                // A call outlived its bound and the continuation is due: it goes now. A batch
-                // that call still gets accepted is sent again by it (a repeat, never a loss).
-                Err(_) => {
-                    tracing::warn!(object = %name, "A call was still running when the continuation was due; the object is continued from what its streams accepted.");
-                    return from_seen(Failure {
-                        object: Some(name),
-                        ..deadline_failure()
-                    });
+            let report = match self.forward_object(announced, plan).await {
+                Ok(report) => report,
+                Err(Interrupted { failure, at }) => {
+                    return Ending::Failed {
+                        failure,
+                        rest: at.and_then(|(here, accepted_here)| {
+                            rest(here, batches_accepted + u64::from(accepted_here))
+                        }),
+                    };
                 }
             };
             totals.add(&report);
@@ -180,6 +138,7 @@ where
             }
             batches_accepted += report.counts.log_batches;
             if let Outcome::Failed(e) = &report.outcome {
+                let name = report.object.to_string();
                 let failure = Failure {
                     class: e.class(),
                     cause: e.cause(),
@@ -203,6 +162,99 @@ where
             }
         }
         Ending::Done
+    }
+
+    /// The message's attempt number and objects, once its body parses, a continuation comes
+    /// from a role allowed to continue work, and every object is in an allowed bucket; else
+    /// how the message ends.
+    fn objects_of(
+        &self,
+        body: &str,
+        sender: Option<&str>,
+    ) -> Result<(u32, Vec<Announced>), Refused> {
+        let config = &self.inner.config;
+        let refused = |e: notification::NotificationError| {
+            Refused::Failed(poison(e.cause(), None, e.to_string()))
+        };
+        let (attempt, objects) = match notification::parse(body).map_err(refused)? {
+            Notification::Acknowledged(a) => return Err(Refused::Acknowledged(a.as_str())),
+            Notification::Objects(objects) => (0, objects),
+            Notification::Continuation {
+                attempt,
+                objects,
+                routing,
+            } => {
+                notification::check_sender(sender, config.continuation_senders.as_deref())
+                    .map_err(refused)?;
+                (attempt, self.under_current_routing(objects, routing))
+            }
+        };
+        notification::check_allowed(&objects, &config.allowed_buckets).map_err(refused)?;
+        Ok((attempt, objects))
+    }
+
+    /// One object through the pipeline on a blocking thread, awaited until the continuation
+    /// is due.
+    async fn forward_object(
+        &self,
+        announced: &Announced,
+        plan: Plan,
+    ) -> Result<ObjectReport, Interrupted> {
+        let object = object_ref(announced);
+        let name = object.to_string();
+        // Read here, not in the pipeline, so that a continuation written after a panic judges
+        // times as this attempt did.
+        let now_ms = epoch_ms(self.inner.ports.clock.now());
+        let clock_ms = judging_clock(announced.clock_ms, &announced.progress, now_ms);
+        let seen = Arc::new(Mutex::new(Seen {
+            progress: announced.progress.clone(),
+            version: None,
+        }));
+        let (this, progress, watched) = (self.clone(), announced.progress.clone(), seen.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let inner = &this.inner;
+            let settings = &inner.config.settings;
+            let receipts = ReceiptsIn::new(
+                &inner.ports.archive,
+                receipts_prefix(&settings.archive_prefix),
+            );
+            Pipeline {
+                source: &Watched(&inner.ports.source, &watched),
+                logs: &Watched(&inner.ports.logs, &watched),
+                archive: &inner.ports.archive,
+                receipts: &receipts,
+                clock: &inner.ports.clock,
+                settings,
+                deadline: Some(plan.stop_at),
+            }
+            .resume(&object, &progress, clock_ms)
+        });
+        // What the log streams accepted is known outside the pipeline's thread: the rest of
+        // the message goes on from there, never from its first record.
+        let from_seen = |failure: Failure| {
+            let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+            Interrupted {
+                failure,
+                at: Some(seen.continued(announced, clock_ms)),
+            }
+        };
+        match tokio::time::timeout_at(plan.settle_by.into(), task).await {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(e)) if e.is_panic() => Err(from_seen(panic_failure(Some(name)))),
+            Ok(Err(_)) => Err(Interrupted {
+                failure: deadline_failure(),
+                at: None,
+            }),
+            // A call outlived its bound and the continuation is due: it goes now. A batch that
+            // call still gets accepted is sent again by it (a repeat, never a loss).
+            Err(_) => {
+                tracing::warn!(object = %name, "A call was still running when the continuation was due; the object is continued from what its streams accepted.");
+                Err(from_seen(Failure {
+                    object: Some(name),
+                    ..deadline_failure()
+                }))
+            }
+        }
     }
 
     /// The objects of a continuation, their skip counts kept only if they were counted under
