@@ -95,6 +95,11 @@ pub(crate) struct RedriveArgs {
     /// and its forwarder takes continuations from no one else.
     #[arg(long, value_name = "URL", conflicts_with_all = ["to_queue", "dry_run"])]
     via: Option<String>,
+    /// Send the continuations dead letters carry from this machine too: only for a forwarder
+    /// that takes continuations from any sender (CONTINUATION_SENDERS unset, a local run).
+    /// Without it they are kept, to be redriven with --via.
+    #[arg(long, conflicts_with = "via")]
+    continuations: bool,
     /// Messages moved per second, at most.
     #[arg(long, value_name = "N", default_value = "100")]
     rate: NonZeroU32,
@@ -298,7 +303,10 @@ pub(crate) fn redrive(args: &RedriveArgs) -> Result<ExitCode, Stop> {
     let run = RedriveRun {
         limiter: Some(&limiter),
         dry: args.dry_run,
-        trust: Trust::default(),
+        // Sent from here, a continuation counts only where the forwarder trusts every sender.
+        trust: Trust {
+            senders: if args.continuations { None } else { Some(&[]) },
+        },
         stop_at: None,
     };
     let done = aws.block_on(redrive::redrive(&queue, &queue, (&from, &to), run, &show));
@@ -387,6 +395,16 @@ fn print_redriven(args: &RedriveArgs, done: &Redriven, in_flight: Option<u64>) {
             println!("kept {}: {}", shown(id), shown(why));
         }
     }
+    if !args.json
+        && done
+            .held
+            .iter()
+            .any(|(_, why)| why.contains("carries a continuation"))
+    {
+        eprintln!(
+            "hint: the stack's forwarder takes continuations only from its roles: redrive with --via REPLAY_QUEUE_URL (the stack output ReplayQueueUrl); --continuations sends them from here, for a forwarder that takes them from anyone"
+        );
+    }
     if args.json {
         print_json_summary(&json!({
             "dry_run": args.dry_run,
@@ -408,9 +426,13 @@ fn print_redriven(args: &RedriveArgs, done: &Redriven, in_flight: Option<u64>) {
         ),
     };
     if args.dry_run {
+        let kept = match done.held.len() {
+            0 => String::new(),
+            n => format!(", {n} of them to be kept"),
+        };
         println!(
-            "{} in {} (nothing moved){flight}",
-            count(done.moved, "message"),
+            "{} in {}{kept} (nothing moved){flight}",
+            count(done.moved + done.held.len() as u64, "message"),
             args.from_queue
         );
         return;

@@ -357,6 +357,14 @@ pub trait Queue: Send + Sync {
         messages: &[Outgoing],
     ) -> impl std::future::Future<Output = Vec<Result<(), PortError>>> + Send;
 
+    /// Makes a later send to `queue` one call: an address to look up is looked up now.
+    fn prepare(
+        &self,
+        _queue: &QueueRef,
+    ) -> impl std::future::Future<Output = Result<(), PortError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Messages of `queue` not yet done with: waiting, in flight or delayed (approximate).
     fn pending(
         &self,

@@ -90,7 +90,7 @@ pub(crate) mod fakes {
     use crate::batch::LogBatch;
     use crate::ports::{
         ArchiveSink, ArchiveUpload, Clock, ErrorClass, LogSink, OBJECT_CHANGED, ObjectRef,
-        ObjectSource, Opened, Outgoing, PortError, PutReport, Queue, Store, Version,
+        ObjectSource, Opened, Outgoing, PortError, PutReport, Queue, QueueRef, Store, Version,
     };
 
     pub(crate) fn object(key: &str) -> ObjectRef {
@@ -253,6 +253,8 @@ pub(crate) mod fakes {
     #[derive(Debug, Default, Clone)]
     pub(crate) struct RecordingQueue {
         pub(crate) sent: Arc<Mutex<Vec<Outgoing>>>,
+        /// Queues prepared, in order.
+        pub(crate) prepared: Arc<Mutex<Vec<QueueRef>>>,
         pub(crate) refuse: bool,
         pub(crate) refuse_entries: Arc<Mutex<usize>>,
         /// Entries whose body holds any of these are refused, every time.
@@ -263,6 +265,11 @@ pub(crate) mod fakes {
     }
 
     impl Queue for RecordingQueue {
+        async fn prepare(&self, queue: &QueueRef) -> Result<(), PortError> {
+            self.prepared.lock().unwrap().push(queue.clone());
+            Ok(())
+        }
+
         async fn send(&self, message: &Outgoing) -> Result<(), PortError> {
             if self.refuse {
                 return Err(PortError::new(ErrorClass::Retry, "throttled", "refused"));

@@ -268,6 +268,8 @@ async fn redrive_moves_each_dead_letter_once_and_a_continuation_in_its_place() {
         "{out}"
     );
     assert!(out.contains("2 messages"), "{out}");
+    assert!(out.contains("1 of them to be kept"), "{out}");
+    // From a machine, a continuation is kept: the stack's forwarder would refuse it as forged.
     let run = cli_on(
         &moto.endpoint,
         &["redrive", "--from-queue", &dlq, "--to-queue", &queue],
@@ -279,7 +281,29 @@ async fn redrive_moves_each_dead_letter_once_and_a_continuation_in_its_place() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        out.contains("Moved 2 messages (1 as their continuation)"),
+        out.contains("Moved 1 message (0 as their continuation)") && out.contains("; 1 kept"),
+        "{out}"
+    );
+    assert!(out.contains("carries a continuation"), "{out}");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("--via"),
+        "the way that works is named"
+    );
+    // Told the forwarder takes continuations from anyone, it sends it in its message's place.
+    let run = cli_on(
+        &moto.endpoint,
+        &[
+            "redrive",
+            "--from-queue",
+            &dlq,
+            "--to-queue",
+            &queue,
+            "--continuations",
+        ],
+    );
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        out.contains("Moved 1 message (1 as their continuation)"),
         "{out}"
     );
     let moved = drain(&c.sqs, &queue, 2).await;
@@ -435,6 +459,18 @@ async fn the_replay_function_redrives_continuations_only_from_the_stacks_roles()
     assert_eq!(*cause, "bad-request");
     assert!(
         message.contains("is not the dead-letter queue"),
+        "{message}"
+    );
+    // Not told whose continuations to believe, it redrives nothing.
+    let blind = function("")
+        .handle(sqs_event(&requests_arn, "r4", &request), later())
+        .await;
+    let Some((_, RequestOutcome::Failed { cause, message, .. })) = blind.outcomes.first() else {
+        panic!("{:?}", blind.outcomes)
+    };
+    assert_eq!(*cause, "bad-request");
+    assert!(
+        message.contains("CONTINUATION_SENDERS is not set"),
         "{message}"
     );
 }

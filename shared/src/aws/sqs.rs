@@ -120,6 +120,11 @@ pub fn parse_arn(arn: &str) -> Option<(&str, &str)> {
 }
 
 impl Queue for SqsQueue {
+    /// Looks up (and keeps) the URL of a queue given by ARN.
+    async fn prepare(&self, queue: &QueueRef) -> Result<(), PortError> {
+        self.url(queue).await.map(|_| ())
+    }
+
     async fn pending(&self, queue: &QueueRef) -> Result<u64, PortError> {
         self.count(
             queue,

@@ -41,7 +41,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "CONTINUATION_SENDERS",
         default: None,
         required: false,
-        meaning: "Comma-separated unique ids of the roles allowed to continue work, as the forwarder's: a dead letter that carries a continuation is redriven only when one of them sent it. Unset, every sender's.",
+        meaning: "Comma-separated unique ids of the roles allowed to continue work, as the forwarder's: a dead letter that carries a continuation is redriven only when one of them sent it. Unset, redrive requests are refused.",
     },
     Variable {
         name: "REPLAY_MESSAGES_PER_SECOND",

@@ -309,12 +309,19 @@ impl<L: Lister, Q: Queue + Inbox, C: Clock> ReplayFunction<L, Q, C> {
                 ),
             );
         }
+        // As a stack role, what it sends is believed: it must know whose continuations to send.
+        let Some(senders) = config.continuation_senders.as_deref() else {
+            return poison(
+                "bad-request",
+                "CONTINUATION_SENDERS is not set: this function would send any sender's continuation as its own".into(),
+            );
+        };
         let limiter = super::enqueue::limiter(config.messages_per_second);
         let run = RedriveRun {
             limiter: Some(&limiter),
             dry: false,
             trust: Trust {
-                senders: config.continuation_senders.as_deref(),
+                senders: Some(senders),
             },
             stop_at: Some(stop_at),
         };

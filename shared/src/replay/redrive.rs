@@ -8,9 +8,10 @@
 //! forwarded twice.
 //!
 //! A forwarder deployed with `CONTINUATION_SENDERS` honours a continuation only from the
-//! stack's roles, so only a redrive by one of them ([`Trust::senders`] set: the replay
-//! function) sends dead-lettered continuations; it sends one only when the dead letter itself
-//! came from such a role. A dead letter of a forged continuation is never moved.
+//! stack's roles, so only a redrive by one of them (the replay function) sends dead-lettered
+//! continuations, and only when the dead letter itself came from such a role
+//! ([`Trust::senders`]); a redrive from a machine keeps them unless told the forwarder takes
+//! continuations from anyone. A dead letter of a forged continuation is never moved.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -123,7 +124,8 @@ pub trait Inbox: Send + Sync {
 pub struct Trust<'a> {
     /// The roles allowed to continue work (`CONTINUATION_SENDERS`): a dead letter that carries
     /// a continuation (as its `trailrelay.continuation` or as its body) moves only when one of
-    /// them sent it. `None` trusts every sender (a redrive that sends as itself).
+    /// them sent it; an empty list moves none. `None` trusts every sender (a redrive for a
+    /// forwarder that takes continuations from anyone).
     pub senders: Option<&'a [String]>,
 }
 
@@ -186,34 +188,55 @@ pub async fn redrive<I: Inbox, Q: Queue>(
     each: &(dyn Fn(&Received) + Sync),
 ) -> Result<Redriven, PortError> {
     let mut done = Redriven::default();
-    let mut seen = BTreeSet::new();
-    // What is listed or held is hidden only while the redrive runs: visible again at the end.
+    // What is listed or held is hidden only while the redrive runs: visible again at the end,
+    // however it ends.
     let mut shown_again: Vec<String> = Vec::new();
+    let result = moves(
+        inbox,
+        queue,
+        (from, to),
+        run,
+        each,
+        &mut done,
+        &mut shown_again,
+    )
+    .await;
+    let mut released = Ok(());
+    for receipt in &shown_again {
+        if let Err(e) = inbox.release(from, receipt).await {
+            released = Err(e);
+        }
+    }
+    result.and(released).map(|()| done)
+}
+
+/// The receive, send, delete rounds of [`redrive`], until none brings a message not seen.
+async fn moves<I: Inbox, Q: Queue>(
+    inbox: &I,
+    queue: &Q,
+    (from, to): (&QueueRef, &QueueRef),
+    run: RedriveRun<'_>,
+    each: &(dyn Fn(&Received) + Sync),
+    done: &mut Redriven,
+    shown_again: &mut Vec<String>,
+) -> Result<(), PortError> {
+    let mut seen = BTreeSet::new();
     loop {
-        let past = run.stop_at.is_some_and(|t| std::time::Instant::now() >= t);
-        let received = if past {
-            Vec::new()
-        } else {
-            inbox.receive(from, VISIBILITY_SECONDS).await?
-        };
-        let fresh: Vec<Received> = received
+        if run.stop_at.is_some_and(|t| std::time::Instant::now() >= t) {
+            done.stopped = true;
+            return Ok(());
+        }
+        let fresh: Vec<Received> = inbox
+            .receive(from, VISIBILITY_SECONDS)
+            .await?
             .into_iter()
             .filter(|m| seen.insert(m.id.clone()))
             .collect();
         if fresh.is_empty() {
-            for receipt in &shown_again {
-                inbox.release(from, receipt).await?;
-            }
-            done.stopped = past;
-            return Ok(done);
+            return Ok(());
         }
         for m in &fresh {
             each(m);
-        }
-        if run.dry {
-            shown_again.extend(fresh.iter().map(|m| m.receipt.clone()));
-            done.moved += fresh.len() as u64;
-            continue;
         }
         let (held, fresh): (Vec<Received>, Vec<Received>) =
             fresh.into_iter().partition(|m| m.held(run.trust).is_some());
@@ -221,6 +244,11 @@ pub async fn redrive<I: Inbox, Q: Queue>(
             done.held
                 .extend(m.held(run.trust).map(|why| (m.id.clone(), why)));
             shown_again.push(m.receipt);
+        }
+        if run.dry {
+            shown_again.extend(fresh.iter().map(|m| m.receipt.clone()));
+            done.moved += fresh.len() as u64;
+            continue;
         }
         let messages: Vec<Outgoing> = fresh.iter().map(|m| m.redriven(to)).collect();
         let results = super::enqueue::send(queue, run.limiter, &messages).await;
@@ -244,7 +272,7 @@ pub async fn redrive<I: Inbox, Q: Queue>(
             .iter()
             .any(|(_, e)| e.class == ErrorClass::Poison)
         {
-            return Ok(done);
+            return Ok(());
         }
     }
 }

@@ -520,3 +520,24 @@ fn archived(archive: &MemoryArchive) -> usize {
 }
 
 mod continuations;
+
+/// The queues continuations may go to are looked up before any work, once each: at the
+/// deadline, sending a continuation is then the one call the grace allows for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queues_a_batch_came_from_are_prepared_before_any_work() {
+    let w = world(RecordingLogSink::default(), "1000");
+    let batch = vec![
+        queued("a", s3_body("trail-bucket", GOOD)),
+        queued("b", s3_body("trail-bucket", GOOD)),
+        message("local", s3_body("trail-bucket", GOOD)),
+    ];
+    let inv = w
+        .forwarder
+        .handle(batch, Instant::now() + Duration::from_secs(60))
+        .await;
+    assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
+    assert_eq!(
+        *w.queue.prepared.lock().unwrap(),
+        [QueueRef::Arn(QUEUE_ARN.into())]
+    );
+}
