@@ -13,9 +13,7 @@ use trailrelay::pipeline::receipt::{ReceiptsIn, forwarded_before, receipts_prefi
 use trailrelay::pipeline::{
     ObjectReport, Outcome, Pipeline, ProcessError, Settings, SkipReason, Totals,
 };
-use trailrelay::ports::{
-    ACCESS_DENIED, Clock, ErrorClass, NOT_FOUND, ObjectRef, Store, SystemClock,
-};
+use trailrelay::ports::{Clock, ErrorClass, NOT_FOUND, ObjectRef, Store, SystemClock};
 
 use crate::PipelineOptions;
 use crate::Stop;
@@ -255,7 +253,7 @@ fn stops_the_run(e: &ProcessError) -> bool {
     match e {
         ProcessError::Open(e) => e.is_run_wide(),
         ProcessError::Logs(e) | ProcessError::Archive(e) => {
-            e.is_run_wide() || e.cause == ACCESS_DENIED || e.cause == NOT_FOUND
+            e.stops_writes() || e.cause == NOT_FOUND
         }
         ProcessError::Decode(_) | ProcessError::Deadline { .. } => false,
     }

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use trailrelay::aws::s3::S3Lister;
 use trailrelay::aws::sqs::SqsQueue;
-use trailrelay::ports::{Outgoing, Queue, QueueRef, SystemClock};
+use trailrelay::ports::{ACCESS_DENIED, Outgoing, Queue, QueueRef, SystemClock};
 use trailrelay::replay::function::redrive_request;
 use trailrelay::replay::redrive::{self, Received, RedriveRun, Redriven, Trust};
 use trailrelay::replay::{Replay, Request, Stopped, Summary, enqueue, parse_time};
@@ -345,7 +345,7 @@ fn show_dead_letter(args: &RedriveArgs, m: &Received) {
             "message",
             &json!({
                 "id": m.id,
-                "cause": m.attribute("trailrelay.cause"),
+                "cause": m.attribute(redrive::CAUSE_ATTRIBUTE),
                 "objects": objects,
                 "error": m.attribute("trailrelay.error"),
                 "as_continuation": as_continuation,
@@ -361,7 +361,7 @@ fn show_dead_letter(args: &RedriveArgs, m: &Received) {
         [one] => one.clone(),
         [first, rest @ ..] => format!("{first} and {} more", rest.len()),
     };
-    let cause = m.attribute("trailrelay.cause").unwrap_or("-");
+    let cause = m.attribute(redrive::CAUSE_ATTRIBUTE).unwrap_or("-");
     let rest = if as_continuation {
         " (sent as its continuation)"
     } else {
@@ -383,7 +383,7 @@ fn print_redriven(args: &RedriveArgs, done: &Redriven, in_flight: Option<u64>) {
     for (id, e) in &done.failed {
         Failure::of(&format!("message {id}"), e).print(args.json);
     }
-    if done.failed.iter().any(|(_, e)| e.cause == "access-denied") && !args.json {
+    if done.failed.iter().any(|(_, e)| e.cause == ACCESS_DENIED) && !args.json {
         eprintln!(
             "hint: the stack's queue takes messages only from the stack's roles: redrive with --via REPLAY_QUEUE_URL (the stack output ReplayQueueUrl)"
         );

@@ -543,7 +543,11 @@ fn archive_io(e: std::io::Error) -> ProcessError {
 /// The clock reading an attempt judges event times by: the one its predecessors judged by
 /// (`clock_ms`), else `now_ms` for a first attempt; `None` for one resumed after an attempt that
 /// judged none (every time is admitted, as it was).
-pub fn judging_clock(clock_ms: Option<i64>, progress: &Progress, now_ms: i64) -> Option<i64> {
+pub(crate) fn judging_clock(
+    clock_ms: Option<i64>,
+    progress: &Progress,
+    now_ms: i64,
+) -> Option<i64> {
     match clock_ms {
         Some(ms) => Some(ms),
         None if progress.is_empty() => Some(now_ms),

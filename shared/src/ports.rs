@@ -194,6 +194,12 @@ impl PortError {
                 .as_deref()
                 .is_some_and(|code| RUN_WIDE_CODES.contains(&code))
     }
+
+    /// Whether a write (a send, a put) failing so stops a run: it is run-wide, or the caller
+    /// may not write there, which every later write would meet too.
+    pub fn stops_writes(&self) -> bool {
+        self.is_run_wide() || self.cause == ACCESS_DENIED
+    }
 }
 
 /// The cause of a call made without credentials: configuration, not the input.
@@ -450,9 +456,20 @@ pub(crate) fn put_json(
 ) -> Result<(), PortError> {
     let json =
         serde_json::to_vec(value).map_err(|e| PortError::new(ErrorClass::Poison, what, e))?;
+    put_bytes(sink, key, &json, writing)
+}
+
+/// Writes `bytes` as the object at `key` of `sink`, replacing any; `writing` names a failed
+/// write.
+pub(crate) fn put_bytes(
+    sink: &impl ArchiveSink,
+    key: &str,
+    bytes: &[u8],
+    writing: &'static str,
+) -> Result<(), PortError> {
     let mut upload = sink.begin(key)?;
     upload
-        .write_all(&json)
+        .write_all(bytes)
         .map_err(|e| PortError::new(ErrorClass::Retry, writing, e))?;
     upload.commit()
 }

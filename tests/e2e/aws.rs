@@ -598,18 +598,6 @@ async fn a_conditional_create_never_replaces_an_object() {
     .await
     .unwrap();
     assert_eq!(created, (true, false));
-    let stored = direct
-        .s3
-        .get_object()
-        .bucket(ARCHIVE)
-        .key("first/k")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    let stored = archived_bytes(&direct.s3, "first/k").await;
     assert_eq!(&stored[..], b"one");
 }

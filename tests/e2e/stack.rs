@@ -144,24 +144,29 @@ async fn archive_objects(s3: &aws_sdk_s3::Client, quarantine: bool) -> Vec<(Stri
         if key.contains(&folder) != quarantine || !key.ends_with(".ndjson.gz") {
             continue;
         }
-        let body = s3
-            .get_object()
-            .bucket(ARCHIVE)
-            .key(&key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap();
+        let body = archived_bytes(s3, &key).await;
         let mut text = String::new();
-        MultiGzDecoder::new(&body.into_bytes()[..])
+        MultiGzDecoder::new(&body[..])
             .read_to_string(&mut text)
             .unwrap();
         out.push((key, text));
     }
     out
+}
+
+/// The bytes of the archive bucket's object `key`.
+pub(crate) async fn archived_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    s3.get_object()
+        .bucket(ARCHIVE)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec()
 }
 
 /// (stream, timestamp, record) of every event in the default log group.

@@ -157,6 +157,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "ExpiredTokenException",
     "OperationAbortedException",
     "IDPCommunicationError",
+    // Two conditional writes of one key at once: which lands is not known yet
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html).
+    "ConditionalRequestConflict",
 ];
 
 /// Error codes of a resource that does not exist (S3, CloudWatch Logs, SQS).

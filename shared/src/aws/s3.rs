@@ -248,14 +248,11 @@ impl ArchiveSink for S3Archive {
                 .body(ByteStream::from(bytes.to_vec()))
                 .send(),
         );
-        match sent {
+        match sent.map_err(classify) {
             Ok(_) => Ok(true),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
-            // Another write of the key was under way: which one lands is not known yet.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 409) => {
-                Err(PortError::new(ErrorClass::Retry, "conflict", classify(e)))
-            }
-            Err(e) => Err(classify(e)),
+            // The precondition failed: the key exists.
+            Err(e) if e.cause == OBJECT_CHANGED => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

@@ -188,41 +188,41 @@ impl<'a> Env<'a> {
         &self,
         name: &'static str,
     ) -> Result<Option<Vec<String>>, ConfigError> {
-        let Some(text) = self.get(name) else {
-            return Ok(None);
-        };
-        let ids: Vec<String> = text
-            .split(',')
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty())
-            .collect();
         // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
-        let unique_id = |id: &String| {
+        let unique_id = |id: &str| {
             (16..=128).contains(&id.len())
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         };
-        match ids.iter().find(|id| !unique_id(id)) {
-            Some(bad) => Err(Self::err(
-                name,
-                format!("{bad:?} is not an IAM unique id (a role's RoleId, such as AROA...)"),
-            )),
-            None => Ok(Some(ids)),
-        }
+        let Some(text) = self.get(name) else {
+            return Ok(None);
+        };
+        let what = "an IAM unique id (a role's RoleId, such as AROA...)";
+        Self::list(name, &text, unique_id, what).map(Some)
     }
 
     /// A required, comma-separated list of bucket names.
     pub(crate) fn buckets(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
-        let buckets: Vec<String> = self
-            .required(name)?
+        Self::list(name, &self.required(name)?, is_bucket_name, "a bucket name")
+    }
+
+    /// The items of comma-separated `text`, trimmed, blanks dropped; the first that is not
+    /// `valid` names `name`, saying it is not `what`.
+    fn list(
+        name: &'static str,
+        text: &str,
+        valid: impl Fn(&str) -> bool,
+        what: &str,
+    ) -> Result<Vec<String>, ConfigError> {
+        let items: Vec<String> = text
             .split(',')
-            .map(|b| b.trim().to_owned())
-            .filter(|b| !b.is_empty())
+            .map(|item| item.trim().to_owned())
+            .filter(|item| !item.is_empty())
             .collect();
-        match buckets.iter().find(|b| !is_bucket_name(b)) {
-            Some(bad) => Err(Self::err(name, format!("{bad:?} is not a bucket name"))),
-            None => Ok(buckets),
+        match items.iter().find(|item| !valid(item)) {
+            Some(bad) => Err(Self::err(name, format!("{bad:?} is not {what}"))),
+            None => Ok(items),
         }
     }
 }

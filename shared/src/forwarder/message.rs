@@ -20,6 +20,13 @@ use crate::ports::{
 /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>).
 pub const SENDER_ID: &str = "SenderId";
 
+/// The attribute of a dead letter naming its cause (and of a continuation, the cause of its
+/// interruption).
+pub const CAUSE_ATTRIBUTE: &str = "trailrelay.cause";
+
+/// The attribute of a dead letter holding the rest of its work, when some of it was accepted.
+pub const CONTINUATION_ATTRIBUTE: &str = "trailrelay.continuation";
+
 /// The most bytes of an error description carried as a message attribute.
 pub const MAX_ERROR_ATTRIBUTE_BYTES: usize = 1024;
 
@@ -145,16 +152,12 @@ where
                     object: Some(name.clone()),
                     message: format!("{name}: {e}"),
                 };
-                let here = ContinuedObject {
-                    version: report
-                        .version
-                        .clone()
-                        .or(announced.version.clone())
-                        .unwrap_or_default(),
-                    progress: report.progress.clone(),
-                    clock_ms: report.clock_ms,
-                    ..continued(announced)
-                };
+                let here = continued_after(
+                    announced,
+                    report.version.as_ref(),
+                    &report.progress,
+                    report.clock_ms,
+                );
                 return Ending::Failed {
                     failure,
                     rest: rest(here, batches_accepted),
@@ -303,7 +306,7 @@ where
                 if let Some((_, body)) = rest {
                     outgoing
                         .attributes
-                        .push(("trailrelay.continuation".into(), body));
+                        .push((CONTINUATION_ATTRIBUTE.into(), body));
                 }
                 self.send(outgoing, &failure, MessageOutcome::DeadLettered)
                     .await
@@ -320,7 +323,7 @@ where
                     ),
                     body,
                     attributes: vec![
-                        ("trailrelay.cause".into(), failure.cause.to_owned()),
+                        (CAUSE_ATTRIBUTE.into(), failure.cause.to_owned()),
                         (
                             "trailrelay.continues".into(),
                             message_id(message).to_owned(),
@@ -356,7 +359,7 @@ where
 /// The message for the dead-letter queue: the body unchanged, the cause in attributes.
 fn dead_letter(message: &SqsMessage, failure: &Failure, dlq: &str) -> Outgoing {
     let mut attributes = vec![
-        ("trailrelay.cause".into(), failure.cause.to_owned()),
+        (CAUSE_ATTRIBUTE.into(), failure.cause.to_owned()),
         ("trailrelay.class".into(), failure.class.as_str().to_owned()),
         (
             "trailrelay.error".into(),
@@ -402,19 +405,11 @@ struct Seen {
 }
 
 impl Seen {
-    /// Where `announced` stands after an attempt that panicked: the version it opened and what
-    /// each stream accepted, judged by `clock_ms`; and whether it accepted anything.
+    /// Where `announced` stands after an attempt that panicked or was still running when the
+    /// continuation was due: the version it opened and what each stream accepted, judged by
+    /// `clock_ms`; and whether it accepted anything.
     fn continued(&self, announced: &Announced, clock_ms: Option<i64>) -> (ContinuedObject, bool) {
-        let here = ContinuedObject {
-            version: self
-                .version
-                .clone()
-                .or(announced.version.clone())
-                .unwrap_or_default(),
-            progress: self.progress.clone(),
-            clock_ms,
-            ..continued(announced)
-        };
+        let here = continued_after(announced, self.version.as_ref(), &self.progress, clock_ms);
         (here, self.progress.total() > announced.progress.total())
     }
 }
@@ -442,6 +437,25 @@ impl<P: LogSink> LogSink for Watched<'_, P> {
                 .add(&batch.group, &batch.stream, batch.events.len() as u64);
         }
         Ok(report)
+    }
+}
+
+/// Where `announced` stands after an attempt that read `version` (if it opened the object),
+/// took its streams to `progress` and judged times by `clock_ms`.
+fn continued_after(
+    announced: &Announced,
+    version: Option<&Version>,
+    progress: &Progress,
+    clock_ms: Option<i64>,
+) -> ContinuedObject {
+    ContinuedObject {
+        version: version
+            .or(announced.version.as_ref())
+            .cloned()
+            .unwrap_or_default(),
+        progress: progress.clone(),
+        clock_ms,
+        ..continued(announced)
     }
 }
 

@@ -34,7 +34,10 @@ use crate::ports::{
     ObjectSource, Queue,
 };
 
-pub use message::{MAX_ERROR_ATTRIBUTE_BYTES, SENDER_ID, continuation_delay};
+pub use message::{
+    CAUSE_ATTRIBUTE, CONTINUATION_ATTRIBUTE, MAX_ERROR_ATTRIBUTE_BYTES, SENDER_ID,
+    continuation_delay,
+};
 
 /// The Lambda SQS event, its messages and the partial batch response: the ecosystem's own
 /// types, as the runtime's examples use them.
@@ -322,6 +325,25 @@ where
         }
         invocation
     }
+
+    /// Looks up the queues continuations may go to before any work, so that sending one at the
+    /// deadline is the one call the grace allows for (a cold instance would otherwise look the
+    /// queue's URL up first). A failure here only means the send looks it up again.
+    async fn prepare_queues(&self, messages: &[SqsMessage], stop_at: Instant) {
+        let arns: std::collections::BTreeSet<&str> = messages
+            .iter()
+            .filter_map(|m| m.event_source_arn.as_deref())
+            .collect();
+        for arn in arns {
+            let queue = crate::ports::QueueRef::Arn(arn.to_owned());
+            let prepared =
+                tokio::time::timeout_at(stop_at.into(), self.inner.ports.queue.prepare(&queue))
+                    .await;
+            if let Ok(Err(e)) = prepared {
+                tracing::warn!(queue = %arn, cause = e.cause, error = %e, "Looking up the queue failed; a continuation will look it up again.");
+            }
+        }
+    }
 }
 
 /// When an invocation due at a deadline stops work, settles what still runs, and answers.
@@ -350,34 +372,6 @@ impl Plan {
             stop_at: before(grace),
             settle_by: before(share(CALL_TIMEOUT + ANSWER_TIME)),
             give_up: before(share(ANSWER_TIME)),
-        }
-    }
-}
-
-impl<S, L, A, C, Q> Forwarder<S, L, A, C, Q>
-where
-    S: ObjectSource + Send + 'static,
-    L: LogSink + Send + 'static,
-    A: ArchiveSink + Send + 'static,
-    C: Clock + Send + 'static,
-    Q: Queue + 'static,
-{
-    /// Looks up the queues continuations may go to before any work, so that sending one at the
-    /// deadline is the one call the grace allows for (a cold instance would otherwise look the
-    /// queue's URL up first). A failure here only means the send looks it up again.
-    async fn prepare_queues(&self, messages: &[SqsMessage], stop_at: Instant) {
-        let arns: std::collections::BTreeSet<&str> = messages
-            .iter()
-            .filter_map(|m| m.event_source_arn.as_deref())
-            .collect();
-        for arn in arns {
-            let queue = crate::ports::QueueRef::Arn(arn.to_owned());
-            let prepared =
-                tokio::time::timeout_at(stop_at.into(), self.inner.ports.queue.prepare(&queue))
-                    .await;
-            if let Ok(Err(e)) = prepared {
-                tracing::warn!(queue = %arn, cause = e.cause, error = %e, "Looking up the queue failed; a continuation will look it up again.");
-            }
         }
     }
 }

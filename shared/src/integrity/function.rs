@@ -225,9 +225,9 @@ where
     /// again. A queue that cannot be asked counts as idle, as before this was asked.
     fn forwarding_busy(&self) -> bool {
         let config = self.config;
-        let queues = std::iter::once(&config.forwarder_queue_url)
+        let mut queues = std::iter::once(&config.forwarder_queue_url)
             .chain(config.dead_letter_queue_url.as_ref());
-        queues.into_iter().any(|url| {
+        queues.any(|url| {
             let queue = QueueRef::Url(url.clone());
             match self.ports.handle.block_on(self.ports.queue.pending(&queue)) {
                 Ok(n) => n > 0,

@@ -220,7 +220,7 @@ impl NotificationError {
             Self::Key(_) => "bad-key",
             Self::SubscriptionConfirmation(_) => "sns-subscription-confirmation",
             Self::BucketNotAllowed { .. } => "bucket-not-allowed",
-            Self::ForgedContinuation { .. } => "forged-continuation",
+            Self::ForgedContinuation { .. } => FORGED_CONTINUATION,
         }
     }
 }
@@ -519,6 +519,9 @@ pub fn check_allowed(objects: &[Announced], allowed: &[String]) -> Result<(), No
         None => Ok(()),
     }
 }
+
+/// The cause of a continuation no role allowed to continue work sent.
+pub const FORGED_CONTINUATION: &str = "forged-continuation";
 
 /// Whether a message sent by `sender` (its `SenderId` attribute: a role's unique id, then
 /// `:` and the session name, for a role's session) may carry a continuation: `allowed` (role

@@ -170,7 +170,7 @@ impl<A: ArchiveSink> ReceiptSink for ReceiptsIn<'_, A> {
             receipt_key_beside(&self.prefix, &receipt.key, &receipt.sha256).ok_or_else(|| {
                 PortError::new(ErrorClass::Poison, "receipt", "no SHA-256 to name it by")
             })?;
-        crate::ports::put_json(self.sink, &beside, receipt, ("receipt", "receipt-write"))
+        crate::ports::put_bytes(self.sink, &beside, &json, "receipt-write")
     }
 }
 

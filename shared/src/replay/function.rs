@@ -23,7 +23,7 @@ use super::config::ReplayConfig;
 use super::redrive::{self, Inbox, RedriveRun, Redriven, Trust};
 use super::{Replay, Request, Summary};
 use crate::forwarder::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use crate::ports::{Clock, ErrorClass, Lister, Outgoing, Queue, QueueRef};
+use crate::ports::{Clock, ErrorClass, Lister, Outgoing, PortError, Queue, QueueRef};
 
 /// How one request ended.
 #[derive(Debug)]
@@ -161,7 +161,7 @@ pub struct ReplayFunction<L, Q, C> {
 /// A request to redrive the forwarder's dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RedriveRequest {
+struct RedriveRequest {
     /// The dead-letter queue's URL: the one this function is configured with.
     pub from_queue: String,
 }
@@ -174,7 +174,12 @@ struct RedriveEnvelope {
 
 /// The body of a request to redrive `from_queue` (the forwarder's dead-letter queue).
 pub fn redrive_request(from_queue: &str) -> String {
-    serde_json::json!({"redrive": {"from_queue": from_queue}}).to_string()
+    let envelope = RedriveEnvelope {
+        redrive: RedriveRequest {
+            from_queue: from_queue.to_owned(),
+        },
+    };
+    serde_json::to_string(&envelope).unwrap_or_default()
 }
 
 fn poison(cause: &'static str, message: String) -> RequestOutcome {
@@ -183,6 +188,16 @@ fn poison(cause: &'static str, message: String) -> RequestOutcome {
         cause,
         message,
         summary: None,
+    }
+}
+
+/// A request that failed as `e` did, described by `message`, with what it did before.
+fn failed(e: &PortError, message: String, summary: Option<Summary>) -> RequestOutcome {
+    RequestOutcome::Failed {
+        class: e.class,
+        cause: e.cause,
+        message,
+        summary,
     }
 }
 
@@ -272,21 +287,25 @@ impl<L: Lister, Q: Queue + Inbox, C: Clock> ReplayFunction<L, Q, C> {
                 summary: Some(summary),
             };
         };
+        let body = serde_json::to_string(&continuation).unwrap_or_default();
+        match self.requeue(body).await {
+            Ok(()) => RequestOutcome::Continued(summary),
+            Err(e) => {
+                let message = format!("the continuation could not be enqueued: {e}");
+                failed(&e, message, Some(summary))
+            }
+        }
+    }
+
+    /// Puts a request on the request queue: what is left of one the deadline stopped.
+    async fn requeue(&self, body: String) -> Result<(), PortError> {
         let message = Outgoing {
             queue: QueueRef::Url(self.config.replay_queue_url.clone()),
-            body: serde_json::to_string(&continuation).unwrap_or_default(),
+            body,
             delay_seconds: 0,
             attributes: Vec::new(),
         };
-        match self.queue.send(&message).await {
-            Ok(()) => RequestOutcome::Continued(summary),
-            Err(e) => RequestOutcome::Failed {
-                class: e.class,
-                cause: e.cause,
-                message: format!("the continuation could not be enqueued: {e}"),
-                summary: Some(summary),
-            },
-        }
+        self.queue.send(&message).await
     }
 
     /// Moves the dead letters of `request.from_queue` (which must be `DEAD_LETTER_QUEUE_URL`)
@@ -331,26 +350,15 @@ impl<L: Lister, Q: Queue + Inbox, C: Clock> ReplayFunction<L, Q, C> {
         );
         let done = match redrive::redrive(&self.queue, &self.queue, queues, run, &|_| {}).await {
             Ok(done) => done,
-            Err(e) => {
-                return RequestOutcome::Failed {
-                    class: e.class,
-                    cause: e.cause,
-                    message: format!("redrive of {dlq}: {e}"),
-                    summary: None,
-                };
-            }
+            Err(e) => return failed(&e, format!("redrive of {dlq}: {e}"), None),
         };
         if let Some((id, e)) = done.failed.first() {
-            return RequestOutcome::Failed {
-                class: e.class,
-                cause: e.cause,
-                message: format!(
-                    "redrive of {dlq}: {} moved, {} not moved (message {id}: {e})",
-                    done.moved,
-                    done.failed.len()
-                ),
-                summary: None,
-            };
+            let message = format!(
+                "redrive of {dlq}: {} moved, {} not moved (message {id}: {e})",
+                done.moved,
+                done.failed.len()
+            );
+            return failed(e, message, None);
         }
         if !done.stopped {
             return RequestOutcome::Redriven {
@@ -358,23 +366,12 @@ impl<L: Lister, Q: Queue + Inbox, C: Clock> ReplayFunction<L, Q, C> {
                 continued: false,
             };
         }
-        let again = Outgoing {
-            queue: QueueRef::Url(config.replay_queue_url.clone()),
-            body: redrive_request(dlq),
-            delay_seconds: 0,
-            attributes: Vec::new(),
-        };
-        match self.queue.send(&again).await {
+        match self.requeue(redrive_request(dlq)).await {
             Ok(()) => RequestOutcome::Redriven {
                 done,
                 continued: true,
             },
-            Err(e) => RequestOutcome::Failed {
-                class: e.class,
-                cause: e.cause,
-                message: format!("the redrive could not be continued: {e}"),
-                summary: None,
-            },
+            Err(e) => failed(&e, format!("the redrive could not be continued: {e}"), None),
         }
     }
 }

@@ -276,11 +276,7 @@ impl<L: Lister, Q: Queue> Replay<'_, L, Q> {
                 // A failure every message would meet (no such queue, credentials refused, a
                 // queue the caller may not send to) stops the replay once, as a transient one
                 // does.
-                Err(e)
-                    if e.class == ErrorClass::Retry
-                        || e.is_run_wide()
-                        || e.cause == crate::ports::ACCESS_DENIED =>
-                {
+                Err(e) if e.class == ErrorClass::Retry || e.stops_writes() => {
                     summary.pending.push(selected.object.clone());
                     summary.stopped = Some(Stopped::Failed(e));
                 }

@@ -19,8 +19,8 @@ use std::collections::BTreeSet;
 use crate::notification::{self, Notification};
 use crate::ports::{ErrorClass, Outgoing, PortError, Queue, QueueRef};
 
-/// The attribute holding the rest of a dead-lettered message's work.
-pub const CONTINUATION_ATTRIBUTE: &str = "trailrelay.continuation";
+pub use crate::forwarder::{CAUSE_ATTRIBUTE, CONTINUATION_ATTRIBUTE};
+use crate::notification::FORGED_CONTINUATION;
 
 /// What the names of the attributes a failure adds start with (`trailrelay.cause`, ...).
 const FAILURE_ATTRIBUTES: &str = "trailrelay.";
@@ -132,20 +132,19 @@ pub struct Trust<'a> {
 impl Received {
     /// Why the message stays where it is, if it does.
     pub fn held(&self, trust: Trust<'_>) -> Option<String> {
-        if self.attribute("trailrelay.cause") == Some("forged-continuation") {
+        if self.attribute(CAUSE_ATTRIBUTE) == Some(FORGED_CONTINUATION) {
             return Some(
                 "a forged continuation: it has nothing to forward; read it, then delete it".into(),
             );
         }
+        // The body is parsed only for a sender not trusted to continue work.
+        let refused = notification::check_sender(self.sender.as_deref(), trust.senders).err()?;
         let continues = self.attribute(CONTINUATION_ATTRIBUTE).is_some()
             || matches!(
                 notification::parse(&self.body),
                 Ok(Notification::Continuation { .. })
             );
-        match notification::check_sender(self.sender.as_deref(), trust.senders) {
-            Err(e) if continues => Some(format!("it carries a continuation, and {e}")),
-            _ => None,
-        }
+        continues.then(|| format!("it carries a continuation, and {refused}"))
     }
 }
 
@@ -238,13 +237,17 @@ async fn moves<I: Inbox, Q: Queue>(
         for m in &fresh {
             each(m);
         }
-        let (held, fresh): (Vec<Received>, Vec<Received>) =
-            fresh.into_iter().partition(|m| m.held(run.trust).is_some());
-        for m in held {
-            done.held
-                .extend(m.held(run.trust).map(|why| (m.id.clone(), why)));
-            shown_again.push(m.receipt);
+        let mut moving = Vec::with_capacity(fresh.len());
+        for m in fresh {
+            match m.held(run.trust) {
+                Some(why) => {
+                    done.held.push((m.id.clone(), why));
+                    shown_again.push(m.receipt);
+                }
+                None => moving.push(m),
+            }
         }
+        let fresh = moving;
         if run.dry {
             shown_again.extend(fresh.iter().map(|m| m.receipt.clone()));
             done.moved += fresh.len() as u64;

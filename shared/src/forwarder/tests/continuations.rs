@@ -13,13 +13,7 @@ async fn a_panic_after_accepted_batches_keeps_the_continuation() {
     );
     let body =
         json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [GOOD, PANICS, SPREAD]}).to_string();
-    let inv = w
-        .forwarder
-        .handle(
-            vec![queued("m", body)],
-            Instant::now() + Duration::from_secs(60),
-        )
-        .await;
+    let inv = w.deliver(vec![queued("m", body)]).await;
     assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
     assert!(matches!(&inv.outcomes[0].1, MessageOutcome::DeadLettered(f) if f.cause == "panic"));
     let letters = sent(&w);
@@ -49,12 +43,7 @@ async fn a_panic_after_accepted_batches_keeps_the_continuation() {
         &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)],
     );
     let body = json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [PANICS, GOOD]}).to_string();
-    w.forwarder
-        .handle(
-            vec![queued("m", body)],
-            Instant::now() + Duration::from_secs(60),
-        )
-        .await;
+    w.deliver(vec![queued("m", body)]).await;
     assert_eq!(attribute(&sent(&w)[0], "trailrelay.continuation"), None);
 }
 
@@ -64,10 +53,7 @@ async fn when_the_dead_letter_queue_refuses_the_message_fails_as_before() {
     w.queue.refuse = true;
     w.forwarder = build(&w, &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)]);
     let batch = vec![queued("corrupt", s3_body("trail-bucket", CORRUPT))];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     assert_eq!(failed(&inv), [("corrupt", ErrorClass::Poison, "gzip")]);
 }
 
@@ -84,10 +70,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
         // Two objects in one message: the interrupted one and one not yet started.
         json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [SPREAD, GOOD]}).to_string(),
     )];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     // THEN the message is done, its rest enqueued on the queue it came from
     assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
     assert!(matches!(&inv.outcomes[0].1, MessageOutcome::Continued(f) if f.cause == "throttled"));
@@ -132,13 +115,7 @@ async fn an_object_interrupted_after_accepted_batches_continues_and_never_resend
         }
     );
     // WHEN the continuation arrives
-    let again = w
-        .forwarder
-        .handle(
-            vec![queued("c", next.body.clone())],
-            Instant::now() + Duration::from_secs(60),
-        )
-        .await;
+    let again = w.deliver(vec![queued("c", next.body.clone())]).await;
     assert_eq!(again.outcomes[0].1, MessageOutcome::Done, "{again:?}");
     // THEN every event was logged exactly once, and both archive objects are whole
     let mut ids: Vec<String> = w
@@ -165,10 +142,7 @@ async fn a_failure_before_any_accepted_batch_is_retried_by_the_queue() {
     };
     let w = world(logs, "1000");
     let batch = vec![queued("m", s3_body("trail-bucket", SPREAD))];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     assert_eq!(failed(&inv), [("m", ErrorClass::Retry, "throttled")]);
     assert!(sent(&w).is_empty());
 }
@@ -181,13 +155,7 @@ async fn poison_after_accepted_batches_carries_what_was_left_for_a_redrive() {
         &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)],
     );
     let body = json!({"s3Bucket": "trail-bucket", "s3ObjectKey": [SPREAD, CORRUPT]}).to_string();
-    let inv = w
-        .forwarder
-        .handle(
-            vec![queued("m", body.clone())],
-            Instant::now() + Duration::from_secs(60),
-        )
-        .await;
+    let inv = w.deliver(vec![queued("m", body.clone())]).await;
     // THEN the message is dead-lettered as it came, with the rest of its work beside it
     assert!(matches!(&inv.outcomes[0].1, MessageOutcome::DeadLettered(f) if f.cause == "gzip"));
     let sent = sent(&w);
@@ -213,10 +181,7 @@ async fn the_version_a_notification_announces_is_the_one_read() {
         message("current", announced(current.trim_matches('"'))),
         message("replaced", announced("0123456789abcdef")),
     ];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     assert_eq!(inv.outcomes[0].1, MessageOutcome::Done);
     assert_eq!(
         failed(&inv),
@@ -243,13 +208,7 @@ async fn a_continuation_resumed_under_other_routing_sends_its_streams_again() {
                                        "stream": "o-exampleorg1_111122223333_CloudTrail_us-east-1",
                                        "accepted": 2}]}]})
             .to_string();
-        let inv = w
-            .forwarder
-            .handle(
-                vec![queued("c", body)],
-                Instant::now() + Duration::from_secs(60),
-            )
-            .await;
+        let inv = w.deliver(vec![queued("c", body)]).await;
         assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
         let batches = w.logs.batches.lock().unwrap();
         batches.iter().map(|b| b.events.len()).sum::<usize>()
@@ -308,10 +267,7 @@ async fn a_continuation_from_another_sender_is_dead_lettered_as_forged() {
         if let Some(sender) = sender {
             message.attributes.insert(SENDER_ID.into(), sender.into());
         }
-        let inv = w
-            .forwarder
-            .handle(vec![message], Instant::now() + Duration::from_secs(60))
-            .await;
+        let inv = w.deliver(vec![message]).await;
         (
             inv.outcomes[0].1.clone(),
             *w.logs.calls.lock().unwrap(),

@@ -66,6 +66,15 @@ struct World {
     source: MemorySource,
 }
 
+impl World {
+    /// One invocation of `batch`, given a minute.
+    async fn deliver(&self, batch: Vec<SqsMessage>) -> Invocation {
+        self.forwarder
+            .handle(batch, Instant::now() + Duration::from_secs(60))
+            .await
+    }
+}
+
 fn spread_records() -> Vec<Value> {
     [
         "2026-11-01T00:00:00Z",
@@ -178,10 +187,7 @@ async fn each_message_succeeds_or_fails_alone_and_is_classified() {
         message("panics", s3_body("trail-bucket", PANICS)),
     ];
     // WHEN it is handled
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     // THEN exactly the failing messages are reported, each with its class and cause
     let ids: Vec<&str> = inv
         .response
@@ -247,10 +253,7 @@ async fn throttling_fails_the_message_for_retry() {
     };
     let w = world(logs, "1000");
     let batch = vec![message("m", s3_body("trail-bucket", GOOD))];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     assert_eq!(failed(&inv), [("m", ErrorClass::Retry, "throttled")]);
     assert_eq!(archived(&w.archive), 0);
 }
@@ -293,10 +296,7 @@ async fn invocation_metrics_are_embedded_metric_format() {
         message("good", s3_body("trail-bucket", GOOD)),
         message("bad", "x".into()),
     ];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     let doc: Value = serde_json::from_str(&inv.emf(1_700_000_000_000)).unwrap();
     assert_eq!(
         doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
@@ -472,10 +472,7 @@ async fn poison_goes_to_the_dead_letter_queue_at_once_and_is_done() {
     let w = world_with(logs, &[("DEAD_LETTER_QUEUE_URL", DLQ_URL)]);
     let corrupt = queued("corrupt", s3_body("trail-bucket", CORRUPT));
     let batch = vec![corrupt.clone(), queued("garbage", "hello".into())];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     // Reported done: never received again, never re-sends anything.
     assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
     assert!(matches!(&inv.outcomes[0].1, MessageOutcome::DeadLettered(f) if f.cause == "gzip"));
@@ -531,10 +528,7 @@ async fn the_queues_a_batch_came_from_are_prepared_before_any_work() {
         queued("b", s3_body("trail-bucket", GOOD)),
         message("local", s3_body("trail-bucket", GOOD)),
     ];
-    let inv = w
-        .forwarder
-        .handle(batch, Instant::now() + Duration::from_secs(60))
-        .await;
+    let inv = w.deliver(batch).await;
     assert!(inv.response.batch_item_failures.is_empty(), "{inv:?}");
     assert_eq!(
         *w.queue.prepared.lock().unwrap(),

@@ -22,7 +22,7 @@ use crate::ports::{ErrorClass, ObjectRef, ObjectSource, PortError, Store};
 mod files;
 mod unlisted;
 
-pub use unlisted::{Coverage, LISTING_DELAY_S};
+pub use unlisted::Coverage;
 
 pub use files::MAX_HEALS;
 

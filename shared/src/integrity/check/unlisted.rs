@@ -25,7 +25,7 @@ pub struct Coverage {
 /// How long after its stamp (the end of its 5-minute window) a log file may still be
 /// delivered, and so listed by a later digest: files are judged unlisted only once the chain's
 /// digests cover this long after their stamp.
-pub const LISTING_DELAY_S: i64 = 3600;
+pub(crate) const LISTING_DELAY_S: i64 = 3600;
 
 impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
     /// Names the log files in the chain's folders that no digest lists, stamped where the
@@ -63,6 +63,10 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         let Some(account_folder) = chain.folder.strip_suffix(&marker) else {
             return Ok(None);
         };
+        let detail = format!(
+            "no digest of its chain lists it, and they cover its time (to {})",
+            jiff::Timestamp::from_second(end_s).map_or(end_s.to_string(), |t| t.to_string())
+        );
         // A file stamped just after midnight sits in the day before's folder.
         let mut day = KeyDate::of_epoch_s(from_s).plus_days(-1);
         let last_day = KeyDate::of_epoch_s(to_s);
@@ -77,12 +81,8 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                     if parsed.kind != kind || stamped.is_none() || listed.contains(&key) {
                         continue;
                     }
-                    let detail = format!(
-                        "no digest of its chain lists it, and they cover its time (to {})",
-                        jiff::Timestamp::from_second(end_s)
-                            .map_or(end_s.to_string(), |t| t.to_string())
-                    );
-                    out(self.found(chain, FindingKind::LogFileUnlisted, key, None, detail));
+                    let kind = FindingKind::LogFileUnlisted;
+                    out(self.found(chain, kind, key, None, detail.clone()));
                 }
             }
             day = day.plus_days(1);
