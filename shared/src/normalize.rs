@@ -80,6 +80,9 @@ pub struct Principal<'a> {
     pub mfa: Option<bool>,
     /// `userIdentity.invokedBy`: the service that called on the principal's behalf.
     pub invoked_by: Option<Cow<'a, str>>,
+    /// `userIdentity.accessKeyId`: the credential used (not in the archive line).
+    #[serde(skip)]
+    pub access_key_id: Option<Cow<'a, str>>,
 }
 
 /// A record's derived fields. Strings borrow from the record where they can.
@@ -115,6 +118,14 @@ pub struct Event<'a> {
     pub event_id: Option<Cow<'a, str>>,
     /// A late or corrected event's `addendum`.
     pub addendum: Option<Addendum<'a>>,
+    /// `eventType`: `AwsApiCall`, `AwsServiceEvent`, `AwsConsoleSignIn`, ...
+    pub event_type: Option<Cow<'a, str>>,
+    /// `errorMessage`.
+    pub error_message: Option<Cow<'a, str>>,
+    /// `requestID`.
+    pub request_id: Option<Cow<'a, str>>,
+    /// `vpcEndpointId`: the VPC endpoint the call came through.
+    pub vpc_endpoint_id: Option<Cow<'a, str>>,
 }
 
 /// What `addendum` says of a late or corrected event
@@ -165,6 +176,10 @@ impl Event<'_> {
                 original_request_id: owned(a.original_request_id),
                 updated_fields: owned(a.updated_fields),
             }),
+            event_type: owned(self.event_type),
+            error_message: owned(self.error_message),
+            request_id: owned(self.request_id),
+            vpc_endpoint_id: owned(self.vpc_endpoint_id),
         }
     }
 }
@@ -180,6 +195,7 @@ impl Principal<'_> {
             session_issuer: owned(self.session_issuer),
             mfa: self.mfa,
             invoked_by: owned(self.invoked_by),
+            access_key_id: owned(self.access_key_id),
         }
     }
 }
@@ -431,6 +447,10 @@ fn derive<'a>(m: &Members<'_, 'a>, key: &TrailKey) -> Event<'a> {
             original_request_id: m.text(M::OriginalRequestId),
             updated_fields: m.text(M::UpdatedFields),
         }),
+        event_type: m.text(M::EventType),
+        error_message: m.text(M::ErrorMessage),
+        request_id: m.text(M::RequestId),
+        vpc_endpoint_id: m.text(M::VpcEndpointId),
     }
 }
 
@@ -458,6 +478,7 @@ fn principal<'a>(m: &Members<'_, 'a>) -> Principal<'a> {
         session_issuer: m.text(M::SessionIssuerArn),
         mfa,
         invoked_by: m.text(M::InvokedBy),
+        access_key_id: m.text(M::AccessKeyId),
     }
 }
 

@@ -32,6 +32,9 @@ members! {
     SourceIp = ["sourceIPAddress"];
     UserAgent = ["userAgent"];
     ErrorCode = ["errorCode"];
+    ErrorMessage = ["errorMessage"];
+    RequestId = ["requestID"];
+    VpcEndpointId = ["vpcEndpointId"];
     EventId = ["eventID"];
     EventType = ["eventType"];
     EventCategory = ["eventCategory"];
@@ -45,6 +48,7 @@ members! {
     IdentityAccountId = ["userIdentity", "accountId"];
     UserName = ["userIdentity", "userName"];
     InvokedBy = ["userIdentity", "invokedBy"];
+    AccessKeyId = ["userIdentity", "accessKeyId"];
     SessionContext = ["userIdentity", "sessionContext"];
     SessionAttributes = ["userIdentity", "sessionContext", "attributes"];
     MfaAuthenticated = ["userIdentity", "sessionContext", "attributes", "mfaAuthenticated"];
