@@ -12,6 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "tools"
 pinned_venv .venv "$TEST_TOOLS"
 pinned_venv .venv-sam "$SAM_CLI"
+pinned_venv .venv-lake "$LAKE_TOOLS"
 pinned_venv .venv-checkov "checkov==3.3.30"
 
 step "template"

@@ -75,6 +75,14 @@ enum Command {
     /// one line per finding, then a summary. Exits 0 without findings, 1 with any, 2 for bad
     /// arguments.
     Validate(validate::ValidateArgs),
+    /// Build the trail's history as one Apache Iceberg table, an hour of deliveries at a time.
+    ///
+    /// Each window (the log files whose names state a delivery time in one hour) is one
+    /// commit to the table trailrelay.cloudtrail in OUT/lake/ (SQLite catalog catalog.db,
+    /// warehouse/), proven by a manifest of the files it holds. A window is never committed
+    /// twice: running again adds only files no commit holds. Exits 0 when every file is in the
+    /// lake, 1 when some could not be read, 2 for bad arguments.
+    Lake(lake::LakeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +213,7 @@ struct DemoArgs {
 }
 
 mod forward;
+mod lake;
 mod ports;
 mod replay;
 mod report;
@@ -231,6 +240,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(&args),
         Command::Redrive(args) => replay::redrive(&args),
         Command::Validate(args) => validate::validate(&args),
+        Command::Lake(args) => lake::lake(&args),
     };
     match result {
         Ok(code) => code,
@@ -276,18 +286,25 @@ impl PipelineOptions {
         };
         settings.archive_prefix = self.archive_prefix.clone();
         settings.archive_gzip_level = self.archive_gzip_level;
-        if let Some(source) = &self.rules {
-            let file = RulesFile::load(source).map_err(|e| format!("--rules: {e}"))?;
-            settings.rules = RuleSet::compile(&file, PatternOptions::default())
-                .map_err(|e| format!("--rules {source}: {e}"))?;
-            for (name, pattern) in settings.rules.named_patterns() {
-                for w in pattern.warnings() {
-                    eprintln!("warning: rule {name}: {w}");
-                }
-            }
-        }
+        settings.rules = rules_of(self.rules.as_deref())?;
         Ok(settings)
     }
+}
+
+/// The rules of `--rules`, compiled, their patterns' warnings printed; none without it.
+pub(crate) fn rules_of(source: Option<&str>) -> Result<RuleSet, String> {
+    let Some(source) = source else {
+        return Ok(RuleSet::default());
+    };
+    let file = RulesFile::load(source).map_err(|e| format!("--rules: {e}"))?;
+    let rules = RuleSet::compile(&file, PatternOptions::default())
+        .map_err(|e| format!("--rules {source}: {e}"))?;
+    for (name, pattern) in rules.named_patterns() {
+        for w in pattern.warnings() {
+            eprintln!("warning: rule {name}: {w}");
+        }
+    }
+    Ok(rules)
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -11,6 +11,7 @@ mod forward;
 mod grants;
 mod hostile;
 mod infra;
+mod lake;
 mod moto;
 mod newcomer;
 mod newcomer_aws;

@@ -1,0 +1,254 @@
+//! `trailrelay lake`: the trail's history as one Iceberg table, window by window.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use trailrelay::local::{LocalLister, LocalSource};
+use trailrelay::ports::{ObjectRef, Store};
+use trailrelay::replay::{Request, Selection, parse_time};
+use trailrelay_lake::catalog::LocalLake;
+use trailrelay_lake::{Lake, Reader, Recovered, Step, WindowReport, select};
+
+use crate::Stop;
+use crate::replay::{rfc3339, spinner};
+use crate::report::{Failure, count, print_json_summary};
+
+/// Stops each commit after a step (`data-files`, `commit`), as a crash there would: what the
+/// crash tests use.
+const INTERRUPT_VARIABLE: &str = "TRAILRELAY_LAKE_INTERRUPT";
+
+#[derive(Debug, Args)]
+pub(crate) struct LakeArgs {
+    /// Trail buckets: local folders laid out like the bucket (a folder inside the layout is
+    /// taken where it sits).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// The lake goes to OUT/lake/: catalog.db (SQLite) and warehouse/.
+    #[arg(long, value_name = "DIR", default_value = "trailrelay-out")]
+    out: PathBuf,
+    /// First delivery time taken (a log file's time is the one its name states): RFC 3339 or a
+    /// date (midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    from: Option<i64>,
+    /// First delivery time not taken (exclusive).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    to: Option<i64>,
+    /// Routes of a rules file (JSON or YAML, inline JSON, or `cis`): an event a route keeps out
+    /// of the archive stays out of the lake; each row names the rules it matched.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<String>,
+    /// NDJSON on standard output: one line per failed file, one per window committed, then
+    /// {"summary": {...}}.
+    #[arg(long)]
+    json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// What a run did, over every window.
+#[derive(Debug, Default, serde::Serialize)]
+struct Summary {
+    windows_committed: u64,
+    windows_unchanged: u64,
+    files: u64,
+    files_already_in_lake: u64,
+    failed_files: u64,
+    records: u64,
+    rows: u64,
+    unreadable_records: u64,
+    data_files: u64,
+    bytes_read: u64,
+    bytes_written: u64,
+    seconds: f64,
+    recovered: Vec<String>,
+}
+
+impl Summary {
+    fn add(&mut self, report: &WindowReport) {
+        match report.commit {
+            Some(_) => self.windows_committed += 1,
+            None => self.windows_unchanged += 1,
+        }
+        self.files += report.files as u64;
+        self.files_already_in_lake += report.already as u64;
+        self.failed_files += report.failed.len() as u64;
+        self.records += report.records;
+        self.rows += report.rows;
+        self.unreadable_records += report.unreadable;
+        self.data_files += report.data_files as u64;
+        self.bytes_read += report.bytes_read;
+        self.bytes_written += report.data_bytes;
+    }
+
+    fn print(&self, lake: &Path) {
+        let mb = |b: u64| b as f64 / 1e6;
+        println!(
+            "lake {}: {} committed, {} unchanged",
+            lake.display(),
+            count(self.windows_committed, "window"),
+            count(self.windows_unchanged, "window"),
+        );
+        println!(
+            "  {} read ({} already in the lake, {} failed), {}, {} added, {} not JSON",
+            count(self.files, "file"),
+            self.files_already_in_lake,
+            self.failed_files,
+            count(self.records, "record"),
+            count(self.rows, "row"),
+            self.unreadable_records,
+        );
+        println!(
+            "  {} written, {:.1} MB from {:.1} MB of records, {:.1} MB/s, {:.1} s",
+            count(self.data_files, "data file"),
+            mb(self.bytes_written),
+            mb(self.bytes_read),
+            mb(self.bytes_read) / self.seconds.max(1e-3),
+            self.seconds,
+        );
+        for line in &self.recovered {
+            println!("  {line}");
+        }
+    }
+}
+
+fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(files), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} {bar:30} {pos}/{len} files {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn selection_of(input: &str, args: &LakeArgs) -> Result<(PathBuf, Selection), Stop> {
+    let path = Path::new(input);
+    if !path.is_dir() {
+        return Err(Stop::Usage(format!(
+            "{input}: not a folder laid out like a trail bucket"
+        )));
+    }
+    let (root, prefix) = trailrelay::local::trail_root(path);
+    let request = Request {
+        bucket: root.to_string_lossy().into_owned(),
+        prefix,
+        from: args.from.map(rfc3339),
+        to: args.to.map(rfc3339),
+        ..Request::default()
+    };
+    let selection = Selection::new(&request).map_err(|e| format!("{input}: --{e}"))?;
+    Ok((root, selection))
+}
+
+pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        return Err(Stop::Usage("--to must be later than --from".to_owned()));
+    }
+    let interrupt = match std::env::var(INTERRUPT_VARIABLE) {
+        Ok(step) => Some(Step::parse(&step).ok_or_else(|| {
+            Stop::Usage(format!(
+                "{INTERRUPT_VARIABLE}={step:?}: use data-files or commit"
+            ))
+        })?),
+        Err(_) => None,
+    };
+    let rules = crate::rules_of(args.rules.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Stop::Failed(format!("starting a runtime: {e}")))?;
+    let dir = args.out.join("lake");
+    let local =
+        LocalLake::new(&dir).map_err(|e| Stop::Failed(format!("{}: {e}", dir.display())))?;
+    let catalog = runtime
+        .block_on(local.catalog())
+        .map_err(|e| Stop::Failed(format!("{}: {e}", local.catalog_path().display())))?;
+    let mut lake =
+        Lake::open(runtime.handle().clone(), catalog).map_err(|e| Stop::Failed(e.to_string()))?;
+    lake.interrupt_after(interrupt);
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    match lake.recover().map_err(|e| Stop::Failed(e.to_string()))? {
+        Some(Recovered::Published { window, commit }) => summary.recovered.push(format!(
+            "a stopped run's commit {commit} of window {window} was in the table: its manifest is now published"
+        )),
+        Some(Recovered::Abandoned { attempt, data_files }) => summary.recovered.push(format!(
+            "a stopped run's attempt {attempt} had not committed: {} removed",
+            count(data_files as u64, "data file")
+        )),
+        None => {}
+    }
+    let reader = Reader::new(&LocalSource, &rules, trailrelay::decode::Limits::default());
+    for input in &args.inputs {
+        let (root, selection) = selection_of(input, args)?;
+        let listing = spinner(args.quiet);
+        listing.set_message(format!("listing {input}"));
+        let mut found = 0usize;
+        let windows = runtime
+            .block_on(select::windows(&LocalLister, selection, &mut |n| {
+                found += n
+            }))
+            .map_err(|e| Stop::Failed(format!("{input}: {e}")))?;
+        listing.finish_and_clear();
+        let bar = progress_bar(windows.files() as u64, args.quiet);
+        for (window, files) in &windows.windows {
+            bar.set_message(window.to_string());
+            let objects: Vec<ObjectRef> = files
+                .iter()
+                .map(|f| ObjectRef {
+                    size: Some(f.size),
+                    ..ObjectRef::new(Store::Local(root.clone()), f.key.clone())
+                })
+                .collect();
+            let report = lake
+                .write_window(*window, &objects, &reader, &mut |_, _| bar.inc(1))
+                .map_err(|e| Stop::Failed(format!("window {window}: {e}")))?;
+            bar.inc(report.already as u64);
+            for failure in &report.failed {
+                let failure = Failure {
+                    what: root.join(&failure.key).display().to_string(),
+                    cause: failure.cause,
+                    class: Some(failure.class.as_str()),
+                    message: failure.message.clone(),
+                };
+                bar.suspend(|| failure.print(args.json));
+            }
+            if args.json && report.commit.is_some() {
+                crate::report::print_json_line(
+                    "window",
+                    &serde_json::json!({
+                        "window": window.to_string(),
+                        "commit": report.commit,
+                        "files": report.files,
+                        "records": report.records,
+                        "rows": report.rows,
+                        "data_files": report.data_files,
+                        "bytes_written": report.data_bytes,
+                    }),
+                );
+            }
+            summary.add(&report);
+        }
+        bar.finish_and_clear();
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        print_json_summary(&serde_json::to_value(&summary).unwrap_or_default());
+    } else {
+        summary.print(&dir);
+    }
+    Ok(match summary.failed_files {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}

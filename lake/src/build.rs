@@ -1,0 +1,698 @@
+//! Writing windows into the table, each exactly once.
+//!
+//! A window's new files (those no manifest of the window names) are read in key order, so rows
+//! come in account, region and delivery order, and written as Parquet data files partitioned by
+//! day. Then, in this order:
+//!
+//! 1. `_lake/pending.json` names the attempt, the data files and the manifest to come;
+//! 2. one Iceberg commit (`fast_append`) adds the data files, its snapshot summary naming the
+//!    window, the commit's number, the attempt, the files, records and rows;
+//! 3. the manifest is published at `_lake/windows/YYYY/MM/DD/HH/NNNN.json` and the pending
+//!    record removed.
+//!
+//! A run that stops anywhere leaves the table as it was or with the whole commit: the next run
+//! reads the pending record first ([`Lake::recover`]); if a snapshot names the attempt it
+//! publishes the manifest, else it removes the attempt's data files. Data file names carry the
+//! attempt's id, so no attempt ever writes to a path a snapshot references.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use iceberg::arrow::RecordBatchPartitionSplitter;
+use iceberg::io::FileIO;
+use iceberg::spec::{DataFile, DataFileFormat};
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::partitioning::PartitioningWriter;
+use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
+use iceberg::{Catalog, NamespaceIdent, TableCreation, TableIdent};
+use tokio::runtime::Handle;
+use trailrelay::ports::{ObjectRef, ObjectSource};
+
+use crate::read::{FileFailure, Reader};
+use crate::rows::Rows;
+use crate::table;
+use crate::window::{Manifest, Pending, Window, summary};
+
+/// Rows are handed to the data file writer when a file ends, or when this many bytes of
+/// records are waiting within one file.
+pub const BATCH_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+type Writer = FanoutWriter<
+    DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+>;
+
+/// Why the lake could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// The catalog or the table's storage failed.
+    #[error("{context}: {source}")]
+    Iceberg {
+        /// What was being done.
+        context: String,
+        /// The failure (boxed: it is large, and rare).
+        #[source]
+        source: Box<iceberg::Error>,
+    },
+    /// Rows could not be built (a bug, never the input's fault).
+    #[error("building rows: {0}")]
+    Rows(#[from] arrow_schema::ArrowError),
+    /// A record of the lake's own (manifest, pending record) is not what this writer wrote.
+    #[error("{path}: {message}")]
+    Unreadable {
+        /// Its location.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A pending attempt whose commit cannot be decided: no snapshot names it, and snapshots
+    /// made since it started have been expired, so one of them may have been its own.
+    #[error(
+        "attempt {attempt} (window {window}) is pending, and the table's snapshots since it started are no longer all there: whether it committed cannot be told. Compare its manifest ({pending}) with the table before removing the pending record"
+    )]
+    Undecidable {
+        /// The attempt.
+        attempt: String,
+        /// Its window.
+        window: String,
+        /// The pending record's location.
+        pending: String,
+    },
+    /// Stopped on purpose after a step (a test of what a crash there leaves).
+    #[error("stopped after {0:?}, as asked")]
+    Interrupted(Step),
+}
+
+impl LakeError {
+    fn iceberg(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> Self {
+        let context = context.into();
+        move |source| Self::Iceberg {
+            context,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// A point between the steps of a commit, where a run may be stopped to see what a crash there
+/// leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The data files and the pending record are written; the commit is not made.
+    DataFiles,
+    /// The commit is made; its manifest is not published.
+    Commit,
+}
+
+impl Step {
+    /// `data-files` or `commit`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "data-files" => Some(Self::DataFiles),
+            "commit" => Some(Self::Commit),
+            _ => None,
+        }
+    }
+}
+
+/// What a pending attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// It had committed: its manifest is now published.
+    Published {
+        /// The window.
+        window: String,
+        /// The commit's number in the window.
+        commit: u32,
+    },
+    /// It had not committed: its data files are removed.
+    Abandoned {
+        /// The attempt.
+        attempt: String,
+        /// Data files removed.
+        data_files: usize,
+    },
+}
+
+/// What one window's run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowReport {
+    /// The commit's number in the window; `None` when nothing new was committed.
+    pub commit: Option<u32>,
+    /// Files committed by earlier runs (skipped).
+    pub already: usize,
+    /// Files this run committed.
+    pub files: usize,
+    /// Their records.
+    pub records: u64,
+    /// Rows added.
+    pub rows: u64,
+    /// Records that are not JSON objects (counted, not rows).
+    pub unreadable: u64,
+    /// Decompressed bytes read.
+    pub bytes_read: u64,
+    /// Data files written.
+    pub data_files: usize,
+    /// Their bytes.
+    pub data_bytes: u64,
+    /// Files that could not be read: left for a later run.
+    pub failed: Vec<FileFailure>,
+}
+
+/// The table and the runtime its catalog and storage run on.
+pub struct Lake {
+    handle: Handle,
+    catalog: Arc<dyn Catalog>,
+    table: Table,
+    arrow: SchemaRef,
+    splitter: RecordBatchPartitionSplitter,
+    interrupt: Option<Step>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("table", self.table.identifier())
+            .field("location", &self.table.metadata().location())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The table's identifier.
+pub fn table_ident() -> TableIdent {
+    TableIdent::new(
+        NamespaceIdent::new(table::NAMESPACE.to_owned()),
+        table::TABLE.to_owned(),
+    )
+}
+
+impl Lake {
+    /// Opens the table in `catalog`, creating its namespace and the table when missing.
+    /// `handle` is a multi-threaded runtime's: the lake's methods block on it.
+    pub fn open(handle: Handle, catalog: Arc<dyn Catalog>) -> Result<Self, LakeError> {
+        let table = handle.block_on(open_table(&*catalog))?;
+        let schema = table.metadata().current_schema().clone();
+        let arrow =
+            table::arrow_schema(&schema).map_err(LakeError::iceberg("the table's schema"))?;
+        let spec = table.metadata().default_partition_spec().clone();
+        let splitter = RecordBatchPartitionSplitter::try_new_with_computed_values(schema, spec)
+            .map_err(LakeError::iceberg("the table's partitioning"))?;
+        Ok(Self {
+            handle,
+            catalog,
+            table,
+            arrow,
+            splitter,
+            interrupt: None,
+        })
+    }
+
+    /// Stops every commit after `step`, leaving what a crash there would leave.
+    pub fn interrupt_after(&mut self, step: Option<Step>) {
+        self.interrupt = step;
+    }
+
+    /// The table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    fn io(&self) -> &FileIO {
+        self.table.file_io()
+    }
+
+    /// The location of `name` in the lake's own folder, `_lake/` under the table's location.
+    pub fn lake_path(&self, name: &str) -> String {
+        format!(
+            "{}/_lake/{name}",
+            self.table.metadata().location().trim_end_matches('/')
+        )
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, LakeError> {
+        self.handle.block_on(async {
+            let io = self.io();
+            if !io
+                .exists(path)
+                .await
+                .map_err(LakeError::iceberg(format!("looking for {path}")))?
+            {
+                return Ok(None);
+            }
+            let input = io.new_input(path).map_err(LakeError::iceberg(path))?;
+            let bytes = input
+                .read()
+                .await
+                .map_err(LakeError::iceberg(format!("reading {path}")))?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| LakeError::Unreadable {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })
+        })
+    }
+
+    fn write_json<T: serde::Serialize>(&self, path: &str, value: &T) -> Result<(), LakeError> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| LakeError::Unreadable {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        self.handle.block_on(async {
+            let output = self
+                .io()
+                .new_output(path)
+                .map_err(LakeError::iceberg(path))?;
+            output
+                .write(bytes.into())
+                .await
+                .map_err(LakeError::iceberg(format!("writing {path}")))
+        })
+    }
+
+    fn delete(&self, path: &str) -> Result<(), LakeError> {
+        self.handle
+            .block_on(self.io().delete(path))
+            .map_err(LakeError::iceberg(format!("removing {path}")))
+    }
+
+    fn reload(&mut self) -> Result<(), LakeError> {
+        self.table = self
+            .handle
+            .block_on(self.catalog.load_table(&table_ident()))
+            .map_err(LakeError::iceberg("loading the table"))?;
+        Ok(())
+    }
+
+    /// Whether a snapshot of the table names `attempt`.
+    fn committed_attempt(&self, attempt: &str) -> bool {
+        self.table.metadata().snapshots().any(|s| {
+            s.summary()
+                .additional_properties
+                .get(summary::ATTEMPT)
+                .map(String::as_str)
+                == Some(attempt)
+        })
+    }
+
+    /// Settles the attempt a stopped run left pending, if any: publishes its manifest when the
+    /// table holds its commit, else removes its data files.
+    pub fn recover(&mut self) -> Result<Option<Recovered>, LakeError> {
+        let path = self.lake_path("pending.json");
+        let Some(pending) = self.read_json::<Pending>(&path)? else {
+            return Ok(None);
+        };
+        self.reload()?;
+        let window = pending
+            .manifest
+            .as_ref()
+            .map_or_else(String::new, |m| m.window.clone());
+        let outcome = if self.committed_attempt(&pending.attempt) {
+            let manifest = pending
+                .manifest
+                .as_ref()
+                .ok_or_else(|| LakeError::Unreadable {
+                    path: path.clone(),
+                    message: format!(
+                        "attempt {} committed, but its pending record names no manifest",
+                        pending.attempt
+                    ),
+                })?;
+            self.publish(manifest)?;
+            Recovered::Published {
+                window,
+                commit: manifest.commit,
+            }
+        } else {
+            if !self.all_snapshots_since(pending.started_ms) {
+                return Err(LakeError::Undecidable {
+                    attempt: pending.attempt,
+                    window,
+                    pending: path,
+                });
+            }
+            let data_files = pending
+                .manifest
+                .as_ref()
+                .map_or(&[][..], |m| &m.data_files[..]);
+            for file in data_files {
+                self.delete(file)?;
+            }
+            Recovered::Abandoned {
+                attempt: pending.attempt.clone(),
+                data_files: data_files.len(),
+            }
+        };
+        self.delete(&path)?;
+        Ok(Some(outcome))
+    }
+
+    /// Whether every snapshot made since `started_ms` is still in the table's metadata: no
+    /// snapshot was made since, or the oldest one kept is older (expiry removes the oldest).
+    fn all_snapshots_since(&self, started_ms: i64) -> bool {
+        let snapshots = || self.table.metadata().snapshots();
+        let none_since = snapshots().all(|s| s.timestamp_ms() < started_ms);
+        let oldest = snapshots().map(|s| s.timestamp_ms()).min();
+        none_since || oldest.is_some_and(|t| t < started_ms)
+    }
+
+    /// Writes `manifest` where its window's manifests are, unless it is there already (a
+    /// published manifest is never replaced).
+    fn publish(&self, manifest: &Manifest) -> Result<(), LakeError> {
+        let window = parse_window(&manifest.window).ok_or_else(|| LakeError::Unreadable {
+            path: self.lake_path("pending.json"),
+            message: format!("{:?} is not a window", manifest.window),
+        })?;
+        let path = self.lake_path(&window.manifest_name(manifest.commit));
+        if self.read_json::<Manifest>(&path)?.is_none() {
+            self.write_json(&path, manifest)?;
+        }
+        Ok(())
+    }
+
+    /// The manifests of `window`'s commits, in commit order.
+    pub fn manifests(&self, window: Window) -> Result<Vec<Manifest>, LakeError> {
+        let mut manifests = Vec::new();
+        for commit in 1.. {
+            let path = self.lake_path(&window.manifest_name(commit));
+            match self.read_json::<Manifest>(&path)? {
+                Some(m) => manifests.push(m),
+                None => break,
+            }
+        }
+        Ok(manifests)
+    }
+
+    /// Writes the files of `window` that no commit of it holds yet (all of `objects` are the
+    /// window's, in any order) and commits them as one snapshot. A file that cannot be read is
+    /// named in the report and left for a later run; the others are committed.
+    pub fn write_window<S: ObjectSource>(
+        &mut self,
+        window: Window,
+        objects: &[ObjectRef],
+        reader: &Reader<'_, S>,
+        on_file: &mut dyn FnMut(&ObjectRef, u64),
+    ) -> Result<WindowReport, LakeError> {
+        let manifests = self.manifests(window)?;
+        let done: BTreeSet<(&str, &str)> = manifests
+            .iter()
+            .flat_map(|m| m.files.iter().map(|f| (f.bucket.as_str(), f.key.as_str())))
+            .collect();
+        let bucket = |o: &ObjectRef| o.bucket().into_owned();
+        let mut todo: Vec<&ObjectRef> = objects
+            .iter()
+            .filter(|o| !done.contains(&(bucket(o).as_str(), o.key.as_str())))
+            .collect();
+        todo.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut report = WindowReport {
+            already: objects.len() - todo.len(),
+            ..WindowReport::default()
+        };
+        if todo.is_empty() {
+            return Ok(report);
+        }
+        let commit = u32::try_from(manifests.len() + 1).unwrap_or(u32::MAX);
+        loop {
+            match self.attempt(window, commit, &todo, reader, on_file)? {
+                Attempt::Done(done) => {
+                    let failed = std::mem::take(&mut report.failed);
+                    report = WindowReport {
+                        already: report.already,
+                        failed: failed.into_iter().chain(done.failed).collect(),
+                        ..done
+                    };
+                    return Ok(report);
+                }
+                Attempt::Again(failure) => {
+                    // A file failed after some of its rows were written: the attempt is
+                    // abandoned and made again without it.
+                    todo.retain(|o| o.key != failure.key);
+                    report.failed.push(failure);
+                    if todo.is_empty() {
+                        return Ok(report);
+                    }
+                }
+            }
+        }
+    }
+
+    fn new_writer(&self, prefix: String) -> Result<Writer, LakeError> {
+        let metadata = self.table.metadata();
+        let parquet = ParquetWriterBuilder::new(
+            table::writer_properties(),
+            metadata.current_schema().clone(),
+        );
+        let locations = DefaultLocationGenerator::new(metadata)
+            .map_err(LakeError::iceberg("the table's data location"))?;
+        let names = DefaultFileNameGenerator::new(prefix, None, DataFileFormat::Parquet);
+        let rolling = RollingFileWriterBuilder::new(
+            parquet,
+            table::TARGET_FILE_BYTES,
+            self.io().clone(),
+            locations,
+            names,
+        );
+        Ok(FanoutWriter::new(DataFileWriterBuilder::new(rolling)))
+    }
+
+    fn flush(&self, writer: &mut Writer, rows: &mut Rows) -> Result<(), LakeError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = rows.finish()?;
+        let parts = self
+            .splitter
+            .split(&batch)
+            .map_err(LakeError::iceberg("partitioning rows"))?;
+        self.handle.block_on(async {
+            for (key, part) in parts {
+                writer
+                    .write(key, part)
+                    .await
+                    .map_err(LakeError::iceberg("writing a data file"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One attempt at the window's next commit.
+    fn attempt<S: ObjectSource>(
+        &mut self,
+        window: Window,
+        commit: u32,
+        todo: &[&ObjectRef],
+        reader: &Reader<'_, S>,
+        on_file: &mut dyn FnMut(&ObjectRef, u64),
+    ) -> Result<Attempt, LakeError> {
+        let started_ms = now_ms();
+        let attempt = attempt_id(started_ms);
+        let pending_path = self.lake_path("pending.json");
+        let mut pending = Pending {
+            attempt: attempt.clone(),
+            started_ms,
+            manifest: None,
+        };
+        self.write_json(&pending_path, &pending)?;
+        let name = format!("{}-{attempt}", window.folder().replace('/', ""));
+        let mut writer = self.new_writer(name)?;
+        let mut rows = Rows::new(self.arrow.clone());
+        let mut report = WindowReport::default();
+        let mut entries = Vec::new();
+        for object in todo {
+            let mut flushed = false;
+            let mut flush = |rows: &mut Rows| -> Result<(), LakeError> {
+                flushed = true;
+                self.flush(&mut writer, rows)
+            };
+            match reader.read(object, &mut rows, BATCH_RECORD_BYTES, &mut flush) {
+                Ok(read) => {
+                    self.flush(&mut writer, &mut rows)?;
+                    on_file(object, read.bytes_read);
+                    report.records += read.entry.records;
+                    report.rows += read.entry.rows;
+                    report.unreadable += read.entry.unreadable;
+                    report.bytes_read += read.bytes_read;
+                    entries.push(read.entry);
+                }
+                Err(crate::read::ReadError::Lake(e)) => return Err(e),
+                Err(crate::read::ReadError::File(failure)) if flushed => {
+                    let files = self.close(writer)?;
+                    self.abandon(&pending_path, &files)?;
+                    return Ok(Attempt::Again(failure));
+                }
+                Err(crate::read::ReadError::File(failure)) => {
+                    // Nothing of it reached the writer: its rows are dropped here.
+                    drop(rows.finish()?);
+                    on_file(object, 0);
+                    report.failed.push(failure);
+                }
+            }
+        }
+        let data_files = self.close(writer)?;
+        if entries.is_empty() {
+            self.abandon(&pending_path, &data_files)?;
+            return Ok(Attempt::Done(report));
+        }
+        let manifest = Manifest {
+            window: window.to_string(),
+            commit,
+            attempt: attempt.clone(),
+            files: entries,
+            rows: report.rows,
+            data_files: data_files
+                .iter()
+                .map(|f| f.file_path().to_owned())
+                .collect(),
+            data_bytes: data_files.iter().map(DataFile::file_size_in_bytes).sum(),
+        };
+        pending.manifest = Some(manifest.clone());
+        self.write_json(&pending_path, &pending)?;
+        if self.interrupt == Some(Step::DataFiles) {
+            return Err(LakeError::Interrupted(Step::DataFiles));
+        }
+        self.commit(&manifest, data_files)?;
+        if self.interrupt == Some(Step::Commit) {
+            return Err(LakeError::Interrupted(Step::Commit));
+        }
+        self.publish(&manifest)?;
+        self.delete(&pending_path)?;
+        report.commit = Some(commit);
+        report.files = manifest.files.len();
+        report.data_files = manifest.data_files.len();
+        report.data_bytes = manifest.data_bytes;
+        Ok(Attempt::Done(report))
+    }
+
+    fn close(&self, writer: Writer) -> Result<Vec<DataFile>, LakeError> {
+        self.handle
+            .block_on(writer.close())
+            .map_err(LakeError::iceberg("closing data files"))
+    }
+
+    /// Removes an attempt that will not commit: its data files, then its pending record.
+    fn abandon(&self, pending: &str, files: &[DataFile]) -> Result<(), LakeError> {
+        for file in files {
+            self.delete(file.file_path())?;
+        }
+        self.delete(pending)
+    }
+
+    /// The commit: one snapshot adding the data files, its summary naming the window.
+    fn commit(&mut self, manifest: &Manifest, data_files: Vec<DataFile>) -> Result<(), LakeError> {
+        let records: u64 = manifest.files.iter().map(|f| f.records).sum();
+        let window = parse_window(&manifest.window).unwrap_or(Window::of(0));
+        let properties = HashMap::from([
+            (summary::WINDOW.to_owned(), manifest.window.clone()),
+            (summary::COMMIT.to_owned(), manifest.commit.to_string()),
+            (summary::ATTEMPT.to_owned(), manifest.attempt.clone()),
+            (summary::FILES.to_owned(), manifest.files.len().to_string()),
+            (summary::RECORDS.to_owned(), records.to_string()),
+            (summary::ROWS.to_owned(), manifest.rows.to_string()),
+            (
+                summary::MANIFEST.to_owned(),
+                self.lake_path(&window.manifest_name(manifest.commit)),
+            ),
+        ]);
+        let tx = Transaction::new(&self.table);
+        let append = tx
+            .fast_append()
+            .add_data_files(data_files)
+            .set_snapshot_properties(properties);
+        let result = append
+            .apply(tx)
+            .map_err(LakeError::iceberg("preparing the commit"))
+            .and_then(|tx| {
+                self.handle
+                    .block_on(tx.commit(&*self.catalog))
+                    .map_err(LakeError::iceberg(format!(
+                        "committing window {}",
+                        manifest.window
+                    )))
+            });
+        match result {
+            Ok(table) => {
+                self.table = table;
+                Ok(())
+            }
+            Err(e) => {
+                // A commit whose answer was lost may still have been made: the table says.
+                self.reload()?;
+                match self.committed_attempt(&manifest.attempt) {
+                    true => Ok(()),
+                    false => Err(e),
+                }
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(WindowReport),
+    Again(FileFailure),
+}
+
+async fn open_table(catalog: &dyn Catalog) -> Result<Table, LakeError> {
+    let ident = table_ident();
+    let namespace = ident.namespace().clone();
+    let exists = catalog
+        .namespace_exists(&namespace)
+        .await
+        .map_err(LakeError::iceberg("looking for the namespace"))?;
+    if !exists {
+        catalog
+            .create_namespace(&namespace, HashMap::new())
+            .await
+            .map_err(LakeError::iceberg("creating the namespace"))?;
+    }
+    let exists = catalog
+        .table_exists(&ident)
+        .await
+        .map_err(LakeError::iceberg("looking for the table"))?;
+    if exists {
+        return catalog
+            .load_table(&ident)
+            .await
+            .map_err(LakeError::iceberg("loading the table"));
+    }
+    let schema = table::schema().map_err(LakeError::iceberg("the table's schema"))?;
+    let spec = table::partition_spec().map_err(LakeError::iceberg("the table's partitioning"))?;
+    let creation = TableCreation::builder()
+        .name(table::TABLE.to_owned())
+        .schema(schema)
+        .partition_spec(spec)
+        .properties(table::properties())
+        .build();
+    catalog
+        .create_table(&namespace, creation)
+        .await
+        .map_err(LakeError::iceberg("creating the table"))
+}
+
+/// Reads `2026-12-06T13:00:00Z` back.
+fn parse_window(text: &str) -> Option<Window> {
+    let t: jiff::Timestamp = text.parse().ok()?;
+    let window = Window::of(t.as_second());
+    (window.start_s() == t.as_second()).then_some(window)
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A new attempt's id: the time it started and the process, in hex.
+fn attempt_id(started_ms: i64) -> String {
+    let nanos = jiff::Timestamp::now().subsec_nanosecond();
+    format!(
+        "{started_ms:x}{:08x}",
+        std::process::id() ^ nanos.unsigned_abs()
+    )
+}

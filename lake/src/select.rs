@@ -1,0 +1,64 @@
+//! Which log files the lake takes, grouped by window: the walk and selection `replay` uses
+//! (same folders listed, same from-inclusive, to-exclusive rule on the delivery time a file's
+//! name states).
+
+use std::collections::BTreeMap;
+
+use trailrelay::key::TrailKey;
+use trailrelay::ports::{ListedObject, Lister, PortError};
+use trailrelay::replay::Selection;
+use trailrelay::replay::select::Walk;
+
+use crate::window::Window;
+
+/// The log files of a selection, by window, oldest window first.
+#[derive(Debug, Default)]
+pub struct Windows {
+    /// Each window's files, in key order.
+    pub windows: BTreeMap<Window, Vec<ListedObject>>,
+    /// Keys and folders passed over because they are not named as a trail names them.
+    pub skipped: Vec<String>,
+    /// How many were passed over.
+    pub skipped_count: u64,
+    /// List calls made.
+    pub list_calls: u64,
+}
+
+impl Windows {
+    /// Log files in all.
+    pub fn files(&self) -> usize {
+        self.windows.values().map(Vec::len).sum()
+    }
+}
+
+/// Walks `selection` with `lister` and groups what it takes by window; `on_day` hears of each
+/// day folder's files as they are found.
+pub async fn windows(
+    lister: &impl Lister,
+    selection: Selection,
+    on_day: &mut (dyn FnMut(usize) + Send),
+) -> Result<Windows, PortError> {
+    let mut walk = Walk::new(selection);
+    let mut found = Windows::default();
+    while let Some(day) = walk.next_day(lister).await? {
+        on_day(day.len());
+        for selected in day {
+            // The selection took it: its name states a delivery time.
+            let Some(delivered_s) = TrailKey::parse(&selected.object.key).delivered_s() else {
+                continue;
+            };
+            found
+                .windows
+                .entry(Window::of(delivered_s))
+                .or_default()
+                .push(selected.object);
+        }
+    }
+    for files in found.windows.values_mut() {
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    found.skipped = walk.skipped;
+    found.skipped_count = walk.skipped_count;
+    found.list_calls = walk.list_calls;
+    Ok(found)
+}
