@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use trailrelay::local::{LocalLister, LocalSource};
 use trailrelay::ports::{ObjectRef, Store};
-use trailrelay::replay::{Request, Selection, parse_time};
+use trailrelay::replay::{Selection, parse_time};
 use trailrelay_lake::catalog::LocalLake;
 use trailrelay_lake::{Lake, Reader, Recovered, Step, WindowReport, select};
 
@@ -136,13 +136,12 @@ fn selection_of(input: &str, args: &LakeArgs) -> Result<(PathBuf, Selection), St
         )));
     }
     let (root, prefix) = trailrelay::local::trail_root(path);
-    let request = Request {
-        bucket: root.to_string_lossy().into_owned(),
-        prefix,
-        from: args.from.map(rfc3339),
-        to: args.to.map(rfc3339),
-        ..Request::default()
-    };
+    let request = select::request(
+        &root.to_string_lossy(),
+        &prefix,
+        args.from.map(rfc3339),
+        args.to.map(rfc3339),
+    );
     let selection = Selection::new(&request).map_err(|e| format!("{input}: --{e}"))?;
     Ok((root, selection))
 }

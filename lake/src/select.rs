@@ -4,12 +4,34 @@
 
 use std::collections::BTreeMap;
 
-use trailrelay::key::TrailKey;
+use trailrelay::key::{ObjectKind, TrailKey};
 use trailrelay::ports::{ListedObject, Lister, PortError};
-use trailrelay::replay::Selection;
 use trailrelay::replay::select::Walk;
+use trailrelay::replay::{Request, Selection};
 
 use crate::window::Window;
+
+/// Every kind of log file the forwarder forwards (all but digests): the lake holds what the
+/// archive holds.
+pub const KINDS: &[ObjectKind] = &[
+    ObjectKind::Log,
+    ObjectKind::Insight,
+    ObjectKind::NetworkActivity,
+    ObjectKind::Aggregated,
+];
+
+/// The request for the lake's files of a trail: every kind of [`KINDS`], delivered from `from`
+/// (inclusive) to `to` (exclusive), RFC 3339 or dates.
+pub fn request(bucket: &str, prefix: &str, from: Option<String>, to: Option<String>) -> Request {
+    Request {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+        from,
+        to,
+        kinds: KINDS.iter().map(|k| k.as_str().to_owned()).collect(),
+        ..Request::default()
+    }
+}
 
 /// The log files of a selection, by window, oldest window first.
 #[derive(Debug, Default)]

@@ -1,0 +1,90 @@
+"""The README's security questions, asked with DuckDB of the lake's Parquet data files or of the
+NDJSON.gz archive, printed as one JSON document: each question's answer rows and what DuckDB
+read for it.
+
+Usage: queries.py lake WAREHOUSE_DIR | archive ARCHIVE_DIR
+"""
+
+import json
+import sys
+import time
+
+import duckdb
+
+# Each question over `events`: a view of the lake's data files or of the archive's lines.
+QUESTIONS = {
+    # CIS 4.3 / CloudWatch.1: the root user's activity.
+    "root_activity": """
+        SELECT account_id, service, action, count(*) AS events
+        FROM events WHERE principal.type = 'Root'
+        GROUP BY ALL ORDER BY ALL""",
+    # CIS 4.2 / CloudWatch.3: console sign-ins without MFA.
+    "console_sign_ins_without_mfa": """
+        SELECT account_id, principal.name AS name, count(*) AS sign_ins
+        FROM events WHERE action = 'ConsoleLogin' AND principal.mfa IS NOT TRUE
+        GROUP BY ALL ORDER BY ALL""",
+    # CIS 4.1 / CloudWatch.2: unauthorised API calls.
+    "unauthorised_calls": """
+        SELECT account_id, service, count(*) AS calls
+        FROM events
+        WHERE error_code LIKE '%UnauthorizedOperation' OR error_code LIKE 'AccessDenied%'
+        GROUP BY ALL ORDER BY ALL""",
+    # CIS 4.4 / CloudWatch.4: IAM policy changes.
+    "iam_policy_changes": """
+        SELECT account_id, action, count(*) AS changes
+        FROM events
+        WHERE service = 'iam.amazonaws.com' AND regexp_matches(action,
+          '^(Delete|Put)(Group|Role|User)Policy$|^(Create|Delete)Policy(Version)?$|^(Attach|Detach)(Group|Role|User)Policy$')
+        GROUP BY ALL ORDER BY ALL""",
+    # CIS 4.5 / CloudWatch.5: CloudTrail configuration changes.
+    "trail_changes": """
+        SELECT account_id, region, action, count(*) AS changes
+        FROM events
+        WHERE action IN ('CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging')
+        GROUP BY ALL ORDER BY ALL""",
+    # Who did the most, per account: the first question of most investigations.
+    "busiest_principals": """
+        SELECT account_id, principal.arn AS arn, count(*) AS events
+        FROM events WHERE principal.arn IS NOT NULL
+        GROUP BY ALL ORDER BY events DESC, account_id, arn LIMIT 20""",
+    "events_by_account_and_region": """
+        SELECT account_id, region, count(*) AS events FROM events GROUP BY ALL ORDER BY ALL""",
+}
+
+# The archive's lines, with only the columns the questions read typed.
+ARCHIVE_COLUMNS = {
+    "account_id": "VARCHAR",
+    "region": "VARCHAR",
+    "service": "VARCHAR",
+    "action": "VARCHAR",
+    "error_code": "VARCHAR",
+    "principal": "STRUCT(type VARCHAR, arn VARCHAR, name VARCHAR, mfa BOOLEAN)",
+}
+
+
+def main() -> None:
+    kind, folder = sys.argv[1], sys.argv[2]
+    db = duckdb.connect()
+    if kind == "lake":
+        db.execute(
+            f"CREATE VIEW events AS SELECT * FROM read_parquet('{folder}/**/*.parquet')"
+        )
+    else:
+        columns = ", ".join(f"'{k}': '{v}'" for k, v in ARCHIVE_COLUMNS.items())
+        db.execute(
+            f"CREATE VIEW events AS SELECT * FROM read_json('{folder}/**/*.ndjson.gz', "
+            f"format = 'newline_delimited', columns = {{{columns}}})"
+        )
+    answers = {}
+    for name, sql in QUESTIONS.items():
+        started = time.perf_counter()
+        rows = db.execute(sql).fetchall()
+        answers[name] = {
+            "rows": [list(r) for r in rows],
+            "seconds": time.perf_counter() - started,
+        }
+    print(json.dumps(answers, default=str))
+
+
+if __name__ == "__main__":
+    main()
