@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use trailrelay::local::{LocalLister, LocalSource};
 use trailrelay::ports::{ObjectRef, Store};
 use trailrelay::replay::{Selection, parse_time};
+use trailrelay::rules::RuleSet;
 use trailrelay_lake::catalog::LocalLake;
 use trailrelay_lake::{Lake, Reader, Recovered, Step, WindowReport, select};
 
@@ -128,7 +129,7 @@ fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-fn selection_of(input: &str, args: &LakeArgs) -> Result<(PathBuf, Selection), Stop> {
+fn selection_of(input: &str, args: &Run<'_>) -> Result<(PathBuf, Selection), Stop> {
     let path = Path::new(input);
     if !path.is_dir() {
         return Err(Stop::Usage(format!(
@@ -146,12 +147,61 @@ fn selection_of(input: &str, args: &LakeArgs) -> Result<(PathBuf, Selection), St
     Ok((root, selection))
 }
 
+/// A lake built: the table (its runtime kept with it) and what the run did.
+pub(crate) struct Built {
+    pub(crate) lake: Lake,
+    // Dropped after the lake, whose handle it backs.
+    _runtime: tokio::runtime::Runtime,
+    summary: Summary,
+    pub(crate) dir: PathBuf,
+}
+
+impl Built {
+    pub(crate) fn print_summary(&self) {
+        self.summary.print(&self.dir);
+    }
+}
+
+/// What to build, and how to report it.
+pub(crate) struct Run<'a> {
+    pub(crate) inputs: &'a [String],
+    pub(crate) out: &'a Path,
+    pub(crate) from: Option<i64>,
+    pub(crate) to: Option<i64>,
+    pub(crate) rules: &'a RuleSet,
+    pub(crate) quiet: bool,
+    pub(crate) json: bool,
+}
+
 pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
     if let (Some(from), Some(to)) = (args.from, args.to)
         && from >= to
     {
         return Err(Stop::Usage("--to must be later than --from".to_owned()));
     }
+    let rules = crate::rules_of(args.rules.as_deref())?;
+    let built = build(&Run {
+        inputs: &args.inputs,
+        out: &args.out,
+        from: args.from,
+        to: args.to,
+        rules: &rules,
+        quiet: args.quiet,
+        json: args.json,
+    })?;
+    if args.json {
+        print_json_summary(&serde_json::to_value(&built.summary).unwrap_or_default());
+    } else {
+        built.print_summary();
+    }
+    Ok(match built.summary.failed_files {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// Builds the lake of `run.inputs` in `run.out/lake`, window by window.
+pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
     let interrupt = match std::env::var(INTERRUPT_VARIABLE) {
         Ok(step) => Some(Step::parse(&step).ok_or_else(|| {
             Stop::Usage(format!(
@@ -160,13 +210,12 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
         })?),
         Err(_) => None,
     };
-    let rules = crate::rules_of(args.rules.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Stop::Failed(format!("starting a runtime: {e}")))?;
-    let dir = args.out.join("lake");
+    let dir = run.out.join("lake");
     let local =
         LocalLake::new(&dir).map_err(|e| Stop::Failed(format!("{}: {e}", dir.display())))?;
     let catalog = runtime
@@ -187,10 +236,14 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
         )),
         None => {}
     }
-    let reader = Reader::new(&LocalSource, &rules, trailrelay::decode::Limits::default());
-    for input in &args.inputs {
-        let (root, selection) = selection_of(input, args)?;
-        let listing = spinner(args.quiet);
+    let reader = Reader::new(
+        &LocalSource,
+        run.rules,
+        trailrelay::decode::Limits::default(),
+    );
+    for input in run.inputs {
+        let (root, selection) = selection_of(input, run)?;
+        let listing = spinner(run.quiet);
         listing.set_message(format!("listing {input}"));
         let mut found = 0usize;
         let windows = runtime
@@ -199,7 +252,7 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
             }))
             .map_err(|e| Stop::Failed(format!("{input}: {e}")))?;
         listing.finish_and_clear();
-        let bar = progress_bar(windows.files() as u64, args.quiet);
+        let bar = progress_bar(windows.files() as u64, run.quiet);
         for (window, files) in &windows.windows {
             bar.set_message(window.to_string());
             let objects: Vec<ObjectRef> = files
@@ -220,9 +273,9 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
                     class: Some(failure.class.as_str()),
                     message: failure.message.clone(),
                 };
-                bar.suspend(|| failure.print(args.json));
+                bar.suspend(|| failure.print(run.json));
             }
-            if args.json && report.commit.is_some() {
+            if run.json && report.commit.is_some() {
                 crate::report::print_json_line(
                     "window",
                     &serde_json::json!({
@@ -241,13 +294,10 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
         bar.finish_and_clear();
     }
     summary.seconds = started.elapsed().as_secs_f64();
-    if args.json {
-        print_json_summary(&serde_json::to_value(&summary).unwrap_or_default());
-    } else {
-        summary.print(&dir);
-    }
-    Ok(match summary.failed_files {
-        0 => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
+    Ok(Built {
+        lake,
+        _runtime: runtime,
+        summary,
+        dir,
     })
 }

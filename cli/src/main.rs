@@ -413,7 +413,7 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
         println!("Applying the CIS / Security Hub metric filter pack (--rules to use your own).");
     }
     let input = bucket.to_string_lossy().into_owned();
-    let code = forward(&[input], &out, &options, &Destinations::local())?;
+    let code = forward(&[input.clone()], &out, &options, &Destinations::local())?;
     let archive_dir = out.join("archive");
     let findings = Findings::from_archive(&archive_dir).map_err(|e| {
         Stop::Failed(format!(
@@ -439,12 +439,63 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
         archive_dir.display()
     );
     println!();
+    let lake_code = demo_lake(&input, &out, &options)?;
+    println!();
     let verified = validate_demo(args, &spec, &out)?;
-    Ok(if verified == ExitCode::SUCCESS {
-        code
-    } else {
-        verified
-    })
+    Ok([code, lake_code, verified]
+        .into_iter()
+        .find(|c| *c != ExitCode::SUCCESS)
+        .unwrap_or(ExitCode::SUCCESS))
+}
+
+/// Builds the demo trail's lake and answers two questions from it through the table's scan.
+fn demo_lake(input: &str, out: &Path, options: &PipelineOptions) -> Result<ExitCode, Stop> {
+    let rules = rules_of(options.rules.as_deref())?;
+    let inputs = [input.to_owned()];
+    let built = lake::build(&lake::Run {
+        inputs: &inputs,
+        out,
+        from: None,
+        to: None,
+        rules: &rules,
+        quiet: options.quiet,
+        json: false,
+    })?;
+    println!("The lake (trailrelay lake): the same history as one Iceberg table");
+    built.print_summary();
+    let answers = [
+        (
+            "console sign-ins without MFA, by account",
+            trailrelay_lake::query::console_sign_ins_without_mfa(&built.lake),
+        ),
+        (
+            "the root user's activity",
+            trailrelay_lake::query::root_activity(&built.lake),
+        ),
+    ];
+    for (question, answer) in answers {
+        let answer = answer.map_err(|e| Stop::Failed(format!("asking the lake: {e}")))?;
+        let counts: Vec<String> = answer
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        println!("  {question}: {}", counts.join(", "));
+        println!(
+            "    read {} of {} data files, {:.1} KB of {:.1} KB",
+            answer.files_read,
+            answer.files_in_table,
+            answer.bytes_read as f64 / 1e3,
+            answer.table_bytes as f64 / 1e3,
+        );
+    }
+    println!(
+        "  PyIceberg: SqlCatalog(\"trailrelay\", uri=\"sqlite:///{0}/catalog.db\", warehouse=\"file://{0}/warehouse\")",
+        std::path::absolute(&built.dir)
+            .unwrap_or_else(|_| built.dir.clone())
+            .display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Checks the demo trail's signed digests against the bucket and the run's receipts, with the

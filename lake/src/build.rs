@@ -223,6 +223,11 @@ impl Lake {
         &self.table
     }
 
+    /// Runs `work` on the lake's runtime.
+    pub fn block_on<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        self.handle.block_on(work)
+    }
+
     fn io(&self) -> &FileIO {
         self.table.file_io()
     }

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod query;
 pub mod read;
 pub mod rows;
 pub mod select;
