@@ -85,7 +85,8 @@ impl Summary {
         self.bytes_written += report.data_bytes;
     }
 
-    fn print(&self, lake: &Path) {
+    /// The summary; `timing` adds the rate and the time (which differ run to run).
+    fn print(&self, lake: &Path, timing: bool) {
         let mb = |b: u64| b as f64 / 1e6;
         println!(
             "lake {}: {} committed, {} unchanged",
@@ -102,13 +103,17 @@ impl Summary {
             count(self.rows, "row"),
             self.unreadable_records,
         );
+        let rate = format!(
+            ", {:.1} MB/s, {:.1} s",
+            mb(self.bytes_read) / self.seconds.max(1e-3),
+            self.seconds
+        );
         println!(
-            "  {} written, {:.1} MB from {:.1} MB of records, {:.1} MB/s, {:.1} s",
+            "  {} written, {:.1} MB from {:.1} MB of records{}",
             count(self.data_files, "data file"),
             mb(self.bytes_written),
             mb(self.bytes_read),
-            mb(self.bytes_read) / self.seconds.max(1e-3),
-            self.seconds,
+            if timing { rate.as_str() } else { "" },
         );
         for line in &self.recovered {
             println!("  {line}");
@@ -157,8 +162,9 @@ pub(crate) struct Built {
 }
 
 impl Built {
-    pub(crate) fn print_summary(&self) {
-        self.summary.print(&self.dir);
+    /// The run's summary; `timing` adds its rate and time.
+    pub(crate) fn print_summary(&self, timing: bool) {
+        self.summary.print(&self.dir, timing);
     }
 }
 
@@ -192,7 +198,7 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
     if args.json {
         print_json_summary(&serde_json::to_value(&built.summary).unwrap_or_default());
     } else {
-        built.print_summary();
+        built.print_summary(true);
     }
     Ok(match built.summary.failed_files {
         0 => ExitCode::SUCCESS,

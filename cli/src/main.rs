@@ -413,7 +413,12 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode, Stop> {
         println!("Applying the CIS / Security Hub metric filter pack (--rules to use your own).");
     }
     let input = bucket.to_string_lossy().into_owned();
-    let code = forward(&[input.clone()], &out, &options, &Destinations::local())?;
+    let code = forward(
+        std::slice::from_ref(&input),
+        &out,
+        &options,
+        &Destinations::local(),
+    )?;
     let archive_dir = out.join("archive");
     let findings = Findings::from_archive(&archive_dir).map_err(|e| {
         Stop::Failed(format!(
@@ -462,7 +467,7 @@ fn demo_lake(input: &str, out: &Path, options: &PipelineOptions) -> Result<ExitC
         json: false,
     })?;
     println!("The lake (trailrelay lake): the same history as one Iceberg table");
-    built.print_summary();
+    built.print_summary(false);
     let answers = [
         (
             "console sign-ins without MFA, by account",
@@ -518,6 +523,8 @@ fn validate_demo(args: &DemoArgs, spec: &DemoSpec, out: &Path) -> Result<ExitCod
         keys.display().to_string(),
         "--receipts".to_owned(),
         receipts.display().to_string(),
+        "--lake".to_owned(),
+        out.join("lake").display().to_string(),
         "--to".to_owned(),
         to.clone(),
     ];

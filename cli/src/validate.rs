@@ -41,6 +41,14 @@ pub(crate) struct ValidateArgs {
     /// s3://ARCHIVE/PREFIX/_receipts/ [default: forwarding is not checked].
     #[arg(long, value_name = "DIR|S3_URL")]
     receipts: Option<String>,
+    /// The lake: a local lake (`trailrelay lake`'s OUT/lake) or s3://BUCKET/PREFIX/, the
+    /// table's location: each listed log file must be in a commit of its window with the listed
+    /// hash [default: the lake is not checked].
+    #[arg(long, value_name = "DIR|S3_URL")]
+    lake: Option<String>,
+    /// How long after its digest a log file may be missing from the lake.
+    #[arg(long, value_name = "DURATION", default_value = "3h", value_parser = seconds)]
+    lake_grace: i64,
     /// How long after its digest a log file may be without a receipt.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = seconds)]
     forward_grace: i64,
@@ -86,6 +94,29 @@ struct Context {
     keys: Keys,
     source: AnySource,
     receipts: Option<(Store, String)>,
+    lake: Option<(Store, String)>,
+}
+
+/// Where the lake's own folder is: a local lake's table (OUT/lake/warehouse/trailrelay/
+/// cloudtrail), a table location given as a folder, or s3://BUCKET/PREFIX/.
+fn lake_of(given: &str) -> Result<(Store, String), Stop> {
+    if let Some((bucket, prefix)) = ports::s3_url(given) {
+        return Ok((Store::S3(bucket), trailrelay::lake::lake_prefix(&prefix)));
+    }
+    let path = Path::new(given);
+    let table = path.join("warehouse").join("trailrelay").join("cloudtrail");
+    let location = if path.join("catalog.db").is_file() {
+        table
+    } else {
+        path.to_path_buf()
+    };
+    if !location.join(trailrelay::lake::LAKE_FOLDER).is_dir() {
+        return Err(format!(
+            "--lake {given}: no lake there (a local run's OUT/lake, or the table's s3://BUCKET/PREFIX/)"
+        )
+        .into());
+    }
+    Ok((Store::Local(location), trailrelay::lake::lake_prefix("")))
 }
 
 impl Context {
@@ -103,12 +134,15 @@ impl Context {
                 .into());
             }
         };
+        let lake = args.lake.as_deref().map(lake_of).transpose()?;
         let any_s3 = args.inputs.iter().any(|i| i.starts_with("s3://"));
         if args.public_keys.is_none() && !any_s3 {
             return Err("a local copy of a trail needs its public keys: pass --public-keys FILE|DIR (the keys `aws cloudtrail list-public-keys` returns, DER or PEM)".to_owned().into());
         }
-        let needs_aws =
-            args.public_keys.is_none() || any_s3 || matches!(receipts, Some((Store::S3(_), _)));
+        let needs_aws = args.public_keys.is_none()
+            || any_s3
+            || matches!(receipts, Some((Store::S3(_), _)))
+            || matches!(lake, Some((Store::S3(_), _)));
         let aws = needs_aws
             .then(|| Aws::connect(args.s3_force_path_style))
             .transpose()?;
@@ -136,6 +170,7 @@ impl Context {
             keys,
             source,
             receipts,
+            lake,
         })
     }
 }
@@ -180,6 +215,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
         max_log_file_bytes: args.max_object_bytes,
         // No queue is asked from here: a file without a receipt is named.
         forwarding_busy: false,
+        lake_grace_s: args.lake_grace,
     };
     let progress = spinner(args.quiet);
     let (mut tally, mut found, mut failed_inputs) = (Tally::default(), 0, 0);
@@ -200,6 +236,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
             source: &cx.source,
             trail: trail.clone(),
             receipts: cx.receipts.clone(),
+            lake: cx.lake.clone(),
             keys: &cx.keys,
         };
         let mut checker = Checker::new(evidence, options, at).walked_from(args.from);
@@ -231,10 +268,19 @@ pub(crate) fn validate(args: &ValidateArgs) -> Result<ExitCode, Stop> {
             "tally": tally,
             "findings": tally.finding_count(),
             "forwarding_checked": cx.receipts.is_some(),
+            "lake_checked": cx.lake.is_some(),
             "failed_inputs": failed_inputs,
         }));
     } else {
-        print!("{}", summary(&tally, cx.receipts.is_some(), failed_inputs));
+        print!(
+            "{}",
+            summary(
+                &tally,
+                cx.receipts.is_some(),
+                cx.lake.is_some(),
+                failed_inputs
+            )
+        );
     }
     Ok(code)
 }
@@ -338,7 +384,7 @@ fn print_finding(finding: &Finding, json: bool) {
     }
 }
 
-fn summary(t: &Tally, receipts: bool, failed_inputs: u64) -> String {
+fn summary(t: &Tally, receipts: bool, lake: bool, failed_inputs: u64) -> String {
     let mut s = format!(
         "{} in {}: {} verified, {} unverified (no signature kept for the newest of a local copy)\n",
         count(t.digests, "digest"),
@@ -363,6 +409,12 @@ fn summary(t: &Tally, receipts: bool, failed_inputs: u64) -> String {
         );
     } else {
         s += "  forwarding not checked (no --receipts)\n";
+    }
+    if lake {
+        s += &format!(
+            "  in the lake: {} with the listed hash, {} awaited within the grace period\n",
+            t.log_files_in_lake, t.awaiting_lake
+        );
     }
     let total = t.finding_count();
     if failed_inputs > 0 {

@@ -39,7 +39,7 @@ use trailrelay::ports::{ObjectRef, ObjectSource};
 use crate::read::{FileFailure, Reader};
 use crate::rows::Rows;
 use crate::table;
-use crate::window::{Manifest, Pending, Window, summary};
+use trailrelay::lake::{LAKE_FOLDER, Manifest, Pending, Window, summary};
 
 /// Rows are handed to the data file writer when a file ends, or when this many bytes of
 /// records are waiting within one file.
@@ -235,7 +235,7 @@ impl Lake {
     /// The location of `name` in the lake's own folder, `_lake/` under the table's location.
     pub fn lake_path(&self, name: &str) -> String {
         format!(
-            "{}/_lake/{name}",
+            "{}/{LAKE_FOLDER}/{name}",
             self.table.metadata().location().trim_end_matches('/')
         )
     }
@@ -272,6 +272,10 @@ impl Lake {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        self.write_bytes(path, bytes)
+    }
+
+    fn write_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<(), LakeError> {
         self.handle.block_on(async {
             let output = self
                 .io()
@@ -370,16 +374,24 @@ impl Lake {
         none_since || oldest.is_some_and(|t| t < started_ms)
     }
 
-    /// Writes `manifest` where its window's manifests are, unless it is there already (a
-    /// published manifest is never replaced).
+    /// Writes `manifest` where its window's manifests are, with its account and region
+    /// indexes, unless it is there already (a published manifest is never replaced).
     fn publish(&self, manifest: &Manifest) -> Result<(), LakeError> {
-        let window = parse_window(&manifest.window).ok_or_else(|| LakeError::Unreadable {
+        let files = manifest.published().ok_or_else(|| LakeError::Unreadable {
             path: self.lake_path("pending.json"),
             message: format!("{:?} is not a window", manifest.window),
         })?;
-        let path = self.lake_path(&window.manifest_name(manifest.commit));
-        if self.read_json::<Manifest>(&path)?.is_none() {
-            self.write_json(&path, manifest)?;
+        let Some((manifest_name, _)) = files.last() else {
+            return Ok(());
+        };
+        if self
+            .read_json::<Manifest>(&self.lake_path(manifest_name))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        for (name, bytes) in files {
+            self.write_bytes(&self.lake_path(&name), bytes)?;
         }
         Ok(())
     }
@@ -594,7 +606,7 @@ impl Lake {
     /// The commit: one snapshot adding the data files, its summary naming the window.
     fn commit(&mut self, manifest: &Manifest, data_files: Vec<DataFile>) -> Result<(), LakeError> {
         let records: u64 = manifest.files.iter().map(|f| f.records).sum();
-        let window = parse_window(&manifest.window).unwrap_or(Window::of(0));
+        let window = Window::parse(&manifest.window).unwrap_or(Window::of(0));
         let properties = HashMap::from([
             (summary::WINDOW.to_owned(), manifest.window.clone()),
             (summary::COMMIT.to_owned(), manifest.commit.to_string()),
@@ -680,13 +692,6 @@ async fn open_table(catalog: &dyn Catalog) -> Result<Table, LakeError> {
         .create_table(&namespace, creation)
         .await
         .map_err(LakeError::iceberg("creating the table"))
-}
-
-/// Reads `2026-12-06T13:00:00Z` back.
-fn parse_window(text: &str) -> Option<Window> {
-    let t: jiff::Timestamp = text.parse().ok()?;
-    let window = Window::of(t.as_second());
-    (window.start_s() == t.as_second()).then_some(window)
 }
 
 fn now_ms() -> i64 {

@@ -12,8 +12,7 @@ pub mod read;
 pub mod rows;
 pub mod select;
 pub mod table;
-pub mod window;
 
 pub use build::{Lake, LakeError, Recovered, Step, WindowReport};
 pub use read::{FileFailure, Reader};
-pub use window::{Manifest, Window};
+pub use trailrelay::lake::{Manifest, Window};

@@ -7,7 +7,7 @@ use trailrelay::rules::{RuleSet, RuleStats};
 
 use crate::build::LakeError;
 use crate::rows::{RowSource, Rows};
-use crate::window::FileEntry;
+use trailrelay::lake::FileEntry;
 
 /// A log file that could not be read: it is not committed, and a later run tries it again.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use trailrelay::ports::{ListedObject, Lister, PortError};
 use trailrelay::replay::select::Walk;
 use trailrelay::replay::{Request, Selection};
 
-use crate::window::Window;
+use trailrelay::lake::Window;
 
 /// Every kind of log file the forwarder forwards (all but digests): the lake holds what the
 /// archive holds.

@@ -37,6 +37,7 @@ pub mod demo;
 pub mod forwarder;
 pub mod integrity;
 pub mod key;
+pub mod lake;
 pub mod local;
 pub mod normalize;
 pub mod notification;

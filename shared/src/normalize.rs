@@ -478,7 +478,7 @@ fn principal<'a>(m: &Members<'_, 'a>) -> Principal<'a> {
         session_issuer: m.text(M::SessionIssuerArn),
         mfa,
         invoked_by: m.text(M::InvokedBy),
-        access_key_id: m.text(M::AccessKeyId),
+        access_key_id: m.access_key_id(),
     }
 }
 

@@ -615,3 +615,56 @@ fn future_key(key: &str) -> String {
         name.replace(stamp, "20991231T235959Z")
     )
 }
+
+#[test]
+fn validate_checks_the_lake_and_names_a_file_the_lake_lost() {
+    let f = Forwarded::new();
+    let (bucket, out) = (f.path("bucket"), f.path("out"));
+    let built = run(&[
+        "lake",
+        bucket.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(built.status.success(), "{}", text(&built));
+    let lake = f.path("out/lake");
+    let with_lake = ["--lake", lake.to_str().unwrap(), "--lake-grace", "0s"];
+    assert_eq!(f.validate(&with_lake), (Some(0), vec![]));
+    let summary = String::from_utf8(f.command(&with_lake).stdout).unwrap();
+    // Digests list log files of every kind but Insights.
+    let listed = f.keys("CloudTrail").len() + f.keys("CloudTrail-NetworkActivity").len();
+    assert!(
+        summary.contains(&format!("in the lake: {listed} with the listed hash")),
+        "{summary}"
+    );
+
+    // One file's entry is dropped from its account and region's index.
+    let lost = f.keys("CloudTrail")[4].clone();
+    let index = crate::support::files(&lake, ".json")
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy().contains("/_lake/windows/")
+                && fs::read_to_string(p).unwrap().contains(&lost)
+                && !p.file_name().unwrap().to_string_lossy().starts_with("00")
+        })
+        .expect("the index holding the file");
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&index).unwrap()).unwrap();
+    doc["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["key"] != lost.as_str());
+    fs::write(&index, serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert_eq!(
+        f.validate(&with_lake),
+        (
+            Some(1),
+            vec![("log-file-not-in-lake".to_owned(), lost.clone())]
+        )
+    );
+    // Within the grace period it is awaited, not named.
+    assert_eq!(
+        f.validate(&["--lake", lake.to_str().unwrap(), "--lake-grace", "24h"]),
+        (Some(0), vec![])
+    );
+}

@@ -90,6 +90,18 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "s3://BUCKET/PREFIX/ of public key files (DER or PEM) to verify with, in place of `cloudtrail:ListPublicKeys`.",
     },
     Variable {
+        name: "LAKE_LOCATION",
+        default: None,
+        required: false,
+        meaning: "s3://BUCKET/PREFIX/ of the lake's table (the folder that holds `_lake/`): each listed log file must be in a commit of its window with the listed hash (`log-file-not-in-lake`). Unset: the lake is not checked.",
+    },
+    Variable {
+        name: "LAKE_GRACE_SECONDS",
+        default: Some("10800"),
+        required: false,
+        meaning: "Seconds after its digest a log file may be missing from the lake before it is a finding.",
+    },
+    Variable {
         name: "S3_FORCE_PATH_STYLE",
         default: Some("false"),
         required: false,
@@ -128,6 +140,10 @@ pub struct ValidatorConfig {
     pub first_lookback_hours: u64,
     /// `PUBLIC_KEYS`: bucket and prefix.
     pub public_keys: Option<(String, String)>,
+    /// `LAKE_LOCATION`: bucket and prefix of the table's location.
+    pub lake_location: Option<(String, String)>,
+    /// `LAKE_GRACE_SECONDS`.
+    pub lake_grace_s: u64,
     /// `S3_FORCE_PATH_STYLE`.
     pub s3_force_path_style: bool,
 }
@@ -141,15 +157,14 @@ impl ValidatorConfig {
     /// Reads and checks every variable through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env::new(VARIABLES, &lookup);
-        let public_keys = match env.get("PUBLIC_KEYS") {
-            None => None,
-            Some(url) => Some(crate::key::s3_url(&url).ok_or_else(|| {
-                env.error(
-                    "PUBLIC_KEYS",
-                    format!("{url:?} is not an s3://BUCKET/PREFIX/ URL"),
-                )
-            })?),
+        let s3_location = |name: &'static str| match env.get(name) {
+            None => Ok(None),
+            Some(url) => crate::key::s3_url(&url).map(Some).ok_or_else(|| {
+                env.error(name, format!("{url:?} is not an s3://BUCKET/PREFIX/ URL"))
+            }),
         };
+        let public_keys = s3_location("PUBLIC_KEYS")?;
+        let lake_location = s3_location("LAKE_LOCATION")?;
         Ok(Self {
             trail_bucket: env.bucket("TRAIL_BUCKET")?,
             trail_prefix: env.get("TRAIL_PREFIX").unwrap_or_default(),
@@ -165,6 +180,8 @@ impl ValidatorConfig {
             max_object_bytes: env.size("MAX_OBJECT_BYTES")?,
             first_lookback_hours: env.positive("FIRST_LOOKBACK_HOURS")?.get().into(),
             public_keys,
+            lake_location,
+            lake_grace_s: env.number("LAKE_GRACE_SECONDS")?,
             s3_force_path_style: env.flag("S3_FORCE_PATH_STYLE")?,
         })
     }
@@ -206,6 +223,8 @@ mod tests {
         assert_eq!(config.late_after_s, 7200);
         assert_eq!(config.first_lookback_hours, 24);
         assert_eq!(config.public_keys, None);
+        assert_eq!(config.lake_location, None);
+        assert_eq!(config.lake_grace_s, 3 * 3600);
         let with_keys = [
             MINIMAL,
             &[("PUBLIC_KEYS", "s3://keys-bucket/cloudtrail/keys/")],
@@ -226,6 +245,8 @@ mod tests {
             ("LATE_AFTER_SECONDS", "0"),
             ("FORWARD_GRACE_SECONDS", "soon"),
             ("PUBLIC_KEYS", "/keys"),
+            ("LAKE_LOCATION", "org-lake/warehouse"),
+            ("LAKE_GRACE_SECONDS", "-1"),
             ("FORWARDER_QUEUE_URL", " "),
         ] {
             let mut pairs = MINIMAL.to_vec();

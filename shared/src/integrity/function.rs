@@ -186,6 +186,9 @@ where
                 Store::S3(config.archive_bucket.clone()),
                 receipts_prefix(&config.archive_prefix),
             )),
+            lake: config.lake_location.as_ref().map(|(bucket, prefix)| {
+                (Store::S3(bucket.clone()), crate::lake::lake_prefix(prefix))
+            }),
             keys: self.ports.keys,
         };
         let options = Options {
@@ -193,6 +196,7 @@ where
             late_after_s: i64::try_from(config.late_after_s).unwrap_or(i64::MAX),
             max_log_file_bytes: config.max_object_bytes,
             forwarding_busy: self.forwarding_busy(),
+            lake_grace_s: i64::try_from(config.lake_grace_s).unwrap_or(i64::MAX),
         };
         let mut checker = Checker::new(evidence, options, now_s)
             .walked_from(Some(from_s))

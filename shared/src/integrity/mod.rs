@@ -29,6 +29,9 @@ use keys::KeyStore;
 
 /// How long a listed log file may go without a receipt: one hour.
 pub const DEFAULT_FORWARD_GRACE_S: i64 = 3600;
+/// How long after its digest's end a listed log file may be missing from the lake: three hours
+/// (the lake commits each hour's window 30 minutes after the hour).
+pub const DEFAULT_LAKE_GRACE_S: i64 = 3 * 3600;
 /// How old the newest digest of a chain may be: two hours (CloudTrail writes one an hour, even
 /// for an hour without log files).
 pub const DEFAULT_LATE_AFTER_S: i64 = 7200;
@@ -47,11 +50,14 @@ pub struct Options {
     /// receipt may be one of them, so it keeps awaiting rather than being named and enqueued
     /// again (healing must not add to a backlog).
     pub forwarding_busy: bool,
+    /// Seconds after its digest's end a log file may still be missing from the lake.
+    pub lake_grace_s: i64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
+            lake_grace_s: DEFAULT_LAKE_GRACE_S,
             forward_grace_s: DEFAULT_FORWARD_GRACE_S,
             late_after_s: DEFAULT_LATE_AFTER_S,
             max_log_file_bytes: crate::decode::Limits::DEFAULT_MAX_OBJECT_BYTES,
@@ -94,11 +100,14 @@ pub enum FindingKind {
     /// A log file in a chain's folders that no digest of the chain lists, though the chain's
     /// digests cover its time: CloudTrail did not deliver it, yet it would be forwarded.
     LogFileUnlisted,
+    /// A listed log file that no commit of the lake holds with the listed hash after the grace
+    /// period: the table is missing its records, or holds other bytes.
+    LogFileNotInLake,
 }
 
 impl FindingKind {
     /// Every kind.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::DigestSignatureInvalid,
         Self::DigestSignatureMissing,
         Self::DigestAltered,
@@ -110,6 +119,7 @@ impl FindingKind {
         Self::LogFileNotForwarded,
         Self::LogFileForwardedAltered,
         Self::LogFileUnlisted,
+        Self::LogFileNotInLake,
         Self::PublicKeyUnknown,
         Self::ObjectUnreadable,
     ];
@@ -130,6 +140,7 @@ impl FindingKind {
             Self::DigestFromTheFuture => "digest-from-the-future",
             Self::ObjectUnreadable => "object-unreadable",
             Self::LogFileUnlisted => "log-file-unlisted",
+            Self::LogFileNotInLake => "log-file-not-in-lake",
         }
     }
 
@@ -137,7 +148,10 @@ impl FindingKind {
     /// is named by every later check of its chain, not only by the one that found it.
     /// Silence and forwarding gaps are judged afresh by each check.
     pub fn persists(self) -> bool {
-        !matches!(self, Self::DigestLate | Self::LogFileNotForwarded)
+        !matches!(
+            self,
+            Self::DigestLate | Self::LogFileNotForwarded | Self::LogFileNotInLake
+        )
     }
 }
 
@@ -179,6 +193,10 @@ pub struct Tally {
     pub log_files_forwarded: u64,
     /// Log files without a receipt yet, within their grace period.
     pub awaiting_receipt: u64,
+    /// Log files a commit of the lake holds with the listed hash.
+    pub log_files_in_lake: u64,
+    /// Log files not in the lake yet, within their grace period.
+    pub awaiting_lake: u64,
     /// Findings by kind.
     pub findings: BTreeMap<FindingKind, u64>,
     /// The unverified digests (a local copy's newest, with no signature sidecar): named, as
@@ -203,6 +221,8 @@ impl Tally {
         self.log_files_verified += other.log_files_verified;
         self.log_files_forwarded += other.log_files_forwarded;
         self.awaiting_receipt += other.awaiting_receipt;
+        self.log_files_in_lake += other.log_files_in_lake;
+        self.awaiting_lake += other.awaiting_lake;
         self.unverified.extend(other.unverified.iter().cloned());
         for (kind, n) in &other.findings {
             *self.findings.entry(*kind).or_default() += n;

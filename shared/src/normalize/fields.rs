@@ -48,7 +48,6 @@ members! {
     IdentityAccountId = ["userIdentity", "accountId"];
     UserName = ["userIdentity", "userName"];
     InvokedBy = ["userIdentity", "invokedBy"];
-    AccessKeyId = ["userIdentity", "accessKeyId"];
     SessionContext = ["userIdentity", "sessionContext"];
     SessionAttributes = ["userIdentity", "sessionContext", "attributes"];
     MfaAuthenticated = ["userIdentity", "sessionContext", "attributes", "mfaAuthenticated"];
@@ -73,6 +72,11 @@ members! {
     OriginalEventId = ["addendum", "originalEventID"];
 }
 
+/// `userIdentity.accessKeyId`, read leniently: real records name it twice in `userIdentity`
+/// (the same key both times), which must not cost the record its principal. A repeated name
+/// gives its last value.
+const ACCESS_KEY_ID: [&str; 2] = ["userIdentity", "accessKeyId"];
+
 /// Where a resource's name is: `resources[].ARN`, else `resources[].ARNPrefix`.
 const RESOURCE_NAMES: [&str; 2] = ["ARN", "ARNPrefix"];
 
@@ -80,6 +84,7 @@ const RESOURCE_NAMES: [&str; 2] = ["ARN", "ARNPrefix"];
 #[derive(Debug, Clone)]
 pub(crate) struct Fields {
     slots: Vec<usize>,
+    access_key_id: Option<usize>,
     resources: Selector,
 }
 
@@ -87,6 +92,12 @@ impl Fields {
     /// Adds the members to `trie`.
     pub(crate) fn bind(trie: &mut SelectorTrie) -> Self {
         let slots = PATHS.iter().map(|path| trie.insert_strict(path)).collect();
+        let access_key_id = trie.insert(&Selector {
+            steps: ACCESS_KEY_ID
+                .iter()
+                .map(|key| Step::Key((*key).to_owned()))
+                .collect(),
+        });
         trie.keep_each(PATHS[Member::Resources as usize], &RESOURCE_NAMES);
         let mut steps: Vec<Step> = PATHS[Member::Resources as usize]
             .iter()
@@ -95,6 +106,7 @@ impl Fields {
         steps.push(Step::AnyIndex);
         Self {
             slots,
+            access_key_id,
             resources: Selector { steps },
         }
     }
@@ -121,6 +133,7 @@ impl Fields {
         });
         (!repeated).then_some(Members {
             slots: &self.slots,
+            access_key_id: self.access_key_id,
             doc: Some(doc),
             resources,
         })
@@ -130,6 +143,7 @@ impl Fields {
 /// A record's members, as the normaliser reads them.
 pub(super) struct Members<'d, 'a> {
     slots: &'d [usize],
+    access_key_id: Option<usize>,
     doc: Option<&'d Document<'a>>,
     /// `resources[].ARN` (or `ARNPrefix`), in order.
     pub(super) resources: Vec<Cow<'a, str>>,
@@ -140,6 +154,7 @@ impl<'a> Members<'_, 'a> {
     pub(super) fn none() -> Self {
         Members {
             slots: &[],
+            access_key_id: None,
             doc: None,
             resources: Vec::new(),
         }
@@ -152,6 +167,11 @@ impl<'a> Members<'_, 'a> {
     /// A string member, else `None`.
     pub(super) fn text(&self, member: Member) -> Option<Cow<'a, str>> {
         self.node(member).and_then(text)
+    }
+
+    /// `userIdentity.accessKeyId`, when it is a string.
+    pub(super) fn access_key_id(&self) -> Option<Cow<'a, str>> {
+        self.doc?.slot(self.access_key_id?).and_then(text)
     }
 
     /// A boolean member, or the strings `"true"`/`"false"` (any case), else `None`.

@@ -294,6 +294,9 @@ fn every_member() -> J {
         ("sourceIPAddress", Text("192.0.2.1")),
         ("userAgent", Text("aws-cli/2.0")),
         ("errorCode", Text("AccessDenied")),
+        ("errorMessage", Text("denied")),
+        ("requestID", Text("request-1")),
+        ("vpcEndpointId", Text("vpce-1")),
         ("eventID", Text("id-1")),
         ("eventType", Text("AwsVpceEvent")),
         ("eventCategory", Text("Management")),
@@ -427,5 +430,25 @@ fn a_repeated_name_in_any_member_read_is_read_as_before() {
         } else {
             assert_ne!(want, event(&base.text()), "{path:?} makes no difference");
         }
+    }
+}
+
+/// Real records name `userIdentity.accessKeyId` twice: the principal stays whole, one parse
+/// with rules agrees, and the key is read.
+#[test]
+fn a_repeated_access_key_keeps_the_principal() {
+    let key = TrailKey::parse(KEY);
+    let origin = origin(&key);
+    let record = r#"{"eventID":"e","userIdentity":{"accessKeyId":"AKIAEXAMPLE1","type":"IAMUser","arn":"arn:aws:iam::1:user/bob","accessKeyId":"AKIAEXAMPLE1","userName":"bob"}}"#;
+    let event = parse(record.as_bytes(), 0, &origin).unwrap().event;
+    let principal = event.principal.clone().unwrap();
+    assert_eq!(principal.name.as_deref(), Some("bob"));
+    assert_eq!(principal.access_key_id.as_deref(), Some("AKIAEXAMPLE1"));
+    let [cis, crossing] = rule_sets();
+    for rules in [&cis, &crossing] {
+        let once = RecordParser::new(rules)
+            .parse(record.as_bytes(), 0, &origin)
+            .unwrap();
+        assert_eq!(once.event, event);
     }
 }

@@ -109,6 +109,12 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             digest: digest_key.to_owned(),
             due_s: digest.end_s + self.options.forward_grace_s,
             heals: 0,
+            receipt_judged: false,
+            lake_due_s: self
+                .evidence
+                .lake
+                .as_ref()
+                .map(|_| digest.end_s + self.options.lake_grace_s),
         };
         self.check_receipt(chain, &file, awaiting, out)
     }
@@ -206,7 +212,25 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         awaiting: &mut Vec<Awaiting>,
         out: &mut dyn FnMut(Finding),
     ) -> Result<(), PortError> {
-        let Some((store, prefix)) = &self.evidence.receipts else {
+        // The lake is judged on its own: it reads the trail bucket, not the forwarder's output.
+        let file = &self.check_lake(chain, file, out)?;
+        // Once the receipt is judged, the file stays only while the lake is awaited.
+        let judged = Awaiting {
+            receipt_judged: true,
+            ..file.clone()
+        };
+        let keep_for_lake = |awaiting: &mut Vec<Awaiting>| {
+            if judged.lake_due_s.is_some() {
+                awaiting.push(judged.clone());
+            }
+        };
+        let Some((store, prefix)) = self
+            .evidence
+            .receipts
+            .as_ref()
+            .filter(|_| !file.receipt_judged)
+        else {
+            keep_for_lake(awaiting);
             return Ok(());
         };
         let object = ObjectRef::new(store.clone(), receipt_key(prefix, &file.key));
@@ -241,6 +265,8 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                         heals,
                         ..file.clone()
                     });
+                } else {
+                    keep_for_lake(awaiting);
                 }
                 return Ok(());
             }
@@ -248,6 +274,7 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         let mut detail = match receipt {
             Ok(r) if same_hex(&r.sha256, &file.sha256) => {
                 self.tally.log_files_forwarded += 1;
+                keep_for_lake(awaiting);
                 return Ok(());
             }
             Ok(r) => format!(
@@ -267,6 +294,7 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
         }
         let kind = FindingKind::LogFileForwardedAltered;
         out(self.found(chain, kind, file.key.clone(), digest, detail));
+        keep_for_lake(awaiting);
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ use crate::key::TrailKey;
 use crate::ports::{ErrorClass, ObjectRef, ObjectSource, PortError, Store};
 
 mod files;
+mod lake;
 mod unlisted;
 
 pub use unlisted::Coverage;
@@ -68,10 +69,20 @@ pub struct Awaiting {
     /// Times it was found not forwarded (and enqueued again by a scheduled check).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub heals: u32,
+    /// Its receipt is judged (found, or named): only the lake is awaited.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub receipt_judged: bool,
+    /// When its grace period for the lake ends, while the lake is awaited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lake_due_s: Option<i64>,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Where a chain stands between two checks: the checkpoint of a scheduled validation.
@@ -118,6 +129,9 @@ pub struct Evidence<'a, S, K> {
     pub trail: Store,
     /// Where receipts are, and their prefix; `None`: forwarding is not checked.
     pub receipts: Option<(Store, String)>,
+    /// Where the lake's own folder is (`_lake/` under the table's location), and its prefix;
+    /// `None`: the lake is not checked.
+    pub lake: Option<(Store, String)>,
     /// Public keys.
     pub keys: &'a K,
     /// Lists the trail's log folders, to name the log files no digest lists; `None`: not
@@ -130,6 +144,7 @@ impl<S, K> std::fmt::Debug for Evidence<'_, S, K> {
         f.debug_struct("Evidence")
             .field("trail", &self.trail)
             .field("receipts", &self.receipts)
+            .field("lake", &self.lake)
             .field("lists", &self.lister.is_some())
             .finish_non_exhaustive()
     }
@@ -200,6 +215,8 @@ pub struct Checker<'a, S, K> {
     /// What the digests checked in the current chain cover: their windows and the log files
     /// they list.
     covered: Covered,
+    /// What the lake holds of the current chain, by window.
+    lake_seen: lake::Seen,
     /// What was checked and found.
     pub tally: Tally,
 }
@@ -216,6 +233,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
             stalled_at: None,
             deadline: None,
             covered: Covered::default(),
+            lake_seen: lake::Seen::default(),
             tally: Tally::default(),
         }
     }
@@ -635,6 +653,7 @@ impl<'a, S: ObjectSource, K: KeyStore> Checker<'a, S, K> {
                 | FindingKind::LogFileNotForwarded
                 | FindingKind::LogFileForwardedAltered
                 | FindingKind::LogFileUnlisted
+                | FindingKind::LogFileNotInLake
                 | FindingKind::DigestLate
         ) && digest.is_none();
         self.covered.broken |= about_a_digest;

@@ -246,10 +246,16 @@ impl Trail {
             let listing = runtime.block_on(LocalLister.list(&root, prefix, false))?;
             Ok(listing.objects.into_iter().map(|o| o.key).collect())
         };
+        // A lake beside the trail is checked too ([`lake::write_lake`]).
+        let lake_dir = self.dir.path().join("lake");
+        let lake = lake_dir
+            .is_dir()
+            .then(|| (Store::Local(lake_dir), crate::lake::lake_prefix("")));
         let evidence = Evidence {
             source,
             trail: store,
             receipts: Some((receipts, String::new())),
+            lake,
             keys,
             lister: Some(&list_keys),
         };
@@ -296,6 +302,8 @@ impl Trail {
         fs::write(path, enc.finish().unwrap()).unwrap();
     }
 }
+
+mod lake;
 
 fn sidecar(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();

@@ -1,16 +1,35 @@
-//! Delivery windows and their records: what a commit holds (the manifest) and what an attempt
-//! in progress has written (the pending record).
+//! The lake's delivery windows and their records: what a commit holds (the manifest), what the
+//! digest validator reads of it (a chain's index), and what an attempt in progress has written
+//! (the pending record). The lake itself (the Iceberg table) is written by the
+//! `trailrelay-lake` crate; this is the part the proof reads.
 //!
 //! A window is an hour of log files, selected by the delivery time their names state, from
 //! inclusive to exclusive: the selection `replay` makes. Each commit of a window has a
 //! manifest, `_lake/windows/YYYY/MM/DD/HH/NNNN.json` under the table's location, numbered from
 //! 1: the files it holds (key, version, SHA-256 of the decompressed bytes, records) and the
-//! rows it added. The manifests of a window are what the table holds of it.
+//! rows it added. Beside it, `NNNN/ACCOUNT/REGION.json` indexes the same files by account and
+//! region, so that the validator, which checks one account and region at a time, reads only
+//! theirs. The manifests of a window are what the table holds of it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use trailrelay::ports::Version;
+
+use crate::key::TrailKey;
+use crate::ports::Version;
+
+/// The lake's own folder under the table's location.
+pub const LAKE_FOLDER: &str = "_lake";
+
+/// The key prefix of the lake's own folder under a table location's prefix (`warehouse/t` or
+/// `warehouse/t/` gives `warehouse/t/_lake/`; an empty one gives `_lake/`).
+pub fn lake_prefix(location_prefix: &str) -> String {
+    match location_prefix.trim_end_matches('/') {
+        "" => format!("{LAKE_FOLDER}/"),
+        prefix => format!("{prefix}/{LAKE_FOLDER}/"),
+    }
+}
 
 /// Seconds in a window.
 pub const WINDOW_S: i64 = 3600;
@@ -62,6 +81,22 @@ impl Window {
     pub fn manifest_name(self, commit: u32) -> String {
         format!("windows/{}/{commit:04}.json", self.folder())
     }
+
+    /// The key of the index of one account and region's files in its `commit`th commit, under
+    /// the lake's folder.
+    pub fn chain_index_name(self, commit: u32, account: &str, region: &str) -> String {
+        format!(
+            "windows/{}/{commit:04}/{account}/{region}.json",
+            self.folder()
+        )
+    }
+
+    /// Reads `2026-12-06T13:00:00Z` back: a window's start, or `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t: jiff::Timestamp = text.parse().ok()?;
+        let window = Self::of(t.as_second());
+        (window.start_s() == t.as_second()).then_some(window)
+    }
 }
 
 impl fmt::Display for Window {
@@ -105,6 +140,24 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// One account and region's files in one commit of a window: what the validator reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainIndex {
+    /// The files, in key order: key, SHA-256, records.
+    pub files: Vec<IndexEntry>,
+}
+
+/// A file in a [`ChainIndex`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Its key.
+    pub key: String,
+    /// SHA-256 of the decompressed bytes, in hex.
+    pub sha256: String,
+    /// Records the file holds.
+    pub records: u64,
+}
+
 /// One commit of a window: the files and rows it added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -124,6 +177,44 @@ pub struct Manifest {
     pub data_bytes: u64,
 }
 
+impl Manifest {
+    /// What publishing it writes, in order, each as (name under the lake's folder, JSON): every
+    /// account and region's index, then the manifest itself, so that a manifest in place means
+    /// its indexes are. `None` when its window does not read back.
+    pub fn published(&self) -> Option<Vec<(String, Vec<u8>)>> {
+        let window = Window::parse(&self.window)?;
+        let mut out: Vec<(String, Vec<u8>)> = self
+            .chains()
+            .into_iter()
+            .map(|((account, region), index)| {
+                let name = window.chain_index_name(self.commit, &account, &region);
+                (name, json(&index))
+            })
+            .collect();
+        out.push((window.manifest_name(self.commit), json(self)));
+        Some(out)
+    }
+
+    /// Its files by account and region (from each key; a key that names neither is under
+    /// empty names).
+    pub fn chains(&self) -> BTreeMap<(String, String), ChainIndex> {
+        let mut chains: BTreeMap<(String, String), ChainIndex> = BTreeMap::new();
+        for file in &self.files {
+            let key = TrailKey::parse(&file.key);
+            let chain = (
+                key.account_id.unwrap_or_default(),
+                key.region.unwrap_or_default(),
+            );
+            chains.entry(chain).or_default().files.push(IndexEntry {
+                key: file.key.clone(),
+                sha256: file.sha256.clone(),
+                records: file.records,
+            });
+        }
+        chains
+    }
+}
+
 /// An attempt at a commit, written before its first data file and again before the commit:
 /// `_lake/pending.json`. One writer per table, so at most one is pending; the next run reads it
 /// and either publishes its manifest (the table holds its snapshot) or removes its data files.
@@ -136,6 +227,11 @@ pub struct Pending {
     /// What it will commit, once its data files are written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Manifest>,
+}
+
+/// A record as pretty JSON (which cannot fail for these plain types).
+fn json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).unwrap_or_default()
 }
 
 /// Snapshot summary properties a window's commit sets.
