@@ -34,12 +34,17 @@ use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use iceberg::{Catalog, NamespaceIdent, TableCreation, TableIdent};
 use tokio::runtime::Handle;
+use trailrelay::lake::{LAKE_FOLDER, Manifest, Pending, Window, summary};
 use trailrelay::ports::{ObjectRef, ObjectSource};
 
 use crate::read::{FileFailure, Reader};
 use crate::rows::Rows;
 use crate::table;
-use trailrelay::lake::{LAKE_FOLDER, Manifest, Pending, Window, summary};
+
+mod outcome;
+mod records;
+
+pub use outcome::{LakeError, Recovered, Step, WindowReport};
 
 /// Rows are handed to the data file writer when a file ends, or when this many bytes of
 /// records are waiting within one file.
@@ -48,122 +53,6 @@ pub const BATCH_RECORD_BYTES: usize = 64 * 1024 * 1024;
 type Writer = FanoutWriter<
     DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
 >;
-
-/// Why the lake could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum LakeError {
-    /// The catalog or the table's storage failed.
-    #[error("{context}: {source}")]
-    Iceberg {
-        /// What was being done.
-        context: String,
-        /// The failure (boxed: it is large, and rare).
-        #[source]
-        source: Box<iceberg::Error>,
-    },
-    /// Rows could not be built (a bug, never the input's fault).
-    #[error("building rows: {0}")]
-    Rows(#[from] arrow_schema::ArrowError),
-    /// A record of the lake's own (manifest, pending record) is not what this writer wrote.
-    #[error("{path}: {message}")]
-    Unreadable {
-        /// Its location.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A pending attempt whose commit cannot be decided: no snapshot names it, and snapshots
-    /// made since it started have been expired, so one of them may have been its own.
-    #[error(
-        "attempt {attempt} (window {window}) is pending, and the table's snapshots since it started are no longer all there: whether it committed cannot be told. Compare its manifest ({pending}) with the table before removing the pending record"
-    )]
-    Undecidable {
-        /// The attempt.
-        attempt: String,
-        /// Its window.
-        window: String,
-        /// The pending record's location.
-        pending: String,
-    },
-    /// Stopped on purpose after a step (a test of what a crash there leaves).
-    #[error("stopped after {0:?}, as asked")]
-    Interrupted(Step),
-}
-
-impl LakeError {
-    fn iceberg(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> Self {
-        let context = context.into();
-        move |source| Self::Iceberg {
-            context,
-            source: Box::new(source),
-        }
-    }
-}
-
-/// A point between the steps of a commit, where a run may be stopped to see what a crash there
-/// leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// The data files and the pending record are written; the commit is not made.
-    DataFiles,
-    /// The commit is made; its manifest is not published.
-    Commit,
-}
-
-impl Step {
-    /// `data-files` or `commit`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "data-files" => Some(Self::DataFiles),
-            "commit" => Some(Self::Commit),
-            _ => None,
-        }
-    }
-}
-
-/// What a pending attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recovered {
-    /// It had committed: its manifest is now published.
-    Published {
-        /// The window.
-        window: String,
-        /// The commit's number in the window.
-        commit: u32,
-    },
-    /// It had not committed: its data files are removed.
-    Abandoned {
-        /// The attempt.
-        attempt: String,
-        /// Data files removed.
-        data_files: usize,
-    },
-}
-
-/// What one window's run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WindowReport {
-    /// The commit's number in the window; `None` when nothing new was committed.
-    pub commit: Option<u32>,
-    /// Files committed by earlier runs (skipped).
-    pub already: usize,
-    /// Files this run committed.
-    pub files: usize,
-    /// Their records.
-    pub records: u64,
-    /// Rows added.
-    pub rows: u64,
-    /// Records that are not JSON objects (counted, not rows).
-    pub unreadable: u64,
-    /// Decompressed bytes read.
-    pub bytes_read: u64,
-    /// Data files written.
-    pub data_files: usize,
-    /// Their bytes.
-    pub data_bytes: u64,
-    /// Files that could not be read: left for a later run.
-    pub failed: Vec<FileFailure>,
-}
 
 /// The table and the runtime its catalog and storage run on.
 pub struct Lake {
@@ -228,7 +117,7 @@ impl Lake {
         self.handle.block_on(work)
     }
 
-    fn io(&self) -> &FileIO {
+    pub(super) fn io(&self) -> &FileIO {
         self.table.file_io()
     }
 
@@ -240,173 +129,12 @@ impl Lake {
         )
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> Result<Option<T>, LakeError> {
-        self.handle.block_on(async {
-            let io = self.io();
-            if !io
-                .exists(path)
-                .await
-                .map_err(LakeError::iceberg(format!("looking for {path}")))?
-            {
-                return Ok(None);
-            }
-            let input = io.new_input(path).map_err(LakeError::iceberg(path))?;
-            let bytes = input
-                .read()
-                .await
-                .map_err(LakeError::iceberg(format!("reading {path}")))?;
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| LakeError::Unreadable {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })
-        })
-    }
-
-    fn write_json<T: serde::Serialize>(&self, path: &str, value: &T) -> Result<(), LakeError> {
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| LakeError::Unreadable {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        self.write_bytes(path, bytes)
-    }
-
-    fn write_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<(), LakeError> {
-        self.handle.block_on(async {
-            let output = self
-                .io()
-                .new_output(path)
-                .map_err(LakeError::iceberg(path))?;
-            output
-                .write(bytes.into())
-                .await
-                .map_err(LakeError::iceberg(format!("writing {path}")))
-        })
-    }
-
-    fn delete(&self, path: &str) -> Result<(), LakeError> {
-        self.handle
-            .block_on(self.io().delete(path))
-            .map_err(LakeError::iceberg(format!("removing {path}")))
-    }
-
-    fn reload(&mut self) -> Result<(), LakeError> {
+    pub(super) fn reload(&mut self) -> Result<(), LakeError> {
         self.table = self
             .handle
             .block_on(self.catalog.load_table(&table_ident()))
             .map_err(LakeError::iceberg("loading the table"))?;
         Ok(())
-    }
-
-    /// Whether a snapshot of the table names `attempt`.
-    fn committed_attempt(&self, attempt: &str) -> bool {
-        self.table.metadata().snapshots().any(|s| {
-            s.summary()
-                .additional_properties
-                .get(summary::ATTEMPT)
-                .map(String::as_str)
-                == Some(attempt)
-        })
-    }
-
-    /// Settles the attempt a stopped run left pending, if any: publishes its manifest when the
-    /// table holds its commit, else removes its data files.
-    pub fn recover(&mut self) -> Result<Option<Recovered>, LakeError> {
-        let path = self.lake_path("pending.json");
-        let Some(pending) = self.read_json::<Pending>(&path)? else {
-            return Ok(None);
-        };
-        self.reload()?;
-        let window = pending
-            .manifest
-            .as_ref()
-            .map_or_else(String::new, |m| m.window.clone());
-        let outcome = if self.committed_attempt(&pending.attempt) {
-            let manifest = pending
-                .manifest
-                .as_ref()
-                .ok_or_else(|| LakeError::Unreadable {
-                    path: path.clone(),
-                    message: format!(
-                        "attempt {} committed, but its pending record names no manifest",
-                        pending.attempt
-                    ),
-                })?;
-            self.publish(manifest)?;
-            Recovered::Published {
-                window,
-                commit: manifest.commit,
-            }
-        } else {
-            if !self.all_snapshots_since(pending.started_ms) {
-                return Err(LakeError::Undecidable {
-                    attempt: pending.attempt,
-                    window,
-                    pending: path,
-                });
-            }
-            let data_files = pending
-                .manifest
-                .as_ref()
-                .map_or(&[][..], |m| &m.data_files[..]);
-            for file in data_files {
-                self.delete(file)?;
-            }
-            Recovered::Abandoned {
-                attempt: pending.attempt.clone(),
-                data_files: data_files.len(),
-            }
-        };
-        self.delete(&path)?;
-        Ok(Some(outcome))
-    }
-
-    /// Whether every snapshot made since `started_ms` is still in the table's metadata: no
-    /// snapshot was made since, or the oldest one kept is older (expiry removes the oldest).
-    fn all_snapshots_since(&self, started_ms: i64) -> bool {
-        let snapshots = || self.table.metadata().snapshots();
-        let none_since = snapshots().all(|s| s.timestamp_ms() < started_ms);
-        let oldest = snapshots().map(|s| s.timestamp_ms()).min();
-        none_since || oldest.is_some_and(|t| t < started_ms)
-    }
-
-    /// Writes `manifest` where its window's manifests are, with its account and region
-    /// indexes, unless it is there already (a published manifest is never replaced).
-    fn publish(&self, manifest: &Manifest) -> Result<(), LakeError> {
-        let files = manifest.published().ok_or_else(|| LakeError::Unreadable {
-            path: self.lake_path("pending.json"),
-            message: format!("{:?} is not a window", manifest.window),
-        })?;
-        let Some((manifest_name, _)) = files.last() else {
-            return Ok(());
-        };
-        if self
-            .read_json::<Manifest>(&self.lake_path(manifest_name))?
-            .is_some()
-        {
-            return Ok(());
-        }
-        for (name, bytes) in files {
-            self.write_bytes(&self.lake_path(&name), bytes)?;
-        }
-        Ok(())
-    }
-
-    /// The manifests of `window`'s commits, in commit order.
-    pub fn manifests(&self, window: Window) -> Result<Vec<Manifest>, LakeError> {
-        let mut manifests = Vec::new();
-        for commit in 1.. {
-            let path = self.lake_path(&window.manifest_name(commit));
-            match self.read_json::<Manifest>(&path)? {
-                Some(m) => manifests.push(m),
-                None => break,
-            }
-        }
-        Ok(manifests)
     }
 
     /// Writes the files of `window` that no commit of it holds yet (all of `objects` are the
@@ -572,21 +300,33 @@ impl Lake {
             data_bytes: data_files.iter().map(DataFile::file_size_in_bytes).sum(),
         };
         pending.manifest = Some(manifest.clone());
-        self.write_json(&pending_path, &pending)?;
-        if self.interrupt == Some(Step::DataFiles) {
-            return Err(LakeError::Interrupted(Step::DataFiles));
-        }
-        self.commit(&manifest, data_files)?;
-        if self.interrupt == Some(Step::Commit) {
-            return Err(LakeError::Interrupted(Step::Commit));
-        }
-        self.publish(&manifest)?;
-        self.delete(&pending_path)?;
+        self.settle(&pending_path, &pending, &manifest, data_files)?;
         report.commit = Some(commit);
         report.files = manifest.files.len();
         report.data_files = manifest.data_files.len();
         report.data_bytes = manifest.data_bytes;
         Ok(Attempt::Done(report))
+    }
+
+    /// Steps 1 to 3 of a commit whose data files are written: the pending record with its
+    /// manifest, the commit, the published manifest.
+    fn settle(
+        &mut self,
+        pending_path: &str,
+        pending: &Pending,
+        manifest: &Manifest,
+        data_files: Vec<DataFile>,
+    ) -> Result<(), LakeError> {
+        self.write_json(pending_path, pending)?;
+        if self.interrupt == Some(Step::DataFiles) {
+            return Err(LakeError::Interrupted(Step::DataFiles));
+        }
+        self.commit(manifest, data_files)?;
+        if self.interrupt == Some(Step::Commit) {
+            return Err(LakeError::Interrupted(Step::Commit));
+        }
+        self.publish(manifest)?;
+        self.delete(pending_path)
     }
 
     fn close(&self, writer: Writer) -> Result<Vec<DataFile>, LakeError> {
