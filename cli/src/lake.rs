@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use trailrelay::local::{LocalLister, LocalSource};
+use trailrelay::aws::s3::{S3Lister, S3Source};
+use trailrelay::local::LocalLister;
 use trailrelay::ports::{ObjectRef, Store};
 use trailrelay::replay::{Selection, parse_time};
 use trailrelay::rules::RuleSet;
@@ -14,6 +15,7 @@ use trailrelay_lake::catalog::LocalLake;
 use trailrelay_lake::{Lake, Reader, Recovered, Step, WindowReport, select};
 
 use crate::Stop;
+use crate::ports::{self, AnySource, Aws};
 use crate::replay::{rfc3339, spinner};
 use crate::report::{Failure, count, print_json_summary};
 
@@ -24,9 +26,15 @@ const INTERRUPT_VARIABLE: &str = "TRAILRELAY_LAKE_INTERRUPT";
 #[derive(Debug, Args)]
 pub(crate) struct LakeArgs {
     /// Trail buckets: local folders laid out like the bucket (a folder inside the layout is
-    /// taken where it sits).
+    /// taken where it sits), or s3://BUCKET/[PREFIX/].
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
+    /// Address S3 by path (for endpoints such as local emulators that need it).
+    #[arg(long)]
+    s3_force_path_style: bool,
+    /// Account that must own the buckets of s3:// inputs (ExpectedBucketOwner on every call).
+    #[arg(long, value_name = "ACCOUNT", value_parser = crate::account_id)]
+    expected_bucket_owner: Option<String>,
     /// The lake goes to OUT/lake/: catalog.db (SQLite) and warehouse/.
     #[arg(long, value_name = "DIR", default_value = "trailrelay-out")]
     out: PathBuf,
@@ -134,22 +142,24 @@ fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-fn selection_of(input: &str, args: &Run<'_>) -> Result<(PathBuf, Selection), Stop> {
-    let path = Path::new(input);
-    if !path.is_dir() {
-        return Err(Stop::Usage(format!(
-            "{input}: not a folder laid out like a trail bucket"
-        )));
-    }
-    let (root, prefix) = trailrelay::local::trail_root(path);
-    let request = select::request(
-        &root.to_string_lossy(),
-        &prefix,
-        args.from.map(rfc3339),
-        args.to.map(rfc3339),
-    );
+/// Where an input's files are, and the selection of the lake's files there.
+fn selection_of(input: &str, run: &Run<'_>) -> Result<(Store, Selection), Stop> {
+    let (store, bucket, prefix) = match ports::s3_url(input) {
+        Some((bucket, prefix)) => (Store::S3(bucket.clone()), bucket, prefix),
+        None if Path::new(input).is_dir() => {
+            let (root, prefix) = trailrelay::local::trail_root(Path::new(input));
+            let bucket = root.to_string_lossy().into_owned();
+            (Store::Local(root), bucket, prefix)
+        }
+        None => {
+            return Err(Stop::Usage(format!(
+                "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
+            )));
+        }
+    };
+    let request = select::request(&bucket, &prefix, run.from.map(rfc3339), run.to.map(rfc3339));
     let selection = Selection::new(&request).map_err(|e| format!("{input}: --{e}"))?;
-    Ok((root, selection))
+    Ok((store, selection))
 }
 
 /// A lake built: the table (its runtime kept with it) and what the run did.
@@ -177,6 +187,9 @@ pub(crate) struct Run<'a> {
     pub(crate) rules: &'a RuleSet,
     pub(crate) quiet: bool,
     pub(crate) json: bool,
+    /// For s3:// inputs: path-style addressing, and the buckets' expected owner.
+    pub(crate) s3_force_path_style: bool,
+    pub(crate) expected_bucket_owner: Option<String>,
 }
 
 pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
@@ -194,6 +207,8 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
         rules: &rules,
         quiet: args.quiet,
         json: args.json,
+        s3_force_path_style: args.s3_force_path_style,
+        expected_bucket_owner: args.expected_bucket_owner.clone(),
     })?;
     if args.json {
         print_json_summary(&serde_json::to_value(&built.summary).unwrap_or_default());
@@ -242,21 +257,33 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         )),
         None => {}
     }
-    let reader = Reader::new(
-        &LocalSource,
-        run.rules,
-        trailrelay::decode::Limits::default(),
-    );
+    let aws = run
+        .inputs
+        .iter()
+        .any(|i| ports::s3_url(i).is_some())
+        .then(|| Aws::connect(run.s3_force_path_style))
+        .transpose()?;
+    let owner = run.expected_bucket_owner.clone();
+    let source = AnySource {
+        s3: aws
+            .as_ref()
+            .map(|aws| S3Source::new(aws.s3.clone(), aws.handle(), owner.clone())),
+    };
+    let reader = Reader::new(&source, run.rules, trailrelay::decode::Limits::default());
     for input in run.inputs {
-        let (root, selection) = selection_of(input, run)?;
+        let (store, selection) = selection_of(input, run)?;
         let listing = spinner(run.quiet);
         listing.set_message(format!("listing {input}"));
         let mut found = 0usize;
-        let windows = runtime
-            .block_on(select::windows(&LocalLister, selection, &mut |n| {
-                found += n
-            }))
-            .map_err(|e| Stop::Failed(format!("{input}: {e}")))?;
+        let mut on_day = |n| found += n;
+        let windows = match (&store, &aws) {
+            (Store::S3(_), Some(aws)) => {
+                let lister = S3Lister::new(aws.s3.clone(), owner.clone());
+                aws.block_on(select::windows(&lister, selection, &mut on_day))
+            }
+            _ => runtime.block_on(select::windows(&LocalLister, selection, &mut on_day)),
+        }
+        .map_err(|e| Stop::Failed(format!("{input}: {e}")))?;
         listing.finish_and_clear();
         let bar = progress_bar(windows.files() as u64, run.quiet);
         for (window, files) in &windows.windows {
@@ -265,7 +292,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
                 .iter()
                 .map(|f| ObjectRef {
                     size: Some(f.size),
-                    ..ObjectRef::new(Store::Local(root.clone()), f.key.clone())
+                    ..ObjectRef::new(store.clone(), f.key.clone())
                 })
                 .collect();
             let report = lake
@@ -274,7 +301,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
             bar.inc(report.already as u64);
             for failure in &report.failed {
                 let failure = Failure {
-                    what: root.join(&failure.key).display().to_string(),
+                    what: ObjectRef::new(store.clone(), failure.key.clone()).to_string(),
                     cause: failure.cause,
                     class: Some(failure.class.as_str()),
                     message: failure.message.clone(),

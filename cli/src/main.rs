@@ -465,6 +465,8 @@ fn demo_lake(input: &str, out: &Path, options: &PipelineOptions) -> Result<ExitC
         rules: &rules,
         quiet: options.quiet,
         json: false,
+        s3_force_path_style: false,
+        expected_bucket_owner: None,
     })?;
     println!("The lake (trailrelay lake): the same history as one Iceberg table");
     built.print_summary(false);

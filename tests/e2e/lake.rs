@@ -405,3 +405,38 @@ fn the_readmes_questions_have_the_same_answers_over_the_lake_and_the_archive() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trail_in_s3_is_read_through_the_sdk_into_the_lake() {
+    let moto = crate::moto::Moto::start();
+    let c = crate::stack::clients(&moto.endpoint).await;
+    let (input, _) = crate::stack::small_trail(&c, 51).await;
+    let out = tempfile::tempdir().unwrap();
+    let args = [
+        "lake",
+        "s3://org-trail/",
+        "--s3-force-path-style",
+        "-q",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let built = crate::stack::cli_on(&moto.endpoint, &args);
+    assert!(built.status.success(), "{}", text(&built));
+    let table = oracle(out.path());
+    let counts = row_counts(&table);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    assert_eq!(
+        counts.keys().collect::<Vec<_>>(),
+        input.keys().collect::<Vec<_>>()
+    );
+    for row in table["rows"].as_array().unwrap() {
+        assert_eq!(row["source"]["bucket"], "org-trail");
+        // The version read: S3's ETag, quoted.
+        let version = row["source"]["version"].as_str().unwrap_or_default();
+        assert!(version.starts_with('"'), "{row}");
+    }
+    // Again: nothing added.
+    let again = crate::stack::cli_on(&moto.endpoint, &args);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(commits(&oracle(out.path())).len(), commits(&table).len());
+}
