@@ -144,19 +144,7 @@ fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
 
 /// Where an input's files are, and the selection of the lake's files there.
 fn selection_of(input: &str, run: &Run<'_>) -> Result<(Store, Selection), Stop> {
-    let (store, bucket, prefix) = match ports::s3_url(input) {
-        Some((bucket, prefix)) => (Store::S3(bucket.clone()), bucket, prefix),
-        None if Path::new(input).is_dir() => {
-            let (root, prefix) = trailrelay::local::trail_root(Path::new(input));
-            let bucket = root.to_string_lossy().into_owned();
-            (Store::Local(root), bucket, prefix)
-        }
-        None => {
-            return Err(Stop::Usage(format!(
-                "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
-            )));
-        }
-    };
+    let (store, bucket, prefix) = ports::trail_of(input).map_err(Stop::Usage)?;
     let request = select::request(&bucket, &prefix, run.from.map(rfc3339), run.to.map(rfc3339));
     let selection = Selection::new(&request).map_err(|e| format!("{input}: --{e}"))?;
     Ok((store, selection))

@@ -108,6 +108,22 @@ impl Aws {
 
 pub(crate) use trailrelay::key::s3_url;
 
+/// The trail an input names: its store, the bucket (or the folder standing for it) and the key
+/// prefix within it; an input that is neither a folder nor an s3:// URL is refused by name.
+pub(crate) fn trail_of(input: &str) -> Result<(Store, String, String), String> {
+    match s3_url(input) {
+        Some((bucket, prefix)) => Ok((Store::S3(bucket.clone()), bucket, prefix)),
+        None if std::path::Path::new(input).is_dir() => {
+            let (root, prefix) = trailrelay::local::trail_root(std::path::Path::new(input));
+            let bucket = root.to_string_lossy().into_owned();
+            Ok((Store::Local(root), bucket, prefix))
+        }
+        None => Err(format!(
+            "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
+        )),
+    }
+}
+
 /// Local files and S3 objects alike.
 pub(crate) struct AnySource {
     pub(crate) s3: Option<S3Source>,

@@ -177,19 +177,7 @@ impl Context {
 
 /// The trail an input names and the request that walks its digests.
 fn request_of(input: &str, args: &ValidateArgs) -> Result<(Store, Selection), String> {
-    let (trail, bucket, prefix) = match ports::s3_url(input) {
-        Some((bucket, prefix)) => (Store::S3(bucket.clone()), bucket, prefix),
-        None if Path::new(input).is_dir() => {
-            let (root, prefix) = trailrelay::local::trail_root(Path::new(input));
-            let bucket = root.to_string_lossy().into_owned();
-            (Store::Local(root), bucket, prefix)
-        }
-        None => {
-            return Err(format!(
-                "{input}: not a folder laid out like a trail bucket, nor an s3:// URL"
-            ));
-        }
-    };
+    let (trail, bucket, prefix) = ports::trail_of(input)?;
     let request = Request {
         bucket,
         prefix,

@@ -1,11 +1,15 @@
 """The README's security questions, asked with DuckDB of the lake's Parquet data files or of the
-NDJSON.gz archive, printed as one JSON document: each question's answer rows and what DuckDB
-read for it.
+NDJSON.gz archive, printed as one JSON document: each question's answer rows, its time, and the
+bytes it had to read (over the lake: the compressed column chunks of the columns it names, as
+Parquet's metadata gives them; over the archive: every object, whole).
 
 Usage: queries.py lake WAREHOUSE_DIR | archive ARCHIVE_DIR
 """
 
+import glob
 import json
+import os
+import re
 import sys
 import time
 
@@ -62,6 +66,19 @@ ARCHIVE_COLUMNS = {
 }
 
 
+def column_bytes(db, folder: str) -> dict:
+    """Compressed bytes of each top-level column over every data file."""
+    rows = db.execute(
+        f"SELECT path_in_schema, sum(total_compressed_size) FROM "
+        f"parquet_metadata('{folder}/**/*.parquet') GROUP BY ALL"
+    ).fetchall()
+    sizes: dict = {}
+    for path, size in rows:
+        top = path.split(",")[0].strip()
+        sizes[top] = sizes.get(top, 0) + int(size)
+    return sizes
+
+
 def main() -> None:
     kind, folder = sys.argv[1], sys.argv[2]
     db = duckdb.connect()
@@ -75,13 +92,26 @@ def main() -> None:
             f"CREATE VIEW events AS SELECT * FROM read_json('{folder}/**/*.ndjson.gz', "
             f"format = 'newline_delimited', columns = {{{columns}}})"
         )
+    if kind == "lake":
+        sizes = column_bytes(db, folder)
+    else:
+        whole = sum(
+            os.path.getsize(p)
+            for p in glob.glob(f"{folder}/**/*.ndjson.gz", recursive=True)
+        )
     answers = {}
     for name, sql in QUESTIONS.items():
         started = time.perf_counter()
         rows = db.execute(sql).fetchall()
+        seconds = time.perf_counter() - started
+        if kind == "lake":
+            read = sum(n for c, n in sizes.items() if re.search(rf"\b{c}\b", sql))
+        else:
+            read = whole
         answers[name] = {
             "rows": [list(r) for r in rows],
-            "seconds": time.perf_counter() - started,
+            "seconds": seconds,
+            "bytes_read": read,
         }
     print(json.dumps(answers, default=str))
 
