@@ -20,9 +20,9 @@ pinned_venv() {
 # SAM translator, so it checks the serverless resources' properties; later releases let typos
 # there through.
 TEST_TOOLS="moto[server]==5.2.5 cfn-lint==1.51.0"
-# The lake's independent readers: PyIceberg through the lake's SQLite catalog, DuckDB over its
-# Parquet files.
-LAKE_TOOLS="pyiceberg[sql-sqlite,pyarrow]==0.12.0 duckdb==2.0.1"
+# The lake's independent readers: PyIceberg through the lake's SQLite or Glue catalog, DuckDB
+# over its Parquet files.
+LAKE_TOOLS="pyiceberg[sql-sqlite,pyarrow,glue,s3fs]==0.12.0 duckdb==2.0.1"
 # cargo-lambda builds through zig, which the ziglang package carries.
 LAMBDA_TOOLS="cargo-lambda==1.9.2 ziglang==0.17.1"
 # SAM CLI and checkov pin their own botocore and friends: each gets its own environment.

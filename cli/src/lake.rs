@@ -11,8 +11,8 @@ use trailrelay::local::LocalLister;
 use trailrelay::ports::{ObjectRef, Store};
 use trailrelay::replay::{Selection, parse_time};
 use trailrelay::rules::RuleSet;
-use trailrelay_lake::catalog::LocalLake;
-use trailrelay_lake::{Lake, Reader, Recovered, Step, WindowReport, select};
+use trailrelay_lake::catalog::{GlueSettings, LocalLake, glue};
+use trailrelay_lake::{Lake, Reader, Recovered, Step, Window, WindowReport, select};
 
 use crate::Stop;
 use crate::ports::{self, AnySource, Aws};
@@ -38,6 +38,14 @@ pub(crate) struct LakeArgs {
     /// The lake goes to OUT/lake/: catalog.db (SQLite) and warehouse/.
     #[arg(long, value_name = "DIR", default_value = "trailrelay-out")]
     out: PathBuf,
+    /// The table's catalog: `sqlite` (OUT/lake/catalog.db) or `glue` (the AWS Glue Data
+    /// Catalog of the account and region, with --warehouse).
+    #[arg(long, value_name = "CATALOG", default_value = "sqlite", value_parser = ["sqlite", "glue"])]
+    catalog: String,
+    /// With --catalog glue: where the table's files go, s3://BUCKET/PREFIX (the table is
+    /// PREFIX/trailrelay.db/cloudtrail).
+    #[arg(long, value_name = "S3_URL")]
+    warehouse: Option<String>,
     /// First delivery time taken (a log file's time is the one its name states): RFC 3339 or a
     /// date (midnight UTC).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -94,11 +102,11 @@ impl Summary {
     }
 
     /// The summary; `timing` adds the rate and the time (which differ run to run).
-    fn print(&self, lake: &Path, timing: bool) {
+    fn print(&self, lake: &str, timing: bool) {
         let mb = |b: u64| b as f64 / 1e6;
         println!(
             "lake {}: {} committed, {} unchanged",
-            lake.display(),
+            lake,
             count(self.windows_committed, "window"),
             count(self.windows_unchanged, "window"),
         );
@@ -156,26 +164,37 @@ pub(crate) struct Built {
     // Dropped after the lake, whose handle it backs.
     _runtime: tokio::runtime::Runtime,
     summary: Summary,
-    pub(crate) dir: PathBuf,
+    /// Where the lake is: its folder, or its Glue table and location.
+    pub(crate) label: String,
 }
 
 impl Built {
     /// The run's summary; `timing` adds its rate and time.
     pub(crate) fn print_summary(&self, timing: bool) {
-        self.summary.print(&self.dir, timing);
+        self.summary.print(&self.label, timing);
     }
+}
+
+/// Which catalog holds the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CatalogChoice {
+    /// SQLite, in OUT/lake beside the warehouse.
+    Local,
+    /// AWS Glue, the warehouse at this s3:// URL.
+    Glue(String),
 }
 
 /// What to build, and how to report it.
 pub(crate) struct Run<'a> {
     pub(crate) inputs: &'a [String],
     pub(crate) out: &'a Path,
+    pub(crate) catalog: CatalogChoice,
     pub(crate) from: Option<i64>,
     pub(crate) to: Option<i64>,
     pub(crate) rules: &'a RuleSet,
     pub(crate) quiet: bool,
     pub(crate) json: bool,
-    /// For s3:// inputs: path-style addressing, and the buckets' expected owner.
+    /// For S3: path-style addressing, and the trail buckets' expected owner.
     pub(crate) s3_force_path_style: bool,
     pub(crate) expected_bucket_owner: Option<String>,
 }
@@ -186,10 +205,25 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
     {
         return Err(Stop::Usage("--to must be later than --from".to_owned()));
     }
+    let catalog = match (args.catalog.as_str(), &args.warehouse) {
+        ("glue", Some(url)) if ports::s3_url(url).is_some() => CatalogChoice::Glue(url.clone()),
+        ("glue", _) => {
+            return Err(Stop::Usage(
+                "--catalog glue needs --warehouse s3://BUCKET/PREFIX".to_owned(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(Stop::Usage(
+                "--warehouse is for --catalog glue (a local lake is OUT/lake)".to_owned(),
+            ));
+        }
+        _ => CatalogChoice::Local,
+    };
     let rules = crate::rules_of(args.rules.as_deref())?;
     let built = build(&Run {
         inputs: &args.inputs,
         out: &args.out,
+        catalog,
         from: args.from,
         to: args.to,
         rules: &rules,
@@ -209,7 +243,45 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
     })
 }
 
-/// Builds the lake of `run.inputs` in `run.out/lake`, window by window.
+/// The table in the run's catalog, and where it is, in words.
+fn open_lake(
+    run: &Run<'_>,
+    runtime: &tokio::runtime::Runtime,
+    aws: Option<&Aws>,
+) -> Result<(Lake, String), Stop> {
+    let failed = |what: &str, e: &dyn std::fmt::Display| Stop::Failed(format!("{what}: {e}"));
+    let (catalog, label) = match (&run.catalog, aws) {
+        (CatalogChoice::Glue(warehouse), Some(aws)) => {
+            let settings = GlueSettings {
+                warehouse: warehouse.clone(),
+                region: Some(aws.region.clone()),
+                endpoint: std::env::var("AWS_ENDPOINT_URL").ok(),
+                path_style: run.s3_force_path_style,
+            };
+            let catalog = runtime
+                .block_on(glue(&settings))
+                .map_err(|e| failed("the Glue catalog", &e))?;
+            (catalog, "in the Glue catalog".to_owned())
+        }
+        _ => {
+            let dir = run.out.join("lake");
+            let local = LocalLake::new(&dir).map_err(|e| failed(&dir.display().to_string(), &e))?;
+            let catalog = runtime
+                .block_on(local.catalog())
+                .map_err(|e| failed(&local.catalog_path().display().to_string(), &e))?;
+            (catalog, dir.display().to_string())
+        }
+    };
+    let lake =
+        Lake::open(runtime.handle().clone(), catalog).map_err(|e| Stop::Failed(e.to_string()))?;
+    let label = format!(
+        "{label}: trailrelay.cloudtrail at {}",
+        lake.table().metadata().location()
+    );
+    Ok((lake, label))
+}
+
+/// Builds the lake of `run.inputs`, window by window.
 pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
     let interrupt = match std::env::var(INTERRUPT_VARIABLE) {
         Ok(step) => Some(Step::parse(&step).ok_or_else(|| {
@@ -224,14 +296,12 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         .enable_all()
         .build()
         .map_err(|e| Stop::Failed(format!("starting a runtime: {e}")))?;
-    let dir = run.out.join("lake");
-    let local =
-        LocalLake::new(&dir).map_err(|e| Stop::Failed(format!("{}: {e}", dir.display())))?;
-    let catalog = runtime
-        .block_on(local.catalog())
-        .map_err(|e| Stop::Failed(format!("{}: {e}", local.catalog_path().display())))?;
-    let mut lake =
-        Lake::open(runtime.handle().clone(), catalog).map_err(|e| Stop::Failed(e.to_string()))?;
+    let needs_aws = matches!(run.catalog, CatalogChoice::Glue(_))
+        || run.inputs.iter().any(|i| ports::s3_url(i).is_some());
+    let aws = needs_aws
+        .then(|| Aws::connect(run.s3_force_path_style))
+        .transpose()?;
+    let (mut lake, label) = open_lake(run, &runtime, aws.as_ref())?;
     lake.interrupt_after(interrupt);
     let started = Instant::now();
     let mut summary = Summary::default();
@@ -245,12 +315,6 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         )),
         None => {}
     }
-    let aws = run
-        .inputs
-        .iter()
-        .any(|i| ports::s3_url(i).is_some())
-        .then(|| Aws::connect(run.s3_force_path_style))
-        .transpose()?;
     let owner = run.expected_bucket_owner.clone();
     let source = AnySource {
         s3: aws
@@ -262,8 +326,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         let (store, selection) = selection_of(input, run)?;
         let listing = spinner(run.quiet);
         listing.set_message(format!("listing {input}"));
-        let mut found = 0usize;
-        let mut on_day = |n| found += n;
+        let mut on_day = |_| {};
         let windows = match (&store, &aws) {
             (Store::S3(_), Some(aws)) => {
                 let lister = S3Lister::new(aws.s3.clone(), owner.clone());
@@ -287,29 +350,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
                 .write_window(*window, &objects, &reader, &mut |_, _| bar.inc(1))
                 .map_err(|e| Stop::Failed(format!("window {window}: {e}")))?;
             bar.inc(report.already as u64);
-            for failure in &report.failed {
-                let failure = Failure {
-                    what: ObjectRef::new(store.clone(), failure.key.clone()).to_string(),
-                    cause: failure.cause,
-                    class: Some(failure.class.as_str()),
-                    message: failure.message.clone(),
-                };
-                bar.suspend(|| failure.print(run.json));
-            }
-            if run.json && report.commit.is_some() {
-                crate::report::print_json_line(
-                    "window",
-                    &serde_json::json!({
-                        "window": window.to_string(),
-                        "commit": report.commit,
-                        "files": report.files,
-                        "records": report.records,
-                        "rows": report.rows,
-                        "data_files": report.data_files,
-                        "bytes_written": report.data_bytes,
-                    }),
-                );
-            }
+            bar.suspend(|| print_window(*window, &report, &store, run.json));
             summary.add(&report);
         }
         bar.finish_and_clear();
@@ -319,6 +360,33 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         lake,
         _runtime: runtime,
         summary,
-        dir,
+        label,
     })
+}
+
+/// A window's failed files, and with `--json` its commit.
+fn print_window(window: Window, report: &WindowReport, store: &Store, json: bool) {
+    for failure in &report.failed {
+        let failure = Failure {
+            what: ObjectRef::new(store.clone(), failure.key.clone()).to_string(),
+            cause: failure.cause,
+            class: Some(failure.class.as_str()),
+            message: failure.message.clone(),
+        };
+        failure.print(json);
+    }
+    if json && report.commit.is_some() {
+        crate::report::print_json_line(
+            "window",
+            &serde_json::json!({
+                "window": window.to_string(),
+                "commit": report.commit,
+                "files": report.files,
+                "records": report.records,
+                "rows": report.rows,
+                "data_files": report.data_files,
+                "bytes_written": report.data_bytes,
+            }),
+        );
+    }
 }

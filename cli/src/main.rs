@@ -460,6 +460,7 @@ fn demo_lake(input: &str, out: &Path, options: &PipelineOptions) -> Result<ExitC
     let built = lake::build(&lake::Run {
         inputs: &inputs,
         out,
+        catalog: lake::CatalogChoice::Local,
         from: None,
         to: None,
         rules: &rules,
@@ -498,8 +499,8 @@ fn demo_lake(input: &str, out: &Path, options: &PipelineOptions) -> Result<ExitC
     }
     println!(
         "  PyIceberg: SqlCatalog(\"trailrelay\", uri=\"sqlite:///{0}/catalog.db\", warehouse=\"file://{0}/warehouse\")",
-        std::path::absolute(&built.dir)
-            .unwrap_or_else(|_| built.dir.clone())
+        std::path::absolute(out.join("lake"))
+            .unwrap_or_else(|_| out.join("lake"))
             .display()
     );
     Ok(ExitCode::SUCCESS)

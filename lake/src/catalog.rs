@@ -1,4 +1,4 @@
-//! The table's catalog: SQLite beside a local warehouse.
+//! The table's catalog: SQLite beside a local warehouse, or AWS Glue with the warehouse on S3.
 //!
 //! A local lake is a folder: `catalog.db` (the SQLite catalog, named [`CATALOG_NAME`]) and
 //! `warehouse/` (the table's data and metadata). PyIceberg opens the same table with
@@ -63,4 +63,51 @@ impl LocalLake {
             .await?;
         Ok(Arc::new(catalog))
     }
+}
+
+/// How the Glue catalog and the table's S3 storage are reached.
+#[derive(Debug, Clone, Default)]
+pub struct GlueSettings {
+    /// `s3://BUCKET/PREFIX`: tables go to `PREFIX/trailrelay.db/cloudtrail`.
+    pub warehouse: String,
+    /// The region (else the SDK's usual lookup).
+    pub region: Option<String>,
+    /// Another endpoint for Glue and S3 (`AWS_ENDPOINT_URL`: local emulators).
+    pub endpoint: Option<String>,
+    /// Address S3 by path.
+    pub path_style: bool,
+}
+
+/// Opens the Glue Data Catalog, its tables' files on S3. Credentials come the SDK's usual way
+/// (environment, profile, the role of the machine). Runs on the current runtime.
+pub async fn glue(settings: &GlueSettings) -> iceberg::Result<Arc<dyn Catalog>> {
+    use iceberg::io::{S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
+    use iceberg_catalog_glue::{
+        AWS_REGION_NAME, GLUE_CATALOG_PROP_URI, GLUE_CATALOG_PROP_WAREHOUSE, GlueCatalogBuilder,
+    };
+    let mut props = HashMap::from([
+        (
+            GLUE_CATALOG_PROP_WAREHOUSE.to_owned(),
+            settings.warehouse.clone(),
+        ),
+        (
+            S3_PATH_STYLE_ACCESS.to_owned(),
+            settings.path_style.to_string(),
+        ),
+    ]);
+    if let Some(region) = &settings.region {
+        props.insert(AWS_REGION_NAME.to_owned(), region.clone());
+        props.insert(S3_REGION.to_owned(), region.clone());
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        props.insert(GLUE_CATALOG_PROP_URI.to_owned(), endpoint.clone());
+        props.insert(S3_ENDPOINT.to_owned(), endpoint.clone());
+    }
+    let catalog = GlueCatalogBuilder::default()
+        .with_storage_factory(Arc::new(
+            iceberg_storage_opendal::OpenDalResolvingStorageFactory::new(),
+        ))
+        .load(CATALOG_NAME, props)
+        .await?;
+    Ok(Arc::new(catalog))
 }

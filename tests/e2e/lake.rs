@@ -23,10 +23,15 @@ fn python() -> PathBuf {
 
 /// What PyIceberg reads from the lake in `out/lake`.
 fn oracle(out: &Path) -> Value {
+    oracle_with(&[out.join("lake").to_str().unwrap()])
+}
+
+/// What PyIceberg reads from the lake its catalog arguments name.
+fn oracle_with(catalog: &[&str]) -> Value {
     let script = support::workspace().join("tests/lake/oracle.py");
     let output = Command::new(python())
         .arg(script)
-        .arg(out.join("lake"))
+        .args(catalog)
         .output()
         .expect("run oracle.py");
     assert!(
@@ -439,4 +444,62 @@ async fn a_trail_in_s3_is_read_through_the_sdk_into_the_lake() {
     let again = crate::stack::cli_on(&moto.endpoint, &args);
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(commits(&oracle(out.path())).len(), commits(&table).len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_glue_catalog_holds_the_table_and_its_files_are_in_s3() {
+    let moto = crate::moto::Moto::start();
+    let c = crate::stack::clients(&moto.endpoint).await;
+    let (input, _) = crate::stack::small_trail(&c, 52).await;
+    c.s3.create_bucket()
+        .bucket("org-lake")
+        .send()
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let args = [
+        "lake",
+        "s3://org-trail/",
+        "--catalog",
+        "glue",
+        "--warehouse",
+        "s3://org-lake/warehouse",
+        "--s3-force-path-style",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let built = crate::stack::cli_on(&moto.endpoint, &args);
+    assert!(built.status.success(), "{}", text(&built));
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    let location = "s3://org-lake/warehouse/trailrelay.db/cloudtrail";
+    assert!(stdout.contains(location), "{stdout}");
+    assert!(!out.path().join("lake").exists(), "nothing local");
+
+    let table = oracle_with(&["--glue", &moto.endpoint]);
+    let counts = row_counts(&table);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    assert_eq!(
+        counts.keys().collect::<Vec<_>>(),
+        input.keys().collect::<Vec<_>>()
+    );
+    let windows = commits(&table);
+    assert!(!windows.is_empty());
+    // The manifests are beside the table in S3, where validation reads them.
+    let listed =
+        c.s3.list_objects_v2()
+            .bucket("org-lake")
+            .prefix("warehouse/trailrelay.db/cloudtrail/_lake/windows/")
+            .send()
+            .await
+            .unwrap();
+    let manifests = listed
+        .contents()
+        .iter()
+        .filter(|o| o.key().unwrap_or_default().ends_with("0001.json"))
+        .count();
+    assert_eq!(manifests, windows.len());
+    // Again: the Glue table's commits are found, nothing is added.
+    let again = crate::stack::cli_on(&moto.endpoint, &args);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(commits(&oracle_with(&["--glue", &moto.endpoint])), windows);
 }

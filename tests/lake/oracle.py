@@ -3,6 +3,7 @@ prints what the table holds as one JSON document: its snapshots' summaries, the 
 current snapshot references, and every row (time in epoch milliseconds).
 
 Usage: oracle.py LAKE_DIR
+       oracle.py --glue ENDPOINT   (the Glue catalog and S3 at ENDPOINT: a local emulator)
 """
 
 import json
@@ -12,13 +13,34 @@ from datetime import timezone
 from pyiceberg.catalog.sql import SqlCatalog
 
 
-def main() -> None:
+def open_catalog():
+    if sys.argv[1] == "--glue":
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        endpoint = sys.argv[2]
+        return GlueCatalog(
+            "trailrelay",
+            **{
+                "glue.endpoint": endpoint,
+                "glue.region": "us-east-1",
+                "glue.access-key-id": "test",
+                "glue.secret-access-key": "test",
+                "s3.endpoint": endpoint,
+                "s3.region": "us-east-1",
+                "s3.access-key-id": "test",
+                "s3.secret-access-key": "test",
+            },
+        )
     lake = sys.argv[1]
-    catalog = SqlCatalog(
+    return SqlCatalog(
         "trailrelay",
         uri=f"sqlite:///{lake}/catalog.db",
         warehouse=f"file://{lake}/warehouse",
     )
+
+
+def main() -> None:
+    catalog = open_catalog()
     table = catalog.load_table("trailrelay.cloudtrail")
     snapshots = [
         json.loads(s.model_dump_json())["summary"] for s in table.metadata.snapshots
