@@ -22,7 +22,9 @@ pinned_venv() {
 TEST_TOOLS="moto[server]==5.2.5 cfn-lint==1.51.0"
 # The lake's independent readers: PyIceberg through the lake's SQLite or Glue catalog, DuckDB
 # over its Parquet files.
-LAKE_TOOLS="pyiceberg[sql-sqlite,pyarrow,glue,s3fs]==0.12.0 duckdb==2.0.1"
+# boto3, botocore and aiobotocore pinned together: left to pip, a fresh environment finds no
+# set of them that both the glue and the s3fs extras accept.
+LAKE_TOOLS="pyiceberg[sql-sqlite,pyarrow,glue,s3fs]==0.12.0 duckdb==2.0.1 boto3==1.43.117 botocore==1.43.117 aiobotocore==3.10.0 s3fs==2026.9.0 fsspec==2026.9.0"
 # cargo-lambda builds through zig, which the ziglang package carries.
 LAMBDA_TOOLS="cargo-lambda==1.9.2 ziglang==0.17.1"
 # SAM CLI and checkov pin their own botocore and friends: each gets its own environment.

@@ -19,8 +19,8 @@ use crate::ports::{self, AnySource, Aws};
 use crate::replay::{rfc3339, spinner};
 use crate::report::{Failure, count, print_json_summary};
 
-/// Stops each commit after a step (`data-files`, `commit`), as a crash there would: what the
-/// crash tests use.
+/// Stops each commit after a step (`writing`, `data-files`, `commit`), as a crash there would:
+/// what the crash tests use.
 const INTERRUPT_VARIABLE: &str = "TRAILRELAY_LAKE_INTERRUPT";
 
 #[derive(Debug, Args)]
@@ -163,6 +163,8 @@ pub(crate) struct Built {
     pub(crate) lake: Lake,
     // Dropped after the lake, whose handle it backs.
     _runtime: tokio::runtime::Runtime,
+    /// A local lake's lock, held until the lake is dropped.
+    _lock: Option<std::fs::File>,
     summary: Summary,
     /// Where the lake is: its folder, or its Glue table and location.
     pub(crate) label: String,
@@ -243,14 +245,33 @@ pub(crate) fn lake(args: &LakeArgs) -> Result<ExitCode, Stop> {
     })
 }
 
-/// The table in the run's catalog, and where it is, in words.
+/// The local lake's lock, held while a run writes (one writer per table): a second run on the
+/// same folder stops at once, named, instead of removing the first one's pending attempt.
+fn lock_local(dir: &Path) -> Result<std::fs::File, Stop> {
+    let path = dir.join(".lock");
+    let file = std::fs::File::create(&path)
+        .map_err(|e| Stop::Failed(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Stop::Failed(format!(
+            "another trailrelay lake is writing {} (it holds {})",
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Stop::Failed(format!("{}: {e}", path.display())))
+        }
+    }
+}
+
+/// The table in the run's catalog, where it is in words, and the local lake's lock.
 fn open_lake(
     run: &Run<'_>,
     runtime: &tokio::runtime::Runtime,
     aws: Option<&Aws>,
-) -> Result<(Lake, String), Stop> {
+) -> Result<(Lake, String, Option<std::fs::File>), Stop> {
     let failed = |what: &str, e: &dyn std::fmt::Display| Stop::Failed(format!("{what}: {e}"));
-    let (catalog, label) = match (&run.catalog, aws) {
+    let (catalog, label, lock) = match (&run.catalog, aws) {
         (CatalogChoice::Glue(warehouse), Some(aws)) => {
             let settings = GlueSettings {
                 warehouse: warehouse.clone(),
@@ -261,15 +282,16 @@ fn open_lake(
             let catalog = runtime
                 .block_on(glue(&settings))
                 .map_err(|e| failed("the Glue catalog", &e))?;
-            (catalog, "in the Glue catalog".to_owned())
+            (catalog, "in the Glue catalog".to_owned(), None)
         }
         _ => {
             let dir = run.out.join("lake");
             let local = LocalLake::new(&dir).map_err(|e| failed(&dir.display().to_string(), &e))?;
+            let lock = lock_local(&dir)?;
             let catalog = runtime
                 .block_on(local.catalog())
                 .map_err(|e| failed(&local.catalog_path().display().to_string(), &e))?;
-            (catalog, dir.display().to_string())
+            (catalog, dir.display().to_string(), Some(lock))
         }
     };
     let lake =
@@ -278,7 +300,7 @@ fn open_lake(
         "{label}: trailrelay.cloudtrail at {}",
         lake.table().metadata().location()
     );
-    Ok((lake, label))
+    Ok((lake, label, lock))
 }
 
 /// Builds the lake of `run.inputs`, window by window.
@@ -286,7 +308,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
     let interrupt = match std::env::var(INTERRUPT_VARIABLE) {
         Ok(step) => Some(Step::parse(&step).ok_or_else(|| {
             Stop::Usage(format!(
-                "{INTERRUPT_VARIABLE}={step:?}: use data-files or commit"
+                "{INTERRUPT_VARIABLE}={step:?}: use writing, data-files or commit"
             ))
         })?),
         Err(_) => None,
@@ -301,7 +323,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
     let aws = needs_aws
         .then(|| Aws::connect(run.s3_force_path_style))
         .transpose()?;
-    let (mut lake, label) = open_lake(run, &runtime, aws.as_ref())?;
+    let (mut lake, label, lock) = open_lake(run, &runtime, aws.as_ref())?;
     lake.interrupt_after(interrupt);
     let started = Instant::now();
     let mut summary = Summary::default();
@@ -309,9 +331,8 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         Some(Recovered::Published { window, commit }) => summary.recovered.push(format!(
             "a stopped run's commit {commit} of window {window} was in the table: its manifest is now published"
         )),
-        Some(Recovered::Abandoned { attempt, data_files }) => summary.recovered.push(format!(
-            "a stopped run's attempt {attempt} had not committed: {} removed",
-            count(data_files as u64, "data file")
+        Some(Recovered::Abandoned { attempt, folder }) => summary.recovered.push(format!(
+            "a stopped run's attempt {attempt} had not committed: its data files ({folder}) are removed"
         )),
         None => {}
     }
@@ -359,6 +380,7 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
     Ok(Built {
         lake,
         _runtime: runtime,
+        _lock: lock,
         summary,
         label,
     })

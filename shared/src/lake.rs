@@ -224,6 +224,10 @@ pub struct Pending {
     pub attempt: String,
     /// When it started, in milliseconds since the epoch.
     pub started_ms: i64,
+    /// Its window, `2026-12-06T13:00:00Z`: with the attempt, it names the folder of its data
+    /// files ([`attempt_folder`]).
+    #[serde(default)]
+    pub window: String,
     /// What it will commit, once its data files are written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Manifest>,
@@ -232,6 +236,19 @@ pub struct Pending {
 /// A record as pretty JSON (which cannot fail for these plain types).
 fn json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec_pretty(value).unwrap_or_default()
+}
+
+/// The folder of an attempt's data files under the table's data folder, `YYYYMMDDHH-ATTEMPT`:
+/// everything it wrote is under it, so an attempt that did not commit is removed whole. `None`
+/// for an attempt id that is not one a writer makes (lowercase hex), so that no record read back
+/// can name a folder of its own choosing.
+pub fn attempt_folder(window: Window, attempt: &str) -> Option<String> {
+    let hex = !attempt.is_empty()
+        && attempt.len() <= 32
+        && attempt
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex.then(|| format!("{}-{attempt}", window.folder().replace('/', "")))
 }
 
 /// Snapshot summary properties a window's commit sets.

@@ -284,7 +284,7 @@ fn a_writer_stopped_after_its_data_files_leaves_nothing_visible_and_its_files_ar
     let next = lake(&t, &[]);
     assert!(next.status.success(), "{}", text(&next));
     assert!(
-        String::from_utf8_lossy(&next.stdout).contains("had not committed: 1 data file removed"),
+        String::from_utf8_lossy(&next.stdout).contains("had not committed: its data files"),
         "{}",
         text(&next)
     );
@@ -502,4 +502,75 @@ async fn the_glue_catalog_holds_the_table_and_its_files_are_in_s3() {
     let again = crate::stack::cli_on(&moto.endpoint, &args);
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(commits(&oracle_with(&["--glue", &moto.endpoint])), windows);
+}
+
+#[test]
+fn a_second_writer_on_the_same_lake_stops_at_once_and_takes_nothing_from_the_first() {
+    let t = trail(1, 1, 4, 10, 47);
+    let first = lake(&t, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let before = oracle(&t.out);
+    // A run still writing holds the lake's lock.
+    let lock = std::fs::File::create(t.out.join("lake/.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let second = lake(&t, &[]);
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another trailrelay lake is writing"),
+        "{stderr}"
+    );
+    drop(lock);
+    assert_eq!(oracle(&t.out)["snapshots"], before["snapshots"]);
+    let third = lake(&t, &[]);
+    assert!(third.status.success(), "{}", text(&third));
+}
+
+#[test]
+fn a_writer_stopped_while_writing_leaves_nothing_and_its_partial_files_are_removed() {
+    let t = trail(1, 1, 6, 10, 48);
+    let stopped = lake_with(&t, ("TRAILRELAY_LAKE_INTERRUPT", "writing"));
+    assert_eq!(stopped.status.code(), Some(1), "{}", text(&stopped));
+    let pending = t
+        .out
+        .join("lake/warehouse/trailrelay/cloudtrail/_lake/pending.json");
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(&pending).unwrap()).unwrap();
+    assert!(
+        record["manifest"].is_null(),
+        "stopped before its data files were listed"
+    );
+    let next = lake(&t, &[]);
+    assert!(next.status.success(), "{}", text(&next));
+    assert!(
+        String::from_utf8_lossy(&next.stdout).contains("had not committed: its data files"),
+        "{}",
+        text(&next)
+    );
+    let table = oracle(&t.out);
+    assert_exactly_once(&t, &table);
+    let referenced: Vec<String> = table["data_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        parquet_files(&t.out),
+        referenced,
+        "no file of the stopped attempt is left"
+    );
+}
+
+#[test]
+fn a_table_made_again_under_the_same_records_is_refused_by_name() {
+    let t = trail(1, 1, 4, 10, 49);
+    let first = lake(&t, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    // The catalog is lost: a new run would make an empty table where the records say the
+    // windows are committed.
+    std::fs::remove_file(t.out.join("lake/catalog.db")).unwrap();
+    let again = lake(&t, &[]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("was the table made again?"), "{stderr}");
 }

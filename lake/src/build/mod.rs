@@ -21,20 +21,20 @@ use std::sync::Arc;
 use arrow_schema::SchemaRef;
 use iceberg::arrow::RecordBatchPartitionSplitter;
 use iceberg::io::FileIO;
-use iceberg::spec::{DataFile, DataFileFormat};
+use iceberg::spec::{DataFile, DataFileFormat, PartitionKey};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
-    DefaultFileNameGenerator, DefaultLocationGenerator,
+    DefaultFileNameGenerator, LocationGenerator,
 };
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use iceberg::{Catalog, NamespaceIdent, TableCreation, TableIdent};
 use tokio::runtime::Handle;
-use trailrelay::lake::{LAKE_FOLDER, Manifest, Pending, Window, summary};
+use trailrelay::lake::{LAKE_FOLDER, Manifest, Pending, Window, attempt_folder, summary};
 use trailrelay::ports::{ObjectRef, ObjectSource};
 
 use crate::read::{FileFailure, Reader};
@@ -51,8 +51,26 @@ pub use outcome::{LakeError, Recovered, Step, WindowReport};
 pub const BATCH_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
 type Writer = FanoutWriter<
-    DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+    DataFileWriterBuilder<ParquetWriterBuilder, AttemptLocations, DefaultFileNameGenerator>,
 >;
+
+/// Where an attempt's data files go: its own folder under the table's data folder, then the
+/// partition's (`data/2026120613-ATTEMPT/time_day=2026-12-06/part-00000.parquet`). Iceberg reads
+/// partitions from the metadata, not from paths; the attempt's folder lets an attempt that did
+/// not commit be removed whole, whatever it had written.
+#[derive(Debug, Clone)]
+struct AttemptLocations {
+    folder: String,
+}
+
+impl LocationGenerator for AttemptLocations {
+    fn generate_location(&self, partition: Option<&PartitionKey>, file_name: &str) -> String {
+        match partition.filter(|p| !PartitionKey::is_effectively_none(Some(p))) {
+            Some(p) => format!("{}/{}/{file_name}", self.folder, p.to_path()),
+            None => format!("{}/{file_name}", self.folder),
+        }
+    }
+}
 
 /// The table and the runtime its catalog and storage run on.
 pub struct Lake {
@@ -148,14 +166,26 @@ impl Lake {
         on_file: &mut dyn FnMut(&ObjectRef, u64),
     ) -> Result<WindowReport, LakeError> {
         let manifests = self.manifests(window)?;
-        let done: BTreeSet<(&str, &str)> = manifests
+        if !manifests.is_empty() && self.table.metadata().current_snapshot().is_none() {
+            // The records say the window was committed; the table has nothing: it was made
+            // again (a catalog lost, a table dropped). Writing on would skip what it lacks.
+            return Err(LakeError::Unreadable {
+                path: self.lake_path(&window.manifest_name(1)),
+                message: "commits of this window are recorded, but the table has no snapshot: \
+                          was the table made again? Move the lake's _lake/ folder aside to build \
+                          it anew"
+                    .to_owned(),
+            });
+        }
+        // By key: a trail's keys are unique, however its folder is spelled from one run to the
+        // next.
+        let done: BTreeSet<&str> = manifests
             .iter()
-            .flat_map(|m| m.files.iter().map(|f| (f.bucket.as_str(), f.key.as_str())))
+            .flat_map(|m| m.files.iter().map(|f| f.key.as_str()))
             .collect();
-        let bucket = |o: &ObjectRef| o.bucket().into_owned();
         let mut todo: Vec<&ObjectRef> = objects
             .iter()
-            .filter(|o| !done.contains(&(bucket(o).as_str(), o.key.as_str())))
+            .filter(|o| !done.contains(o.key.as_str()))
             .collect();
         todo.sort_by(|a, b| a.key.cmp(&b.key));
         let mut report = WindowReport {
@@ -190,15 +220,24 @@ impl Lake {
         }
     }
 
-    fn new_writer(&self, prefix: String) -> Result<Writer, LakeError> {
+    /// The folder every data file of `attempt` goes to.
+    pub(super) fn attempt_data(&self, window: Window, attempt: &str) -> Result<String, LakeError> {
+        let folder = attempt_folder(window, attempt).ok_or_else(|| LakeError::Unreadable {
+            path: self.lake_path("pending.json"),
+            message: format!("{attempt:?} is not an attempt this writer makes"),
+        })?;
+        let location = self.table.metadata().location().trim_end_matches('/');
+        Ok(format!("{location}/data/{folder}"))
+    }
+
+    fn new_writer(&self, folder: String) -> Result<Writer, LakeError> {
         let metadata = self.table.metadata();
         let parquet = ParquetWriterBuilder::new(
             table::writer_properties(),
             metadata.current_schema().clone(),
         );
-        let locations = DefaultLocationGenerator::new(metadata)
-            .map_err(LakeError::iceberg("the table's data location"))?;
-        let names = DefaultFileNameGenerator::new(prefix, None, DataFileFormat::Parquet);
+        let locations = AttemptLocations { folder };
+        let names = DefaultFileNameGenerator::new("part".to_owned(), None, DataFileFormat::Parquet);
         let rolling = RollingFileWriterBuilder::new(
             parquet,
             table::TARGET_FILE_BYTES,
@@ -244,11 +283,12 @@ impl Lake {
         let mut pending = Pending {
             attempt: attempt.clone(),
             started_ms,
+            window: window.to_string(),
             manifest: None,
         };
+        let folder = self.attempt_data(window, &attempt)?;
         self.write_json(&pending_path, &pending)?;
-        let name = format!("{}-{attempt}", window.folder().replace('/', ""));
-        let mut writer = self.new_writer(name)?;
+        let mut writer = self.new_writer(folder)?;
         let mut rows = Rows::new(self.arrow.clone());
         let mut report = WindowReport::default();
         let mut entries = Vec::new();
@@ -261,6 +301,10 @@ impl Lake {
             match reader.read(object, &mut rows, BATCH_RECORD_BYTES, &mut flush) {
                 Ok(read) => {
                     self.flush(&mut writer, &mut rows)?;
+                    if self.interrupt == Some(Step::Writing) {
+                        // As a crash would: the writer is dropped unclosed.
+                        return Err(LakeError::Interrupted(Step::Writing));
+                    }
                     on_file(object, read.bytes_read);
                     report.records += read.entry.records;
                     report.rows += read.entry.rows;

@@ -58,6 +58,8 @@ impl LakeError {
 /// leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// The first log file's rows are handed to the data file writer; no file is closed.
+    Writing,
     /// The data files and the pending record are written; the commit is not made.
     DataFiles,
     /// The commit is made; its manifest is not published.
@@ -65,9 +67,10 @@ pub enum Step {
 }
 
 impl Step {
-    /// `data-files` or `commit`.
+    /// `writing`, `data-files` or `commit`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
+            "writing" => Some(Self::Writing),
             "data-files" => Some(Self::DataFiles),
             "commit" => Some(Self::Commit),
             _ => None,
@@ -89,8 +92,8 @@ pub enum Recovered {
     Abandoned {
         /// The attempt.
         attempt: String,
-        /// Data files removed.
-        data_files: usize,
+        /// The folder of its data files, removed.
+        folder: String,
     },
 }
 

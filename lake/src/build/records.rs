@@ -83,10 +83,7 @@ impl Lake {
             return Ok(None);
         };
         self.reload()?;
-        let window = pending
-            .manifest
-            .as_ref()
-            .map_or_else(String::new, |m| m.window.clone());
+        let window = pending.window.clone();
         let outcome = if self.committed_attempt(&pending.attempt) {
             let manifest = pending
                 .manifest
@@ -111,16 +108,17 @@ impl Lake {
                     pending: path,
                 });
             }
-            let data_files = pending
-                .manifest
-                .as_ref()
-                .map_or(&[][..], |m| &m.data_files[..]);
-            for file in data_files {
-                self.delete(file)?;
-            }
+            // Its folder, from its window and id (never from a path the record names).
+            let window = Window::parse(&pending.window).ok_or_else(|| LakeError::Unreadable {
+                path: path.clone(),
+                message: format!("{:?} is not a window", pending.window),
+            })?;
+            let folder = self.attempt_data(window, &pending.attempt)?;
+            self.block_on(self.io().delete_prefix(&folder))
+                .map_err(LakeError::iceberg(format!("removing {folder}")))?;
             Recovered::Abandoned {
                 attempt: pending.attempt.clone(),
-                data_files: data_files.len(),
+                folder,
             }
         };
         self.delete(&path)?;
@@ -146,11 +144,19 @@ impl Lake {
         let Some((manifest_name, _)) = files.last() else {
             return Ok(());
         };
-        if self
-            .read_json::<Manifest>(&self.lake_path(manifest_name))?
-            .is_some()
-        {
-            return Ok(());
+        if let Some(there) = self.read_json::<Manifest>(&self.lake_path(manifest_name))? {
+            // Published already by this attempt (a run stopped after publishing); by another,
+            // two writers ran at once.
+            return match there.attempt == manifest.attempt {
+                true => Ok(()),
+                false => Err(LakeError::Unreadable {
+                    path: self.lake_path(manifest_name),
+                    message: format!(
+                        "commit {} of window {} is attempt {}'s, not {}'s: two writers ran at once",
+                        manifest.commit, manifest.window, there.attempt, manifest.attempt
+                    ),
+                }),
+            };
         }
         for (name, bytes) in files {
             self.write_bytes(&self.lake_path(&name), bytes)?;

@@ -115,6 +115,7 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
                 .lake
                 .as_ref()
                 .map(|_| digest.end_s + self.options.lake_grace_s),
+            lake_misses: 0,
         };
         self.check_receipt(chain, &file, awaiting, out)
     }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::files::MAX_HEALS;
 use super::{Awaiting, Checker, MAX_DIGEST_BYTES};
 use crate::integrity::digest::same_hex;
 use crate::integrity::keys::KeyStore;
@@ -49,6 +50,10 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             lake_due_s: None,
             ..file.clone()
         };
+        // Awaited when the lake was checked, not any more: nothing to judge it by.
+        if self.evidence.lake.is_none() {
+            return Ok(settled);
+        }
         let detail = match self.held(chain, &file.key)? {
             Held::With { sha256, .. } if same_hex(&sha256, &file.sha256) => {
                 self.tally.log_files_in_lake += 1;
@@ -65,10 +70,23 @@ impl<S: ObjectSource, K: KeyStore> Checker<'_, S, K> {
             Held::No { window } => format!("no commit of window {window} holds it"),
             Held::Unreadable(why) => why,
         };
+        let misses = file.lake_misses + 1;
+        let detail = match misses {
+            1 => detail,
+            n => format!("{detail} (found {n} times)"),
+        };
         let digest = Some(file.digest.clone());
         let kind = FindingKind::LogFileNotInLake;
         out(self.found(chain, kind, file.key.clone(), digest, detail));
-        Ok(settled)
+        // Looked for again a grace period later (a late commit settles it), a few times.
+        Ok(match misses <= MAX_HEALS {
+            true => Awaiting {
+                lake_due_s: Some(self.now_s + self.options.lake_grace_s),
+                lake_misses: misses,
+                ..file.clone()
+            },
+            false => settled,
+        })
     }
 
     fn held(&mut self, chain: &Chain, key: &str) -> Result<Held, PortError> {

@@ -76,6 +76,9 @@ pub struct Awaiting {
     /// When its grace period for the lake ends, while the lake is awaited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lake_due_s: Option<i64>,
+    /// Times it was found not in the lake (and looked for again a grace period later).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lake_misses: u32,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -88,15 +88,69 @@ fn a_file_no_commit_holds_is_awaited_then_named() {
     let (findings, tally) = trail.validate_from(&Trail::demo_keys(), within + 2, &mut checkpoint);
     assert_eq!(tally.digests, 0, "no digest is read again");
     let named: Vec<_> = findings.iter().map(|f| (f.kind, f.key.clone())).collect();
-    assert_eq!(named, [(FindingKind::LogFileNotInLake, dropped)]);
+    assert_eq!(named, [(FindingKind::LogFileNotInLake, dropped.clone())]);
     assert!(
         findings[0].detail.contains("no commit of window"),
         "{}",
         findings[0].detail
     );
-    // Named once: the next check has nothing left to await.
+    // Looked for again a grace period later: named again while the lake still lacks it...
     let (findings, _) = trail.validate_from(&Trail::demo_keys(), within + 3, &mut checkpoint);
+    assert!(findings.is_empty(), "not due yet: {findings:?}");
+    let again = within + 2 + DEFAULT_LAKE_GRACE_S;
+    let (findings, _) = trail.validate_from(&Trail::demo_keys(), again, &mut checkpoint);
+    // (The chain is silent by now, too: only the lake's findings are looked at.)
+    let findings = of_lake(findings);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].detail.ends_with("(found 2 times)"),
+        "{}",
+        findings[0].detail
+    );
+    // ...and settled once a later commit holds it.
+    write_lake(&trail, |m| {
+        m.commit = 2;
+        m.files.retain(|f| f.key == dropped);
+    });
+    let later = again + DEFAULT_LAKE_GRACE_S;
+    let (findings, tally) = trail.validate_from(&Trail::demo_keys(), later, &mut checkpoint);
+    assert!(of_lake(findings).is_empty());
+    assert_eq!(tally.log_files_in_lake, 1);
+    let (_, tally) = trail.validate_from(&Trail::demo_keys(), later + 1, &mut checkpoint);
+    assert_eq!(
+        (tally.log_files_in_lake, tally.awaiting_lake),
+        (0, 0),
+        "nothing awaited"
+    );
+}
+
+fn of_lake(findings: Vec<Finding>) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::LogFileNotInLake)
+        .collect()
+}
+
+#[test]
+fn files_awaiting_a_lake_no_longer_checked_are_let_go() {
+    let trail = Trail::new();
+    write_lake(&trail, |m| m.files.clear());
+    let within = demo::DAY_START_S + 3600 + DEFAULT_LAKE_GRACE_S - 1;
+    let mut checkpoint = Checkpoint::default();
+    let (_, tally) = trail.validate_from(&Trail::demo_keys(), within, &mut checkpoint);
+    assert!(tally.awaiting_lake > 0);
+    // The lake is no longer checked: nothing is named for it, and nothing stays awaited.
+    fs::remove_dir_all(trail.dir.path().join("lake")).unwrap();
+    let after = after_grace(&trail);
+    let (findings, tally) = trail.validate_from(&Trail::demo_keys(), after, &mut checkpoint);
     assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(tally.awaiting_lake, 0);
+    let awaiting: usize = checkpoint
+        .chains
+        .values()
+        .map(|c| c.state.awaiting.len())
+        .sum();
+    assert_eq!(awaiting, 0);
 }
 
 #[test]
