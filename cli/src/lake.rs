@@ -347,13 +347,12 @@ pub(crate) fn build(run: &Run<'_>) -> Result<Built, Stop> {
         let (store, selection) = selection_of(input, run)?;
         let listing = spinner(run.quiet);
         listing.set_message(format!("listing {input}"));
-        let mut on_day = |_| {};
         let windows = match (&store, &aws) {
             (Store::S3(_), Some(aws)) => {
                 let lister = S3Lister::new(aws.s3.clone(), owner.clone());
-                aws.block_on(select::windows(&lister, selection, &mut on_day))
+                aws.block_on(select::windows(&lister, selection))
             }
-            _ => runtime.block_on(select::windows(&LocalLister, selection, &mut on_day)),
+            _ => runtime.block_on(select::windows(&LocalLister, selection)),
         }
         .map_err(|e| Stop::Failed(format!("{input}: {e}")))?;
         listing.finish_and_clear();

@@ -42,8 +42,6 @@ pub struct Windows {
     pub skipped: Vec<String>,
     /// How many were passed over.
     pub skipped_count: u64,
-    /// List calls made.
-    pub list_calls: u64,
 }
 
 impl Windows {
@@ -53,17 +51,11 @@ impl Windows {
     }
 }
 
-/// Walks `selection` with `lister` and groups what it takes by window; `on_day` hears of each
-/// day folder's files as they are found.
-pub async fn windows(
-    lister: &impl Lister,
-    selection: Selection,
-    on_day: &mut (dyn FnMut(usize) + Send),
-) -> Result<Windows, PortError> {
+/// Walks `selection` with `lister` and groups what it takes by window.
+pub async fn windows(lister: &impl Lister, selection: Selection) -> Result<Windows, PortError> {
     let mut walk = Walk::new(selection);
     let mut found = Windows::default();
     while let Some(day) = walk.next_day(lister).await? {
-        on_day(day.len());
         for selected in day {
             // The selection took it: its name states a delivery time.
             let Some(delivered_s) = TrailKey::parse(&selected.object.key).delivered_s() else {
@@ -81,6 +73,5 @@ pub async fn windows(
     }
     found.skipped = walk.skipped;
     found.skipped_count = walk.skipped_count;
-    found.list_calls = walk.list_calls;
     Ok(found)
 }

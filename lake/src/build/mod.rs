@@ -46,6 +46,9 @@ mod records;
 
 pub use outcome::{LakeError, Recovered, Step, WindowReport};
 
+/// The pending attempt's record, in the lake's folder.
+pub(crate) const PENDING: &str = "pending.json";
+
 /// Rows are handed to the data file writer when a file ends, or when this many bytes of
 /// records are waiting within one file.
 pub const BATCH_RECORD_BYTES: usize = 64 * 1024 * 1024;
@@ -223,7 +226,7 @@ impl Lake {
     /// The folder every data file of `attempt` goes to.
     pub(super) fn attempt_data(&self, window: Window, attempt: &str) -> Result<String, LakeError> {
         let folder = attempt_folder(window, attempt).ok_or_else(|| LakeError::Unreadable {
-            path: self.lake_path("pending.json"),
+            path: self.lake_path(PENDING),
             message: format!("{attempt:?} is not an attempt this writer makes"),
         })?;
         let location = self.table.metadata().location().trim_end_matches('/');
@@ -279,7 +282,7 @@ impl Lake {
     ) -> Result<Attempt, LakeError> {
         let started_ms = now_ms();
         let attempt = attempt_id(started_ms);
-        let pending_path = self.lake_path("pending.json");
+        let pending_path = self.lake_path(PENDING);
         let mut pending = Pending {
             attempt: attempt.clone(),
             started_ms,

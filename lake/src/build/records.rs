@@ -3,7 +3,7 @@
 
 use trailrelay::lake::{Manifest, Pending, Window, summary};
 
-use super::{Lake, LakeError, Recovered};
+use super::{Lake, LakeError, PENDING, Recovered};
 
 impl Lake {
     pub(super) fn read_json<T: serde::de::DeserializeOwned>(
@@ -78,7 +78,7 @@ impl Lake {
     /// Settles the attempt a stopped run left pending, if any: publishes its manifest when the
     /// table holds its commit, else removes its data files.
     pub fn recover(&mut self) -> Result<Option<Recovered>, LakeError> {
-        let path = self.lake_path("pending.json");
+        let path = self.lake_path(PENDING);
         let Some(pending) = self.read_json::<Pending>(&path)? else {
             return Ok(None);
         };
@@ -138,7 +138,7 @@ impl Lake {
     /// indexes, unless it is there already (a published manifest is never replaced).
     pub(super) fn publish(&self, manifest: &Manifest) -> Result<(), LakeError> {
         let files = manifest.published().ok_or_else(|| LakeError::Unreadable {
-            path: self.lake_path("pending.json"),
+            path: self.lake_path(PENDING),
             message: format!("{:?} is not a window", manifest.window),
         })?;
         let Some((manifest_name, _)) = files.last() else {
